@@ -1,0 +1,35 @@
+// A read-only memory mapping of a whole file (POSIX mmap).
+//
+// Weights are used in place from the mapping: loading a 70B checkpoint costs
+// no copy, and the kernel pages weights in on first touch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace llama2 {
+
+class MappedFile {
+ public:
+  MappedFile() = default;
+  // Maps `path` read-only. Throws llama2::Error if it cannot be opened,
+  // is not a regular file, or is empty.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::string path_;
+};
+
+}  // namespace llama2

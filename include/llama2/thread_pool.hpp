@@ -1,0 +1,52 @@
+// ThreadPool: a fixed set of std::threads that run parallel loops.
+//
+// Threads are created once and reused for every matmul of every token.
+// Work is split statically into contiguous ranges, so which thread computes
+// an output never changes how that output is computed: results do not depend
+// on the thread count. Idle workers spin briefly (a matmul follows another
+// within microseconds) and then sleep on an atomic wait, so an idle pool
+// uses no CPU.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace llama2 {
+
+class ThreadPool {
+ public:
+  // n_threads <= 0 means one thread per hardware core.
+  explicit ThreadPool(int n_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n),
+  // ranges a multiple of `grain` long (but the last), and returns when all are done.
+  // The calling thread runs a share too. Not reentrant.
+  void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,
+                    std::size_t grain = 1);
+
+ private:
+  void worker(int index);
+  void run_share(int index);
+
+  int n_threads_ = 1;
+  std::vector<std::thread> workers_;
+  const std::function<void(std::size_t, std::size_t, int)>* job_ = nullptr;
+  std::size_t job_n_ = 0;
+  std::size_t job_grain_ = 1;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+};
+
+// The number of hardware threads (at least 1).
+int hardware_threads();
+
+}  // namespace llama2

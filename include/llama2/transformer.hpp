@@ -1,0 +1,61 @@
+// Transformer: a Model plus the activations (RunState) and KV cache needed to
+// run it, and forward(), the one function that turns a token into logits.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "llama2/model.hpp"
+#include "llama2/thread_pool.hpp"
+
+namespace llama2 {
+
+// The "wave of activations" of one forward pass, and the KV cache.
+struct RunState {
+  std::vector<float> x;        // (dim) residual stream
+  std::vector<float> xb;       // (dim) x after rmsnorm; attention output
+  std::vector<float> xb2;      // (dim) attention or FFN output before the residual add
+  std::vector<float> hb;       // (hidden_dim) FFN gate
+  std::vector<float> hb2;      // (hidden_dim) FFN up
+  std::vector<float> q;        // (dim) query of the current position
+  std::vector<float> k;        // (kv_dim) key of the current position
+  std::vector<float> v;        // (kv_dim) value of the current position
+  std::vector<float> att;      // (n_heads, seq_len) attention scores
+  std::vector<float> logits;   // (vocab_size) output
+  // Keys and values of every position seen so far, laid out so that one
+  // head's keys are contiguous: (n_layers, n_kv_heads, seq_len, head_size).
+  std::vector<float> key_cache;
+  std::vector<float> value_cache;
+
+  explicit RunState(const Config& c);
+};
+
+class Transformer {
+ public:
+  // n_threads <= 0: one per hardware core. context > 0 caps the context
+  // (and the KV cache) below the model's seq_len; 0 keeps the model's.
+  // Throws llama2::Error if the KV cache would not fit in physical memory.
+  explicit Transformer(Model model, int n_threads = 0, int context = 0);
+  // Loads the model at `path` (any supported format).
+  explicit Transformer(const std::string& path, int n_threads = 0, int context = 0);
+
+  // The model's config, with seq_len = the context this Transformer runs.
+  const Config& config() const { return config_; }
+  const Model& model() const { return model_; }
+  int n_threads() const { return pool_->size(); }
+
+  // Runs `token` at position `pos` (0-based) and returns the logits for the
+  // next token (vocab_size values, valid until the next call). Positions
+  // before `pos` must have been run already; they are read from the KV cache.
+  // Throws llama2::Error if token or pos is out of range.
+  std::span<const float> forward(int token, int pos);
+
+ private:
+  Model model_;
+  Config config_;
+  RunState s_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace llama2
