@@ -238,29 +238,38 @@ Model load_llama2c_checkpoint(std::shared_ptr<MappedFile> file) {
       throw Error(path + ": truncated: " + std::to_string(f.size()) +
                   " bytes is shorter than the 256-byte llama2.c v1/v2 header");
     }
+    // The version decides the header layout, so it is checked before the dims.
     std::int32_t version = read_i32(f, 4);
+    if (version != 1 && version != 2) {
+      throw Error(path + ": llama2.c header field version = " + std::to_string(version) + ", expected 1 or 2");
+    }
     c = read_config(f, 8);
     c.shared_classifier = f.data()[36] != 0;
     validate_config(c, path);
     if (version == 1) {
       format = ModelFormat::LLAMA2C_V1;
       w = read_v1(f, c);
-    } else if (version == 2) {
+    } else {  // version 2
       format = ModelFormat::LLAMA2C_V2;
       std::int32_t gs = read_i32(f, 37);
       if (gs <= 0 || gs > (1 << 20)) {
         throw Error(path + ": header field group_size = " + std::to_string(gs) + ", expected a value in [1, 1048576]");
       }
       w = read_v2(f, c, gs);
-    } else {
-      throw Error(path + ": llama2.c header field version = " + std::to_string(version) + ", expected 1 or 2");
     }
   } else {
     format = ModelFormat::LLAMA2C_V0;
     c = read_config(f, 0);
     c.shared_classifier = c.vocab_size > 0;
     if (c.vocab_size < 0 && c.vocab_size != INT32_MIN) c.vocab_size = -c.vocab_size;
-    validate_config(c, path);
+    try {
+      validate_config(c, path);
+    } catch (const Error& e) {
+      // Any file without a magic lands here (a tokenizer.bin, a text file):
+      // say how it was read.
+      throw Error(std::string(e.what()) + " (read as a legacy llama2.c v0 header because the file starts with neither "
+                  "\"ak42\" nor \"GGUF\"; is it a model checkpoint?)");
+    }
     w = read_v0(f, c);
   }
   std::size_t size = f.size();

@@ -1,15 +1,18 @@
 #include "ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
+
+#include "kernels.hpp"
 
 namespace llama2 {
 
 // --- elementwise -------------------------------------------------------------------
 
 void rmsnorm(float* o, const float* x, const float* weight, std::size_t size, float eps) {
-  float ss = dot(x, x, size);
+  float ss = kernels().sum_squares(x, size);
   ss = 1.0f / std::sqrt(ss / float(size) + eps);
   for (std::size_t j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
@@ -25,79 +28,111 @@ void softmax(float* x, std::size_t size) {
   for (std::size_t i = 0; i < size; i++) x[i] /= sum;
 }
 
-// Eight independent partial sums: a fixed summation order that the compiler
-// can keep in vector registers without -ffast-math.
-float dot(const float* a, const float* b, std::size_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-  }
-  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; i++) sum += a[i] * b[i];
-  return sum;
+float dot(const float* a, const float* b, std::size_t n) { return kernels().dot(a, b, n); }
+
+void axpy(float* y, float a, const float* x, std::size_t n) { kernels().axpy(y, a, x, n); }
+
+void attention_head(float* out, float* att, const float* q, const float* keys, const float* values,
+                    std::size_t n_pos, std::size_t head_size) {
+  const Kernels& k = kernels();
+  k.attention_scores(att, q, keys, n_pos, head_size, 1.0f / std::sqrt(float(head_size)));
+  softmax(att, n_pos);
+  k.attention_values(out, att, values, n_pos, head_size);
 }
 
-void axpy(float* y, float a, const float* x, std::size_t n) {
-  for (std::size_t i = 0; i < n; i++) y[i] += a * x[i];
+void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta) {
+  for (std::size_t i = 0; i < n; i += 2) {
+    std::size_t head_dim = i % head_size;
+    float freq = 1.0f / std::pow(theta, float(head_dim) / float(head_size));
+    float val = float(pos) * freq;
+    float fcr = std::cos(val), fci = std::sin(val);
+    float v0 = vec[i], v1 = vec[i + 1];
+    vec[i] = v0 * fcr - v1 * fci;
+    vec[i + 1] = v0 * fci + v1 * fcr;
+  }
 }
 
 // --- matmul --------------------------------------------------------------------------
 
 namespace {
 
-// llama2.c v2 int8 rows with float activations: exact w.r.t. the dequantized
-// weights (no activation quantization), one scale per group.
-void matmul_q8_group(float* out, const float* x, const Tensor& w, std::size_t r0, std::size_t r1) {
-  const std::size_t n = w.cols, gs = std::size_t(w.group_size);
-  const std::int8_t* q = static_cast<const std::int8_t*>(w.data);
-  if (n % gs == 0) {
-    for (std::size_t r = r0; r < r1; r++) {
-      const std::int8_t* row = q + r * n;
-      const float* scales = w.scales + r * n / gs;
-      float sum = 0.0f;
-      for (std::size_t g = 0; g < n / gs; g++) {
-        float acc = 0.0f;
-        for (std::size_t j = 0; j < gs; j++) acc += float(row[g * gs + j]) * x[g * gs + j];
-        sum += acc * scales[g];
-      }
-      out[r] = sum;
-    }
-    return;
-  }
-  std::vector<float> buf(n);  // (cols) a dequantized row: groups straddle rows
-  for (std::size_t r = r0; r < r1; r++) {
-    dequantize_row(w, r, buf.data());
-    out[r] = dot(buf.data(), x, n);
-  }
-}
-
-// Any other type: dequantize a row, then a float dot product.
+// Any type without a kernel: dequantize a row, then a float dot product.
 void matmul_dequantize(float* out, const float* x, const Tensor& w, std::size_t r0, std::size_t r1) {
   std::vector<float> buf(w.cols);  // (cols) one dequantized row
+  const Kernels& k = kernels();
   for (std::size_t r = r0; r < r1; r++) {
     dequantize_row(w, r, buf.data());
-    out[r] = dot(buf.data(), x, w.cols);
+    out[r] = k.dot(buf.data(), x, w.cols);
   }
 }
 
 }  // namespace
 
 void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
-  using Kernel = void (*)(float*, const float*, const Tensor&, std::size_t, std::size_t);
-  Kernel kernel;
+  const Kernels& k = kernels();
+  // Rows per chunk: a multiple of the kernels' 4-row blocks.
+  constexpr std::size_t kGrain = 16;
   switch (w.type) {
-    case WeightType::F32:
-      kernel = [](float* o, const float* xv, const Tensor& t, std::size_t r0, std::size_t r1) {
-        const float* base = static_cast<const float*>(t.data);
-        for (std::size_t r = r0; r < r1; r++) o[r] = dot(base + r * t.cols, xv, t.cols);
-      };
+    case WeightType::F32: {
+      const float* base = static_cast<const float*>(w.data);
+      pool.parallel_for(
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec_f32(out, base, x, w.cols, r0, r1); }, kGrain);
+      return;
+    }
+    case WeightType::Q8_GROUP:
+      // Groups run over the flattened matrix; only when they do not straddle
+      // rows does a row's dot product split into whole groups.
+      if (w.cols % std::size_t(w.group_size) == 0) {
+        const std::int8_t* q = static_cast<const std::int8_t*>(w.data);
+        pool.parallel_for(
+            w.rows,
+            [&](std::size_t r0, std::size_t r1, int) {
+              k.matvec_q8_group(out, q, w.scales, std::size_t(w.group_size), x, w.cols, r0, r1);
+            },
+            kGrain);
+        return;
+      }
       break;
-    case WeightType::Q8_GROUP: kernel = matmul_q8_group; break;
-    default: kernel = matmul_dequantize; break;
+    default: break;
   }
   pool.parallel_for(
-      w.rows, [&](std::size_t r0, std::size_t r1, int) { kernel(out, x, w, r0, r1); }, 16);
+      w.rows, [&](std::size_t r0, std::size_t r1, int) { matmul_dequantize(out, x, w, r0, r1); }, kGrain);
+}
+
+}  // namespace llama2
+
+namespace llama2 {
+
+// Cache blocking: a thread takes a run of rows; for each block of x that fits
+// in its L2 it sweeps kRowBlock rows at a time (kept in L1, dequantized to
+// fp32 first for non-fp32 types) across the block.
+void matmul_batch(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
+  constexpr std::size_t kRowBlock = 16;
+  constexpr std::size_t kL2Bytes = 512 * 1024;  // x block size: half of a typical L2
+  const Kernels& k = kernels();
+  const std::size_t cols = w.cols, ldo = w.rows;
+  const std::size_t batch_block = std::max<std::size_t>(4, kL2Bytes / (cols * sizeof(float)) / 4 * 4);
+  pool.parallel_for(
+      w.rows,
+      [&](std::size_t r0, std::size_t r1, int) {
+        std::vector<float> rows_f32;  // (kRowBlock, cols) dequantized rows, for non-fp32 weights
+        if (w.type != WeightType::F32) rows_f32.resize(kRowBlock * cols);
+        for (std::size_t b0 = 0; b0 < n; b0 += batch_block) {
+          const std::size_t nb = std::min(batch_block, n - b0);
+          for (std::size_t r = r0; r < r1; r += kRowBlock) {
+            const std::size_t nr = std::min(kRowBlock, r1 - r);
+            const float* rows;
+            if (w.type == WeightType::F32) {
+              rows = static_cast<const float*>(w.data) + r * cols;
+            } else {
+              for (std::size_t i = 0; i < nr; i++) dequantize_row(w, r + i, rows_f32.data() + i * cols);
+              rows = rows_f32.data();
+            }
+            k.matmat_f32(out + b0 * ldo + r, ldo, rows, nr, x + b0 * cols, nb, cols);
+          }
+        }
+      },
+      kRowBlock);
 }
 
 }  // namespace llama2

@@ -21,7 +21,7 @@ namespace llama2 {
 
 namespace {
 
-// The top-p set "reaches" top_p when its mass is within this (relative) amount
+// The top-p set "reaches" top_p when its mass is within this relative amount
 // of it, so that a boundary that is exact on paper is not lost to float
 // rounding of the probabilities (or of top_p itself, 0.7f != 0.7).
 constexpr double kTopPSlack = 1e-6;
@@ -40,9 +40,11 @@ template <typename T>
 
 // Descending probability, ties to the lower id: the one order used for top-k,
 // top-p and the results, so that equal probabilities truncate deterministically.
-bool more_likely(const TokenProb& a, const TokenProb& b) {
+// (A lambda, not a function, so that std::sort can inline it.) The same
+// order serves for logits, before the softmax.
+constexpr auto more_likely = [](const TokenProb& a, const TokenProb& b) {
   return a.prob > b.prob || (a.prob == b.prob && a.id < b.id);
-}
+};
 
 [[noreturn]] void throw_no_finite_max(float max_logit) {
   throw Error("sampler: logits have no finite maximum (max = " + to_text(max_logit) +
@@ -97,8 +99,13 @@ void Sampler::check_logits(std::size_t n) const {
 // a positive logit is divided by the penalty, a negative one multiplied, so a
 // penalty > 1 always makes the token less likely.
 void Sampler::load_penalized_logits(std::span<const float> logits, std::span<const int> recent) {
+  // NaN logits become -inf (probability 0): sort comparators need an order.
   TokenProb* c = candidates_.data();  // (vocab_size)
-  for (int i = 0; i < vocab_size_; i++) c[i] = {i, logits[static_cast<std::size_t>(i)]};
+  constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < vocab_size_; i++) {
+    const float logit = logits[static_cast<std::size_t>(i)];
+    c[i] = {i, std::isnan(logit) ? kMinusInf : logit};
+  }
 
   const std::size_t last_n = static_cast<std::size_t>(params_.repeat_last_n);
   if (params_.repeat_penalty == 1.0f || last_n == 0 || recent.empty()) return;
@@ -127,94 +134,124 @@ int Sampler::argmax_penalized(std::span<const float> logits, std::span<const int
   const bool penalized = params_.repeat_penalty != 1.0f && params_.repeat_last_n > 0 && !recent.empty();
   int best = 0;
   if (!penalized) {  // the common case: no copy
-    for (int i = 1; i < vocab_size_; i++) {
-      if (logits[static_cast<std::size_t>(i)] > logits[static_cast<std::size_t>(best)]) best = i;
+    float best_logit = -std::numeric_limits<float>::infinity();  // so that NaN never wins
+    for (int i = 0; i < vocab_size_; i++) {
+      const float logit = logits[static_cast<std::size_t>(i)];
+      if (logit > best_logit) {
+        best_logit = logit;
+        best = i;
+      }
     }
     return best;
   }
   load_penalized_logits(logits, recent);
-  for (int i = 1; i < vocab_size_; i++) {
-    if (candidates_[static_cast<std::size_t>(i)].prob > candidates_[static_cast<std::size_t>(best)].prob) best = i;
+  float best_logit = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < vocab_size_; i++) {
+    const float logit = candidates_[static_cast<std::size_t>(i)].prob;
+    if (logit > best_logit) {
+      best_logit = logit;
+      best = i;
+    }
   }
   return best;
 }
 
 // --- softmax and truncations ----------------------------------------------------------
 
+// Moves to c[0, length) the smallest prefix, in more_likely order, of c[0, n)
+// whose mass reaches `target`, and returns its length and mass (all of c when
+// even the whole falls short, which only rounding can cause). A weighted
+// quickselect: nth_element halves the range each round, so this is O(n)
+// where sorting would be O(n log n); only the last few are sorted.
+Sampler::Kept Sampler::top_mass_prefix(TokenProb* c, int n, double target) {
+  int lo = 0;          // c[0, lo) is in the prefix...
+  double above = 0.0;  // ...with this mass, which is < target
+  int hi = n;          // and the prefix's last token is in c[lo, hi)
+  while (hi - lo > 32) {
+    TokenProb* mid = c + lo + (hi - lo) / 2;
+    std::nth_element(c + lo, mid, c + hi, more_likely);  // c[lo, mid) rank above c[mid, hi)
+    double upper = 0.0;
+    for (TokenProb* t = c + lo; t < mid; ++t) upper += t->prob;
+    if (above + upper >= target) {
+      hi = static_cast<int>(mid - c);
+    } else {
+      above += upper;
+      lo = static_cast<int>(mid - c);
+    }
+  }
+  std::sort(c + lo, c + hi, more_likely);
+  for (int i = lo; i < hi; i++) {
+    above += c[i].prob;
+    if (above >= target) return {i + 1, above};
+  }
+  return {hi, above};
+}
+
 // Leaves the surviving candidates in candidates_[0, n) with their unnormalized
-// softmax weights. Order: id order when nothing truncates (llama2.c's
-// sample_mult), descending probability after top-p (llama2.c's sample_topp),
-// otherwise whatever top-k / min-p left (the draw does not care).
+// softmax weights exp((logit - max) / temperature). Order: id order when
+// nothing truncates (as llama2.c's sample_mult), otherwise whatever the
+// truncations left (the draw does not care; truncated_distribution sorts).
+//
+// top-k and min-p only compare probabilities with each other, and exp is
+// monotonic, so they run on the logits, before the softmax: then only their
+// survivors need an exp, not the whole vocabulary (their full-vocabulary mass
+// is never needed, since each truncation renormalizes).
 Sampler::Kept Sampler::truncate(std::span<const float> logits, std::span<const int> recent) {
   load_penalized_logits(logits, recent);
   TokenProb* c = candidates_.data();  // (vocab_size)
   int n = vocab_size_;
 
-  // Softmax weights, numerically stable: subtract the max before dividing by
-  // the temperature, so a tiny temperature cannot overflow. NaN logits get 0.
   float max_logit = -std::numeric_limits<float>::infinity();
   for (int i = 0; i < n; i++) max_logit = c[i].prob > max_logit ? c[i].prob : max_logit;
   if (!std::isfinite(max_logit)) throw_no_finite_max(max_logit);
   const float temperature = params_.temperature;
-  double mass = 0.0;
-  for (int i = 0; i < n; i++) {
-    float p = std::exp((c[i].prob - max_logit) / temperature);
-    if (!(p >= 0.0f)) p = 0.0f;
-    c[i].prob = p;
-    mass += p;
-  }
 
-  // top-k: nth_element puts the k most likely first, in no particular order.
+  // top-k: nth_element puts the k largest logits first, in no particular order.
   const int top_k = params_.top_k;
   if (top_k > 0 && top_k < n) {
     std::nth_element(c, c + top_k, c + n, more_likely);
     n = top_k;
-    mass = 0.0;
-    for (int i = 0; i < n; i++) mass += c[i].prob;
   }
 
-  // min-p: keep p >= min_p * p_max (a stable in-place filter).
+  // min-p: p < min_p * p_max  <=>  (logit - max) / temperature < log(min_p).
+  // A stable in-place filter; the max itself always stays (log(min_p) < 0).
   if (params_.min_p > 0.0f) {
-    float p_max = 0.0f;
-    for (int i = 0; i < n; i++) p_max = std::max(p_max, c[i].prob);
-    const float threshold = params_.min_p * p_max;
+    const float threshold = max_logit + temperature * std::log(params_.min_p);
     int kept = 0;
-    mass = 0.0;
     for (int i = 0; i < n; i++) {
-      if (c[i].prob >= threshold) {
-        mass += c[i].prob;
-        c[kept++] = c[i];
-      }
+      if (c[i].prob >= threshold) c[kept++] = c[i];
     }
     n = kept;
+  }
+
+  // Softmax weights, numerically stable: subtract the max before dividing by
+  // the temperature, so a tiny temperature cannot overflow.
+  double mass = 0.0;
+  for (int i = 0; i < n; i++) {
+    c[i].prob = std::exp((c[i].prob - max_logit) / temperature);
+    mass += c[i].prob;
   }
 
   // top-p: the smallest most-likely-first prefix whose mass reaches top_p.
   const double top_p = params_.top_p;
   if (top_p < 1.0 && n > 1) {
-    const double target = (top_p - kTopPSlack) * mass;
+    const double target = top_p * (1.0 - kTopPSlack) * mass;  // > 0
     // llama2.c's trick, exact: a token with p < (1 - top_p) / (n - 1) can
     // never be needed, because all such tokens together hold less than
-    // 1 - top_p, so the others already reach top_p. That leaves a handful to
-    // sort instead of the whole vocabulary.
+    // 1 - top_p, so the others already reach top_p. One cheap pass leaves
+    // the selection below a fraction of the vocabulary (a small one when
+    // the distribution is peaked, as it usually is).
     const float cutoff = static_cast<float>((1.0 - top_p) * mass / (n - 1));
     TokenProb* end = std::partition(c, c + n, [cutoff](const TokenProb& t) { return t.prob >= cutoff; });
-    std::sort(c, end, more_likely);
-    double cumulative = 0.0;
-    int i = 0;
-    for (;;) {
-      for (; c + i < end; i++) {
-        cumulative += c[i].prob;
-        if (cumulative > top_p * mass) return {i + 1, cumulative};
-      }
-      // Only when nothing passed the cutoff (n * top_p < 1) or rounding ate
-      // the margin: the dropped tokens all rank below the kept ones, so
-      // sorting them and continuing keeps the prefix exact.
-      if (end == c + n) break;
-      std::sort(end, c + n, more_likely);
-      end = c + n;
-    }
-    return {n, cumulative};
+    const int n_cut = static_cast<int>(end - c);
+    double cut_mass = 0.0;
+    for (int i = 0; i < n_cut; i++) cut_mass += c[i].prob;
+    if (cut_mass >= target) return top_mass_prefix(c, n_cut, target);
+    // Only when nothing passed the cutoff (n * top_p < 1) or rounding ate the
+    // margin: the dropped tokens all rank below the kept ones, so the prefix
+    // continues into them.
+    const Kept rest = top_mass_prefix(end, n - n_cut, target - cut_mass);
+    return {n_cut + rest.n, cut_mass + rest.mass};
   }
   return {n, mass};
 }

@@ -18,9 +18,13 @@
 // prefix"), turn every ' ' into '▁', split into UTF-8 characters, then keep
 // merging the adjacent pair whose concatenation is a vocab piece of highest
 // score (leftmost on ties). Characters left that are not pieces become their
-// bytes' <0xNN> tokens. Candidate pairs sit in a priority queue and stale ones
-// are skipped when popped, so a text of n characters costs O(n log n), not
-// llama2.c's O(n^2) rescans.
+// bytes' <0xNN> tokens; so does every byte that is not valid UTF-8 (where
+// SentencePiece would substitute U+FFFD and lose it). Not done, as Llama-2's
+// vocab needs neither: matching USER_DEFINED pieces whole before splitting,
+// and SentencePiece's re-splitting of merges that reach UNUSED pieces (we
+// simply never merge into them). Candidate pairs sit in a priority queue and
+// stale ones are skipped when popped, so a text of n characters costs
+// O(n log n), not llama2.c's O(n^2) rescans.
 #include "llama2/tokenizer.hpp"
 
 #include <algorithm>
@@ -29,6 +33,7 @@
 #include <queue>
 #include <utility>
 
+#include "gguf.hpp"
 #include "llama2/error.hpp"
 #include "llama2/mapped_file.hpp"
 
@@ -200,9 +205,8 @@ Tokenizer Tokenizer::load(const std::string& path) {
   MappedFile file(path);
   Vocab vocab;
   if (file.size() >= 4 && std::memcmp(file.data(), "GGUF", 4) == 0) {
-    // The one place GGUF vocabularies will come in (tokenizer.ggml.* metadata):
-    // vocab = load_gguf_vocab(file);
-    throw Error(path + ": GGUF tokenizers are read by gguf.cpp (not yet supported here)");
+    // A GGUF file has its vocabulary in tokenizer.ggml.* metadata (gguf_vocab.cpp).
+    vocab = load_gguf_vocab(file);
   } else {
     vocab = read_tokenizer_bin(file);
   }

@@ -48,25 +48,10 @@ Config with_context(Config c, int context, const std::string& path) {
   return c;
 }
 
-// RoPE: rotate each adjacent pair (v[i], v[i+1]) of every head by an angle
-// pos * theta^(-i/head_size), as llama2.c and Meta's reference do.
-void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta) {
-  for (std::size_t i = 0; i < n; i += 2) {
-    std::size_t head_dim = i % head_size;
-    float freq = 1.0f / std::pow(theta, float(head_dim) / float(head_size));
-    float val = float(pos) * freq;
-    float fcr = std::cos(val), fci = std::sin(val);
-    float v0 = vec[i], v1 = vec[i + 1];
-    vec[i] = v0 * fcr - v1 * fci;
-    vec[i + 1] = v0 * fci + v1 * fcr;
-  }
-}
-
 // Multi-head attention of position `pos` over positions 0..pos of layer l's
 // cache; head h reads kv head h / kv_mul (grouped-query attention).
 void attention(RunState& s, const Config& p, std::size_t l, int pos, ThreadPool& pool) {
   const std::size_t hs = p.head_size(), seq = p.seq_len, n_kv = p.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(hs));
   pool.parallel_for(std::size_t(p.n_heads), [&](std::size_t h0, std::size_t h1, int) {
     for (std::size_t h = h0; h < h1; h++) {
       const std::size_t kv_head = h / std::size_t(p.kv_mul());
@@ -74,11 +59,8 @@ void attention(RunState& s, const Config& p, std::size_t l, int pos, ThreadPool&
       const float* keys = s.key_cache.data() + ((l * n_kv + kv_head) * seq) * hs;    // (seq_len, head_size)
       const float* values = s.value_cache.data() + ((l * n_kv + kv_head) * seq) * hs;
       float* att = s.att.data() + h * seq;                                           // (seq_len)
-      for (int t = 0; t <= pos; t++) att[t] = dot(q, keys + std::size_t(t) * hs, hs) * scale;
-      softmax(att, std::size_t(pos) + 1);
       float* out = s.xb.data() + h * hs;                                             // (head_size)
-      for (std::size_t i = 0; i < hs; i++) out[i] = 0.0f;
-      for (int t = 0; t <= pos; t++) axpy(out, att[t], values + std::size_t(t) * hs, hs);
+      attention_head(out, att, q, keys, values, std::size_t(pos) + 1, hs);  // softmax(q.k / sqrt(hs)) @ v
     }
   });
 }

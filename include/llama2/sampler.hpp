@@ -8,6 +8,7 @@
 // `-t 0 --repeat-penalty 1.3` does what it says.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -40,15 +41,18 @@ class Sampler {
 
   // Picks the next token from `logits` (vocab_size values; left unchanged).
   // `recent` holds the tokens seen so far (for the repetition penalty).
-  // Throws llama2::Error when logits.size() != vocab_size, a recent token is
-  // outside [0, vocab_size), or (sampling, not greedy) no logit is finite.
+  // Throws llama2::Error when logits.size() != vocab_size, when (with the
+  // penalty on) a token in the window is outside [0, vocab_size), or when
+  // (temperature > 0) no logit is finite or one is +inf. NaN logits are
+  // treated as -inf: never picked.
   // Allocates nothing: works in the candidates_ scratch buffer.
   int sample(std::span<float> logits, std::span<const int> recent = {});
 
   // The distribution sample() draws from, after all truncations and
   // renormalized (sums to 1), in descending probability, ties by id.
   // Greedy mode gives the single argmax with probability 1. Does not touch
-  // the RNG. For tests and the teaching view; allocates the result.
+  // the RNG. Throws as sample() does. For tests and the teaching view;
+  // allocates the result.
   std::vector<TokenProb> truncated_distribution(std::span<const float> logits, std::span<const int> recent = {});
 
   // The k most likely next tokens and their probabilities under softmax of
@@ -73,6 +77,7 @@ class Sampler {
   void check_logits(std::size_t n) const;
   void load_penalized_logits(std::span<const float> logits, std::span<const int> recent);
   Kept truncate(std::span<const float> logits, std::span<const int> recent);
+  static Kept top_mass_prefix(TokenProb* c, int n, double target);
   int argmax_penalized(std::span<const float> logits, std::span<const int> recent);
 
   int vocab_size_;

@@ -50,20 +50,24 @@ class Tokenizer {
   int piece_id(std::string_view piece) const;
 
   // Text to ids. BOS/EOS are only ever added as ids: the text "<s>" is
-  // ordinary text. Control tokens are never produced from text.
+  // ordinary text. Control tokens are never produced from text. O(n log n).
+  // Bytes that are not valid UTF-8 become their <0xNN> tokens (SentencePiece
+  // would make each one U+FFFD); everything else is as SentencePiece does.
   std::vector<int> encode(std::string_view text, bool bos, bool eos) const;
 
   // The bytes `token` stands for when it follows `prev`: '▁' becomes ' ',
   // byte tokens <0xNN> become the raw byte, and the leading space of the
   // first piece after BOS is dropped (as llama2.c and SentencePiece do).
-  // Control tokens decode to "".
+  // Control tokens decode to "", <unk> to " ⁇ " (SentencePiece; llama2.c
+  // would print "<unk>"). Throws llama2::Error if token is out of range.
   std::string decode(int prev, int token) const;
 
   // The whole text of a sequence of ids (a leading BOS is skipped).
   // As SentencePiece: control tokens are dropped, the first normal piece
   // loses its leading space, <unk> is " ⁇ ". Unlike SentencePiece, byte
   // tokens that do not form valid UTF-8 stay raw bytes (not U+FFFD), so
-  // decode_all(encode(bytes)) == bytes for any input.
+  // decode_all(encode(text)) == text for any bytes without a literal '▁'
+  // (which, to SentencePiece, is a space).
   std::string decode_all(const std::vector<int>& ids) const;
 
  private:

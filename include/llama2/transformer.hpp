@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "llama2/model.hpp"
@@ -31,6 +32,21 @@ struct RunState {
   explicit RunState(const Config& c);
 };
 
+// The activations of a batch of prompt tokens (forward_batch): the RunState
+// vectors with one row per token. Allocated on first use.
+struct BatchState {
+  std::size_t capacity = 0;  // tokens per batch the buffers hold
+  std::vector<float> x;      // (capacity, dim) residual stream
+  std::vector<float> xb;     // (capacity, dim)
+  std::vector<float> xb2;    // (capacity, dim)
+  std::vector<float> hb;     // (capacity, hidden_dim)
+  std::vector<float> hb2;    // (capacity, hidden_dim)
+  std::vector<float> q;      // (capacity, dim)
+  std::vector<float> k;      // (capacity, kv_dim)
+  std::vector<float> v;      // (capacity, kv_dim)
+  std::vector<float> att;    // (n_threads, seq_len) attention scores, one row per thread
+};
+
 class Transformer {
  public:
   // n_threads <= 0: one per hardware core. context > 0 caps the context
@@ -51,11 +67,22 @@ class Transformer {
   // Throws llama2::Error if token or pos is out of range.
   std::span<const float> forward(int token, int pos);
 
+  // Runs tokens at positions pos0, pos0 + 1, ... as one batch (matrix-matrix
+  // products, causal attention within the batch) and returns the logits after
+  // the last token, as forward() on each token in turn would (within float
+  // rounding). Throws llama2::Error if a token or position is out of range.
+  std::span<const float> forward_batch(std::span<const int> tokens, int pos0);
+
  private:
   Model model_;
   Config config_;
   RunState s_;
+  BatchState batch_;
   std::unique_ptr<ThreadPool> pool_;
 };
+
+// The instruction set the kernels use on this CPU: "avx512", "avx2", "neon"
+// or "scalar" (the environment variable LLAMA2_ISA may cap it).
+std::string_view kernel_isa_name();
 
 }  // namespace llama2

@@ -1,0 +1,112 @@
+// Generation and chat: the loops that drive a Transformer, a Tokenizer and a
+// Sampler, streaming text to a callback as tokens are produced.
+//
+// They keep llama2.c's semantics (run.c generate() and chat()):
+//   - `steps` counts positions, the prompt's included: BOS + prompt + samples
+//     stop when `steps` forward passes have run. 0 means the whole context.
+//   - The prompt's own text is streamed first, as llama2.c prints it.
+//   - Each piece is decoded after the token before it (the leading space of
+//     the first piece after BOS is dropped; <0xNN> becomes the byte), and a
+//     piece that is one byte below 0x80 that is neither printable nor white
+//     space is skipped (llama2.c's safe_printf). One intended difference:
+//     bytes >= 0x80 are streamed, reassembled into whole UTF-8 characters
+//     (llama2.c drops a lone byte piece >= 0x80, so it cannot print UTF-8
+//     that the vocabulary spells with byte tokens).
+//   - Streamed text never splits a UTF-8 character (Utf8Stream).
+// Differences by design: generation stops at EOS as well as at BOS, and a
+// `steps` beyond the context or a prompt that does not fit is an Error
+// instead of being silently clamped or cut.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llama2/sampler.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+
+namespace llama2 {
+
+enum class StopReason {
+  EOS,           // the model sampled EOS (end of a reply in chat)
+  BOS,           // the model sampled BOS (llama2.c's models end a story with it)
+  STEPS,         // `steps` positions were run
+  CONTEXT,       // the context (seq_len positions) is full
+  END_OF_INPUT,  // chat: read_turn reported the end of the conversation
+};
+
+// "EOS", "BOS", "steps", "context", "end of input"
+std::string_view stop_reason_name(StopReason reason);
+
+struct GenerateStats {
+  // Every token of the sequence in order: BOS and the prompt, then each
+  // sampled token, except the one that stopped generation (EOS or BOS). In
+  // chat: each turn (BOS ... [/INST]), its answer, and EOS after every answer
+  // that ended, as Meta's chat format lays a dialog out.
+  std::vector<int> tokens;
+  int prompt_tokens = 0;     // tokens fed from the prompt or the user turns, BOS included
+  int generated_tokens = 0;  // tokens sampled, the stopping EOS/BOS included
+  int positions = 0;         // forward passes run (the next free position)
+  double seconds = 0.0;      // time from the end of the first forward pass to the end (chat: minus read_turn)
+  double tokens_per_second = 0.0;  // (positions - 1) / seconds, as llama2.c reports it; 0 if not measurable
+  StopReason stop = StopReason::STEPS;
+  int unfit_turn_tokens = 0;  // chat, stop CONTEXT/STEPS: tokens of the turn that did not fit (0: an answer filled it)
+};
+
+// Receives streamed text: whole UTF-8 characters, in order.
+using TextCallback = std::function<void(std::string_view text)>;
+// Called before each sampled token with the k most likely next tokens
+// (Sampler::top_probs at the sampler's temperature); `prev` is the token they
+// follow, so tokenizer.decode(prev, id) is the text each would add.
+using ProbsCallback = std::function<void(int prev, const std::vector<TokenProb>& probs)>;
+// Reads the next user turn into `user_turn`; returns false at the end of the
+// conversation (EOF).
+using ReadTurnCallback = std::function<bool(std::string& user_turn)>;
+
+// The positions a run of `steps` may use on this transformer: `steps`, or the
+// whole context if steps == 0. Throws llama2::Error when steps < 0 or steps
+// is larger than the context.
+int resolve_steps(const Transformer& transformer, int steps);
+
+// Feeds BOS + encode(prompt), streaming the prompt's text, then samples until
+// EOS, BOS, `steps` positions or the end of the context. An empty prompt is
+// just BOS (as in llama2.c): the model starts from nothing. When probs_k > 0,
+// on_probs gets the k most likely next tokens before each sampled token.
+// Throws llama2::Error when `steps` is out of range (resolve_steps) or the
+// prompt's tokens do not fit in `steps` positions.
+GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sampler& sampler, std::string_view prompt,
+                       int steps, const TextCallback& on_text, const ProbsCallback& on_probs = {}, int probs_k = 0);
+
+// --- chat -------------------------------------------------------------------------
+
+// The text of one user turn in Llama-2-chat's format, exactly as Meta's
+// reference (llama/generation.py chat_completion) builds it:
+//   first turn, with a system prompt: "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]"
+//   otherwise:                         "[INST] {user} [/INST]"
+// where, as there, the content between "[INST] " and " [/INST]" has its
+// leading and trailing white space stripped. An empty system prompt means none.
+std::string chat_turn_text(std::string_view user, std::string_view system = {});
+
+// BOS + encode(chat_turn_text(user, system)): the tokens of one turn (Meta
+// encodes each turn with bos=True, eos=False).
+std::vector<int> chat_turn_tokens(const Tokenizer& tokenizer, std::string_view user, std::string_view system = {});
+
+// A conversation in Llama-2-chat format over one KV cache: old turns are never
+// processed again. Each turn from read_turn is fed as chat_turn_tokens (the
+// system prompt goes into the first one), then the model answers, streamed to
+// on_text, until it samples EOS (or BOS); EOS is then part of the context
+// before the next turn, as in Meta's format (an answer's tokens stay as the
+// model sampled them instead of being re-encoded from text). Turns that are
+// empty or white space only are skipped (read_turn is asked again). `steps`
+// bounds the whole conversation's positions as in llama2.c (0: the context).
+// Ends at END_OF_INPUT, or at STEPS/CONTEXT when an answer or the next turn
+// does not fit (then unfit_turn_tokens says how large that turn was).
+// Throws llama2::Error when steps is out of range or the first turn alone
+// does not fit.
+GenerateStats chat(Transformer& transformer, const Tokenizer& tokenizer, Sampler& sampler,
+                   std::string_view system_prompt, int steps, const ReadTurnCallback& read_turn,
+                   const TextCallback& on_text, const ProbsCallback& on_probs = {}, int probs_k = 0);
+
+}  // namespace llama2

@@ -1,0 +1,49 @@
+// Perplexity: how surprised a model is by a text, and the same number as
+// bits per token and bits per byte.
+//
+// Windowing: the text's tokens are cut into non-overlapping chunks of
+// context - 1 tokens; each chunk is run from position 0 as BOS, chunk. Every
+// token of the text is scored exactly once, with the tokens before it in its
+// chunk as context (the first token of a chunk sees only BOS). So the total
+// bits are a code length for the whole text, and bits per byte compares
+// across tokenizers and with gzip/xz.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "llama2/transformer.hpp"
+
+namespace llama2 {
+
+struct PerplexityResult {
+  std::uint64_t tokens_scored = 0;
+  std::uint64_t text_bytes = 0;  // bytes of the original file (for bits per byte)
+  double nll_sum = 0.0;          // sum over scored tokens of -ln p(token | context), nats
+
+  double mean_nll() const;        // nats per token
+  double perplexity() const;      // exp(mean_nll)
+  double bits_per_token() const;  // mean_nll / ln 2
+  double bits_per_byte() const;   // total bits / text_bytes
+};
+
+// ln softmax(logits)[token], in double (max-subtracted, sum in index order).
+// Throws llama2::Error when token is out of range or a logit is not finite.
+double log_softmax_at(std::span<const float> logits, int token);
+
+// Called after each scored token with (tokens done, tokens total).
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// Scores `tokens` (the text's ids, no BOS) with the windowing above, in
+// chunks of context - 1 where context = min(ctx, transformer context); ctx 0
+// means the transformer's. `batch` is the number of tokens per forward call
+// once the engine has a batched forward; today tokens go one at a time and
+// the result does not depend on it. Throws llama2::Error when tokens is
+// empty, the context is < 2, batch < 1 or a token id is out of range.
+PerplexityResult perplexity(Transformer& transformer, std::span<const int> tokens, int bos_id,
+                            std::uint64_t text_bytes, int ctx = 0, int batch = 1, const ProgressFn& progress = {});
+
+}  // namespace llama2

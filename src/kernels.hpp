@@ -1,0 +1,104 @@
+// Kernels: the inner loops of the forward pass, one table per instruction set.
+//
+// Every table computes the same functions; kernels_scalar.cpp is the plain
+// C++ reference that the SIMD tables (kernels_avx2.cpp, kernels_avx512.cpp,
+// kernels_neon.cpp) are tested against. kernels() picks the best table this
+// CPU supports once, at first use, so one binary runs on any x86-64.
+// Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
+// the choice (for benchmarks and for tests of the slower paths).
+//
+// Row kernels take a row range [r0, r1) and write out[r] for each row in it.
+// How row r is computed never depends on r0 and r1 (blocked and left-over
+// rows run the same arithmetic), so results do not depend on how the thread
+// pool splits the rows.
+//
+// These files include no standard-library templates inside the SIMD code:
+// the SIMD functions carry __attribute__((target)), and a template compiled
+// there could be picked by the linker for the whole program and then run on
+// a CPU without that instruction set.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu_features.hpp"
+#include "quants.hpp"
+
+namespace llama2 {
+
+// Activations quantized to 8 bits for the integer dot products of the GGUF
+// quantized types, once per matmul: one block per 32 values with an fp32
+// scale (finer than ggml's fp16 Q8_0), and the sums of each half of the
+// quants for the types whose weights carry an offset (Q4_0: q - 8).
+struct BlockQ8x32 {
+  float d;                 // x ~= d * qs
+  std::int16_t sums[2];    // qs[0] + ... + qs[15], qs[16] + ... + qs[31]
+  std::int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8x32) == 40);
+
+// x (n, a multiple of 32) -> n / 32 blocks: d = max|x| / 127, qs = round(x / d).
+void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n);
+
+struct Kernels {
+  Isa isa = Isa::SCALAR;
+
+  // --- vectors ---
+  // sum a[i] * b[i]
+  float (*dot)(const float* a, const float* b, std::size_t n) = nullptr;
+  // y[i] += a * x[i]
+  void (*axpy)(float* y, float a, const float* x, std::size_t n) = nullptr;
+  // sum x[i]^2 (rmsnorm)
+  float (*sum_squares)(const float* x, std::size_t n) = nullptr;
+
+  // --- attention over one head ---
+  // att[t] = scale * (q . keys[t]) for t < n_pos; keys (n_pos, head_size)
+  void (*attention_scores)(float* att, const float* q, const float* keys, std::size_t n_pos,
+                           std::size_t head_size, float scale) = nullptr;
+  // out = sum over t < n_pos of att[t] * values[t]; values (n_pos, head_size)
+  void (*attention_values)(float* out, const float* att, const float* values, std::size_t n_pos,
+                           std::size_t head_size) = nullptr;
+
+  // --- matrix-vector products: out[r] = row r of w . x, for r in [r0, r1) ---
+  // w (rows, cols) fp32, row-major.
+  void (*matvec_f32)(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0,
+                     std::size_t r1) = nullptr;
+  // llama2.c v2 int8: w[r][j] = q[r * cols + j] * scales[(r * cols + j) / group_size],
+  // cols % group_size == 0. Activations stay fp32: exact w.r.t. the dequantized weights.
+  void (*matvec_q8_group)(float* out, const std::int8_t* q, const float* scales, std::size_t group_size,
+                          const float* x, std::size_t cols, std::size_t r0, std::size_t r1) = nullptr;
+  // 16-bit floats (IEEE half / bfloat16) with fp32 activations.
+  void (*matvec_f16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                     std::size_t r1) = nullptr;
+  void (*matvec_bf16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                      std::size_t r1) = nullptr;
+  // GGUF Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized
+  // with quantize_q8x32 (cols / 32 blocks): integer dot products per block.
+  void (*matvec_q8_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+
+  // --- matrix-matrix (batched prompt) ---
+  // out[b * ldo + i] = w[i] . x[b] for i < n_rows, b < n_batch: n_rows rows of
+  // w (stride cols) against n_batch activation rows of x (stride cols).
+  // Element (i, b) is computed the same way whatever n_rows and n_batch are.
+  void (*matmat_f32)(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x,
+                     std::size_t n_batch, std::size_t cols) = nullptr;
+};
+
+// The scalar reference (always available).
+const Kernels& kernels_scalar();
+// The table for `isa`, or nullptr when it is not compiled in or this CPU
+// lacks the instructions.
+const Kernels* kernels_for(Isa isa);
+// The best table for this CPU (capped by LLAMA2_ISA), chosen once.
+const Kernels& kernels();
+
+// Tables defined in each kernels_<isa>.cpp; nullptr where not compiled for
+// this architecture. Use kernels_for(), which also checks the CPU.
+const Kernels* kernels_avx2_table();
+const Kernels* kernels_avx512_table();
+const Kernels* kernels_neon_table();
+
+}  // namespace llama2

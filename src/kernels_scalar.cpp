@@ -1,0 +1,211 @@
+// The scalar reference kernels and the run-time choice of a kernel table.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels.hpp"
+#include "fp16.hpp"
+#include "llama2/transformer.hpp"
+
+namespace llama2 {
+
+namespace {
+
+// --- vectors ---------------------------------------------------------------------
+
+// Eight independent partial sums: a fixed summation order that the compiler
+// can keep in vector registers without -ffast-math.
+float dot(const float* a, const float* b, std::size_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+  }
+  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy(float* y, float a, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+float sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
+
+// --- attention ---------------------------------------------------------------------
+
+void attention_scores(float* att, const float* q, const float* keys, std::size_t n_pos, std::size_t head_size,
+                      float scale) {
+  for (std::size_t t = 0; t < n_pos; t++) att[t] = dot(q, keys + t * head_size, head_size) * scale;
+}
+
+void attention_values(float* out, const float* att, const float* values, std::size_t n_pos,
+                      std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i++) out[i] = 0.0f;
+  for (std::size_t t = 0; t < n_pos; t++) axpy(out, att[t], values + t * head_size, head_size);
+}
+
+// --- matrix-vector -----------------------------------------------------------------
+
+void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) out[r] = dot(w + r * cols, x, cols);
+}
+
+void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
+                     std::size_t cols, std::size_t r0, std::size_t r1) {
+  const std::size_t groups = cols / gs;
+  for (std::size_t r = r0; r < r1; r++) {
+    const std::int8_t* row = q + r * cols;
+    const float* row_scales = scales + r * groups;
+    float sum = 0.0f;
+    for (std::size_t g = 0; g < groups; g++) {
+      float acc = 0.0f;
+      for (std::size_t j = 0; j < gs; j++) acc += float(row[g * gs + j]) * x[g * gs + j];
+      sum += acc * row_scales[g];
+    }
+    out[r] = sum;
+  }
+}
+
+void matvec_f16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const std::uint16_t* row = w + r * cols;
+    for (std::size_t j = 0; j < cols; j++) acc[j % 8] += fp16_to_fp32(row[j]) * x[j];
+    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  }
+}
+
+void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                 std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const std::uint16_t* row = w + r * cols;
+    for (std::size_t j = 0; j < cols; j++) acc[j % 8] += bf16_to_fp32(row[j]) * x[j];
+    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  }
+}
+
+// Per block: an exact integer sum, scaled by the two block scales.
+void matvec_q8_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                 std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ8_0* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    float sum = 0.0f;
+    for (std::size_t b = 0; b < cols / 32; b++) {
+      int isum = 0;
+      for (int j = 0; j < 32; j++) isum += int(blocks[b].qs[j]) * int(xq[b].qs[j]);
+      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
+    }
+    out[r] = sum;
+  }
+}
+
+void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                 std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ4_0* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    float sum = 0.0f;
+    for (std::size_t b = 0; b < cols / 32; b++) {
+      int isum = 0;
+      for (int j = 0; j < 16; j++) {
+        isum += (int(blocks[b].qs[j] & 15) - 8) * int(xq[b].qs[j]);
+        isum += (int(blocks[b].qs[j] >> 4) - 8) * int(xq[b].qs[j + 16]);
+      }
+      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
+    }
+    out[r] = sum;
+  }
+}
+
+// --- matrix-matrix -----------------------------------------------------------------
+
+void matmat_f32(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x, std::size_t n_batch,
+                std::size_t cols) {
+  for (std::size_t b = 0; b < n_batch; b++) {
+    for (std::size_t i = 0; i < n_rows; i++) out[b * ldo + i] = dot(w + i * cols, x + b * cols, cols);
+  }
+}
+
+Kernels make_scalar() {
+  Kernels k;
+  k.isa = Isa::SCALAR;
+  k.dot = dot;
+  k.axpy = axpy;
+  k.sum_squares = sum_squares;
+  k.attention_scores = attention_scores;
+  k.attention_values = attention_values;
+  k.matvec_f32 = matvec_f32;
+  k.matvec_q8_group = matvec_q8_group;
+  k.matvec_f16 = matvec_f16;
+  k.matvec_bf16 = matvec_bf16;
+  k.matvec_q8_0 = matvec_q8_0;
+  k.matvec_q4_0 = matvec_q4_0;
+  k.matmat_f32 = matmat_f32;
+  return k;
+}
+
+// The best supported table at or below the LLAMA2_ISA cap.
+const Kernels& choose() {
+  Isa cap = Isa::AVX512;
+  if (const char* env = std::getenv("LLAMA2_ISA"); env && *env) {
+    for (Isa isa : {Isa::SCALAR, Isa::NEON, Isa::AVX2, Isa::AVX512}) {
+      if (isa_name(isa) == env) cap = isa;
+    }
+  }
+  for (Isa isa : {Isa::AVX512, Isa::AVX2, Isa::NEON}) {
+    if (int(isa) > int(cap)) continue;
+    if (const Kernels* k = kernels_for(isa)) return *k;
+  }
+  return kernels_scalar();
+}
+
+}  // namespace
+
+void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) {
+  for (std::size_t b = 0; b < n / 32; b++) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = d;
+    int sums[2] = {0, 0};
+    for (int j = 0; j < 32; j++) {
+      const int q = int(std::nearbyint(xb[j] * id));
+      y[b].qs[j] = std::int8_t(q);
+      sums[j / 16] += q;
+    }
+    y[b].sums[0] = std::int16_t(sums[0]);
+    y[b].sums[1] = std::int16_t(sums[1]);
+  }
+}
+
+const Kernels& kernels_scalar() {
+  static const Kernels table = make_scalar();
+  return table;
+}
+
+const Kernels* kernels_for(Isa isa) {
+  if (!isa_supported(isa)) return nullptr;
+  switch (isa) {
+    case Isa::SCALAR: return &kernels_scalar();
+    case Isa::NEON: return kernels_neon_table();
+    case Isa::AVX2: return kernels_avx2_table();
+    case Isa::AVX512: return kernels_avx512_table();
+  }
+  return nullptr;
+}
+
+const Kernels& kernels() {
+  static const Kernels& chosen = choose();
+  return chosen;
+}
+
+}  // namespace llama2
+
+// --- the public name of the choice (transformer.hpp) ---------------------------------
+
+namespace llama2 {
+std::string_view kernel_isa_name() { return isa_name(kernels().isa); }
+}  // namespace llama2

@@ -1,0 +1,128 @@
+// forward_batch: a prompt as one batch. The same model as forward() in
+// transformer.cpp, step for step, but every activation vector becomes a
+// matrix with one row per token, so each weight matrix is read once per
+// batch instead of once per token and the matmuls become matrix-matrix
+// products (ops.cpp: matmul_batch). Attention is causal: token b of the batch
+// sees the cache up to its own position pos0 + b.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "llama2/error.hpp"
+#include "llama2/transformer.hpp"
+#include "ops.hpp"
+
+namespace llama2 {
+
+namespace {
+
+// Batch activations stay within this many bytes; longer prompts run in chunks.
+constexpr std::size_t kBatchBytes = std::size_t(32) << 20;
+constexpr std::size_t kMaxBatch = 512;
+
+void reserve(BatchState& b, const Config& p, std::size_t n_tokens, int n_threads) {
+  const std::size_t dim = p.dim, kv_dim = p.kv_dim(), hidden = p.hidden_dim;
+  if (b.capacity >= n_tokens) return;
+  b.capacity = n_tokens;
+  b.x.assign(n_tokens * dim, 0.0f);
+  b.xb.assign(n_tokens * dim, 0.0f);
+  b.xb2.assign(n_tokens * dim, 0.0f);
+  b.hb.assign(n_tokens * hidden, 0.0f);
+  b.hb2.assign(n_tokens * hidden, 0.0f);
+  b.q.assign(n_tokens * dim, 0.0f);
+  b.k.assign(n_tokens * kv_dim, 0.0f);
+  b.v.assign(n_tokens * kv_dim, 0.0f);
+  b.att.assign(std::size_t(n_threads) * p.seq_len, 0.0f);
+}
+
+// Tokens [0, n) of the batch at positions pos0 .. pos0 + n - 1; leaves the
+// final hidden state of the last token in b.x row n - 1.
+void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, ThreadPool& pool, const int* tokens,
+               std::size_t n, int pos0) {
+  const std::size_t dim = p.dim, kv_dim = p.kv_dim(), hidden = p.hidden_dim, hs = p.head_size();
+  const std::size_t seq = p.seq_len, n_kv = p.n_kv_heads;
+
+  for (std::size_t t = 0; t < n; t++) dequantize_row(w.token_embedding, std::size_t(tokens[t]), &b.x[t * dim]);
+
+  for (std::size_t l = 0; l < std::size_t(p.n_layers); l++) {
+    const LayerWeights& lw = w.layers[l];
+
+    // attention block, for every token of the batch
+    for (std::size_t t = 0; t < n; t++) rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_att, dim, p.norm_eps);
+    matmul_batch(b.q.data(), b.xb.data(), n, lw.wq, pool);
+    matmul_batch(b.k.data(), b.xb.data(), n, lw.wk, pool);
+    matmul_batch(b.v.data(), b.xb.data(), n, lw.wv, pool);
+    for (std::size_t t = 0; t < n; t++) {
+      const int pos = pos0 + int(t);
+      rope(&b.q[t * dim], dim, hs, pos, p.rope_theta);
+      rope(&b.k[t * kv_dim], kv_dim, hs, pos, p.rope_theta);
+      for (std::size_t h = 0; h < n_kv; h++) {  // into the cache rows (layer, kv_head, pos)
+        const std::size_t row = ((l * n_kv + h) * seq + std::size_t(pos)) * hs;
+        std::copy_n(&b.k[t * kv_dim + h * hs], hs, &s.key_cache[row]);
+        std::copy_n(&b.v[t * kv_dim + h * hs], hs, &s.value_cache[row]);
+      }
+    }
+    // Item i is (head i / n, token i % n): every thread gets whole heads, so
+    // the short early rows and long late rows of the causal mask even out.
+    pool.parallel_for(std::size_t(p.n_heads) * n, [&](std::size_t i0, std::size_t i1, int thread) {
+      float* att = &b.att[std::size_t(thread) * seq];  // (seq_len)
+      for (std::size_t i = i0; i < i1; i++) {
+        const std::size_t h = i / n, t = i % n, kv_head = h / std::size_t(p.kv_mul());
+        const float* keys = &s.key_cache[((l * n_kv + kv_head) * seq) * hs];  // (seq_len, head_size)
+        const float* values = &s.value_cache[((l * n_kv + kv_head) * seq) * hs];
+        attention_head(&b.xb[t * dim + h * hs], att, &b.q[t * dim + h * hs], keys, values,
+                       std::size_t(pos0) + t + 1, hs);
+      }
+    });
+    matmul_batch(b.xb2.data(), b.xb.data(), n, lw.wo, pool);
+    for (std::size_t i = 0; i < n * dim; i++) b.x[i] += b.xb2[i];
+
+    // feed-forward block (SwiGLU)
+    for (std::size_t t = 0; t < n; t++) rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_ffn, dim, p.norm_eps);
+    matmul_batch(b.hb.data(), b.xb.data(), n, lw.w1, pool);
+    matmul_batch(b.hb2.data(), b.xb.data(), n, lw.w3, pool);
+    for (std::size_t i = 0; i < n * hidden; i++) {
+      float g = b.hb[i];
+      b.hb[i] = g / (1.0f + std::exp(-g)) * b.hb2[i];
+    }
+    matmul_batch(b.xb.data(), b.hb.data(), n, lw.w2, pool);
+    for (std::size_t i = 0; i < n * dim; i++) b.x[i] += b.xb[i];
+  }
+}
+
+}  // namespace
+
+std::span<const float> Transformer::forward_batch(std::span<const int> tokens, int pos0) {
+  const Config& p = config_;
+  if (tokens.empty()) throw Error("forward_batch: the batch has no tokens");
+  for (std::size_t i = 0; i < tokens.size(); i++) {
+    if (tokens[i] < 0 || tokens[i] >= p.vocab_size) {
+      throw Error("forward_batch: token " + std::to_string(i) + " of the batch has id " + std::to_string(tokens[i]) +
+                  ", outside [0, " + std::to_string(p.vocab_size) + ")");
+    }
+  }
+  if (pos0 < 0 || std::size_t(pos0) + tokens.size() > std::size_t(p.seq_len)) {
+    throw Error("forward_batch: positions " + std::to_string(pos0) + " .. " +
+                std::to_string(std::size_t(pos0) + tokens.size() - 1) + " are outside the context [0, " +
+                std::to_string(p.seq_len) + ")");
+  }
+  const std::size_t row_bytes = sizeof(float) * (4 * std::size_t(p.dim) + 2 * std::size_t(p.kv_dim()) +
+                                                 2 * std::size_t(p.hidden_dim));
+  const std::size_t chunk = std::min({tokens.size(), kMaxBatch, std::max<std::size_t>(16, kBatchBytes / row_bytes)});
+  reserve(batch_, p, chunk, pool_->size());
+
+  std::size_t done = 0, n = 0;
+  while (done < tokens.size()) {
+    n = std::min(chunk, tokens.size() - done);
+    run_batch(model_.weights(), p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done));
+    done += n;
+  }
+  // Final norm and classifier for the last token only, as forward() does.
+  float* x = s_.x.data();
+  std::copy_n(&batch_.x[(n - 1) * std::size_t(p.dim)], p.dim, x);
+  rmsnorm(x, x, model_.weights().rms_final, p.dim, p.norm_eps);
+  matmul(s_.logits.data(), x, model_.weights().wcls, *pool_);
+  return {s_.logits.data(), s_.logits.size()};
+}
+
+}  // namespace llama2

@@ -1,0 +1,217 @@
+// Transformer::forward_batch (transformer_batch.cpp) against token-by-token
+// forward() on synthetic models: same logits within 1e-4 relative, the same
+// KV cache afterwards (generation continues identically), batches split at
+// any point, thread-count independence, and errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "llama2/error.hpp"
+#include "llama2/transformer.hpp"
+#include "support/synthetic_model.hpp"
+
+namespace llama2::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+Config make_config(int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len) {
+  Config c;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.vocab_size = vocab;
+  c.seq_len = seq_len;
+  c.shared_classifier = false;
+  return c;
+}
+
+std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> dist(0, vocab_size - 1);
+  std::vector<int> tokens(n);
+  for (int& t : tokens) t = dist(rng);
+  return tokens;
+}
+
+// |batched - sequential| <= 1e-4 * max(1, max |sequential|), for every logit.
+void expect_close(std::span<const float> got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double scale = 1.0;
+  for (float v : want) scale = std::max(scale, double(std::fabs(v)));
+  double worst = 0.0;
+  std::size_t worst_i = 0;
+  for (std::size_t i = 0; i < want.size(); i++) {
+    double err = std::fabs(double(got[i]) - want[i]);
+    if (err > worst) worst = err, worst_i = i;
+  }
+  EXPECT_LE(worst, 1e-4 * scale) << what << ": logit " << worst_i << " batched " << got[worst_i] << ", sequential "
+                                 << want[worst_i];
+}
+
+struct Case {
+  const char* name;
+  Config config;
+  int group_size;  // 0: fp32 (v1 file); else llama2.c v2 int8 with this group size
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::vector<Case> cases() {
+  return {
+      {"small_gqa_f32", small_config(), 0},          // dim 48, hidden 100, 6 heads / 3 kv heads
+      {"small_gqa_q8", small_config(), 4},            // groups of 4: straddle no row, not a multiple of 16
+      {"wide_mha_f32", make_config(64, 172, 2, 4, 4, 97, 48), 0},
+      {"wide_mha_q8", make_config(64, 172, 2, 4, 4, 97, 48), 32},
+      {"mqa_odd_f32", make_config(36, 70, 2, 6, 1, 41, 33), 0},
+  };
+}
+
+class BatchForward : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("batch_forward");
+    path_ = dir_ + "/m.bin";
+    SyntheticWeights w = make_weights(GetParam().config, 77);
+    if (GetParam().group_size == 0) {
+      write_llama2c_v1(path_, w);
+    } else {
+      write_llama2c_v2(path_, w, GetParam().group_size);
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, path_;
+};
+
+TEST_P(BatchForward, EqualsSequentialAndContinuesTheSame) {
+  const Config& c = GetParam().config;
+  for (std::size_t n : {std::size_t(1), std::size_t(2), std::size_t(5), std::size_t(17), std::size_t(c.seq_len - 1)}) {
+    SCOPED_TRACE("prompt of " + std::to_string(n));
+    auto tokens = random_tokens(c.vocab_size, n + 1, n);
+    Transformer seq(path_, 2), batch(path_, 2);
+    std::vector<float> want;
+    for (std::size_t i = 0; i < n; i++) {
+      auto logits = seq.forward(tokens[i], int(i));
+      want.assign(logits.begin(), logits.end());
+    }
+    expect_close(batch.forward_batch(std::span<const int>(tokens.data(), n), 0), want, "last prompt token");
+    // The batch filled the KV cache: the next token sees the same context.
+    auto next_seq = seq.forward(tokens[n], int(n));
+    want.assign(next_seq.begin(), next_seq.end());
+    expect_close(batch.forward(tokens[n], int(n)), want, "token after the batch");
+  }
+}
+
+TEST_P(BatchForward, SplitBatchesEqualOneBatch) {
+  const Config& c = GetParam().config;
+  const std::size_t n = std::size_t(c.seq_len);
+  auto tokens = random_tokens(c.vocab_size, n, 3);
+  Transformer whole(path_, 1), parts(path_, 1);
+  auto one = whole.forward_batch(tokens, 0);
+  std::vector<float> want(one.begin(), one.end());
+  // Pieces of 7, 1, 13 and the rest, each at its own starting position.
+  std::span<const float> got;
+  std::size_t done = 0;
+  for (std::size_t len : {std::size_t(7), std::size_t(1), std::size_t(13), n}) {
+    len = std::min(len, n - done);
+    got = parts.forward_batch(std::span<const int>(tokens.data() + done, len), int(done));
+    done += len;
+  }
+  expect_close(got, want, "split batches");
+}
+
+TEST_P(BatchForward, BitIdenticalFor1To3Threads) {
+  const Config& c = GetParam().config;
+  auto tokens = random_tokens(c.vocab_size, 23, 9);
+  Transformer t1(path_, 1);
+  auto l1 = t1.forward_batch(tokens, 0);
+  std::vector<float> want(l1.begin(), l1.end());
+  for (int n_threads : {2, 3}) {
+    Transformer tn(path_, n_threads);
+    auto ln = tn.forward_batch(tokens, 0);
+    ASSERT_EQ(0, std::memcmp(want.data(), ln.data(), want.size() * sizeof(float))) << n_threads << " threads";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, BatchForward, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+TEST(BatchForwardGuard, DetectsAWrongPosition) {
+  // The comparison can fail: a batch run at the wrong starting position (RoPE
+  // angles and cache rows shifted by one) is far from the sequential logits.
+  std::string dir = make_temp_dir("batch_guard");
+  write_llama2c_v1(dir + "/m.bin", make_weights(small_config(), 5));
+  auto tokens = random_tokens(67, 10, 4);
+  Transformer seq(dir + "/m.bin", 1), shifted(dir + "/m.bin", 1);
+  std::vector<float> want;
+  for (std::size_t i = 0; i < tokens.size(); i++) {
+    auto l = seq.forward(tokens[i], int(i));
+    want.assign(l.begin(), l.end());
+  }
+  auto got = shifted.forward_batch(tokens, 1);
+  double worst = 0;
+  for (std::size_t i = 0; i < want.size(); i++) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+  EXPECT_GT(worst, 1e-3);
+  std::filesystem::remove_all(dir);
+}
+
+class BatchForwardErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("batch_err");
+    path_ = dir_ + "/m.bin";
+    write_llama2c_v1(path_, make_weights(small_config(), 41));  // seq_len 40, vocab 67
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, path_;
+};
+
+TEST_F(BatchForwardErrors, EmptyBatchThrows) {
+  Transformer t(path_, 1);
+  try {
+    t.forward_batch({}, 0);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("no tokens"));
+  }
+}
+
+TEST_F(BatchForwardErrors, TokenOutOfRangeNamesItsIndex) {
+  Transformer t(path_, 1);
+  for (int bad : {-1, 67}) {
+    std::vector<int> tokens = {1, 2, bad, 3};
+    try {
+      t.forward_batch(tokens, 0);
+      FAIL() << "expected llama2::Error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
+      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
+    }
+  }
+}
+
+TEST_F(BatchForwardErrors, PositionsPastTheContextThrow) {
+  Transformer t(path_, 1);
+  std::vector<int> tokens(5, 1);
+  try {
+    t.forward_batch(tokens, 36);  // 36 .. 40, but the context is [0, 40)
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("positions 36 .. 40"));
+    EXPECT_THAT(e.what(), HasSubstr("[0, 40)"));
+  }
+  EXPECT_THROW(t.forward_batch(tokens, -1), Error);
+  EXPECT_NO_THROW(t.forward_batch(tokens, 35));
+}
+
+}  // namespace
+}  // namespace llama2::test

@@ -1,0 +1,207 @@
+// Every SIMD kernel table against the scalar reference (kernels_scalar.cpp)
+// on random data with odd sizes, for each instruction set this CPU runs.
+#include "kernels.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace llama2 {
+namespace {
+
+constexpr std::size_t kSizes[] = {1, 7, 15, 16, 17, 31, 33, 48, 64, 100, 257, 768, 4097};
+
+std::vector<float> random_floats(std::size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+std::vector<std::int8_t> random_int8(std::size_t n, std::mt19937& rng) {
+  std::uniform_int_distribution<int> dist(-127, 127);
+  std::vector<std::int8_t> v(n);
+  for (auto& q : v) q = std::int8_t(dist(rng));
+  return v;
+}
+
+// Tolerance for a sum of n products of magnitude ~|a||b|: float rounding in
+// a different summation order grows like sqrt(n) * eps * sum|a_i b_i|.
+float tolerance(const float* a, const float* b, std::size_t n) {
+  double abs_sum = 0;
+  for (std::size_t i = 0; i < n; i++) abs_sum += std::fabs(double(a[i]) * b[i]);
+  return float(4e-7 * (std::sqrt(double(n)) + 4) * abs_sum + 1e-30);
+}
+
+// The tables to test: every SIMD instruction set this CPU runs.
+class KernelsTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    table_ = kernels_for(GetParam());
+    if (!table_) GTEST_SKIP() << "this CPU (or this build's architecture) lacks " << isa_name(GetParam());
+  }
+  const Kernels& ref() const { return kernels_scalar(); }
+  const Kernels* table_ = nullptr;
+};
+
+TEST_P(KernelsTest, TableIsComplete) {
+  EXPECT_EQ(table_->isa, GetParam());
+  EXPECT_NE(table_->dot, nullptr);
+  EXPECT_NE(table_->axpy, nullptr);
+  EXPECT_NE(table_->sum_squares, nullptr);
+  EXPECT_NE(table_->attention_scores, nullptr);
+  EXPECT_NE(table_->attention_values, nullptr);
+  EXPECT_NE(table_->matvec_f32, nullptr);
+  EXPECT_NE(table_->matvec_q8_group, nullptr);
+}
+
+TEST_P(KernelsTest, DotMatchesScalar) {
+  std::mt19937 rng(1);
+  for (std::size_t n : kSizes) {
+    auto a = random_floats(n, rng), b = random_floats(n, rng);
+    EXPECT_NEAR(table_->dot(a.data(), b.data(), n), ref().dot(a.data(), b.data(), n), tolerance(a.data(), b.data(), n))
+        << "n = " << n;
+    EXPECT_NEAR(table_->sum_squares(a.data(), n), ref().sum_squares(a.data(), n), tolerance(a.data(), a.data(), n))
+        << "n = " << n;
+  }
+}
+
+TEST_P(KernelsTest, DotReadsNoFurtherThanN) {
+  // A NaN just past the end must not leak into the sum (masked tails).
+  std::mt19937 rng(2);
+  for (std::size_t n : kSizes) {
+    auto a = random_floats(n + 16, rng), b = random_floats(n + 16, rng);
+    for (std::size_t i = n; i < n + 16; i++) a[i] = b[i] = NAN;
+    EXPECT_FALSE(std::isnan(table_->dot(a.data(), b.data(), n))) << "n = " << n;
+  }
+}
+
+TEST_P(KernelsTest, AxpyMatchesScalarAndLeavesTheRestAlone) {
+  std::mt19937 rng(3);
+  for (std::size_t n : kSizes) {
+    auto x = random_floats(n, rng), y = random_floats(n + 5, rng);
+    auto expected = y;
+    ref().axpy(expected.data(), 0.37f, x.data(), n);
+    table_->axpy(y.data(), 0.37f, x.data(), n);
+    for (std::size_t i = 0; i < n + 5; i++) {
+      // FMA vs multiply-then-add: one rounding apart.
+      ASSERT_NEAR(y[i], expected[i], 1e-6f * (std::fabs(expected[i]) + 1)) << "n = " << n << ", i = " << i;
+    }
+    for (std::size_t i = n; i < n + 5; i++) ASSERT_EQ(y[i], expected[i]) << "wrote past n = " << n;
+  }
+}
+
+TEST_P(KernelsTest, AttentionMatchesScalar) {
+  std::mt19937 rng(4);
+  for (std::size_t hs : {2, 6, 16, 48, 64, 100, 128}) {
+    for (std::size_t n_pos : {1, 2, 3, 17, 64, 257}) {
+      auto q = random_floats(hs, rng), keys = random_floats(n_pos * hs, rng), values = random_floats(n_pos * hs, rng);
+      std::vector<float> att(n_pos), att_ref(n_pos);
+      table_->attention_scores(att.data(), q.data(), keys.data(), n_pos, hs, 0.125f);
+      ref().attention_scores(att_ref.data(), q.data(), keys.data(), n_pos, hs, 0.125f);
+      for (std::size_t t = 0; t < n_pos; t++) {
+        ASSERT_NEAR(att[t], att_ref[t], 0.125f * tolerance(q.data(), keys.data() + t * hs, hs))
+            << "head_size " << hs << " t " << t;
+      }
+      auto weights = random_floats(n_pos, rng, 0.2f);
+      std::vector<float> out(hs + 3, 7.0f), out_ref(hs + 3, 7.0f);
+      table_->attention_values(out.data(), weights.data(), values.data(), n_pos, hs);
+      ref().attention_values(out_ref.data(), weights.data(), values.data(), n_pos, hs);
+      for (std::size_t i = 0; i < hs; i++) {
+        ASSERT_NEAR(out[i], out_ref[i], 1e-5f * std::sqrt(float(n_pos))) << "head_size " << hs << " i " << i;
+      }
+      for (std::size_t i = hs; i < hs + 3; i++) ASSERT_EQ(out[i], 7.0f) << "wrote past head_size " << hs;
+    }
+  }
+}
+
+TEST_P(KernelsTest, MatvecF32MatchesScalar) {
+  std::mt19937 rng(5);
+  for (std::size_t cols : kSizes) {
+    for (std::size_t rows : {1, 3, 4, 9, 33}) {
+      auto w = random_floats(rows * cols, rng), x = random_floats(cols, rng);
+      std::vector<float> out(rows, NAN), out_ref(rows, NAN);
+      table_->matvec_f32(out.data(), w.data(), x.data(), cols, 0, rows);
+      ref().matvec_f32(out_ref.data(), w.data(), x.data(), cols, 0, rows);
+      for (std::size_t r = 0; r < rows; r++) {
+        ASSERT_NEAR(out[r], out_ref[r], tolerance(w.data() + r * cols, x.data(), cols))
+            << "rows " << rows << " cols " << cols << " r " << r;
+      }
+    }
+  }
+}
+
+TEST_P(KernelsTest, MatvecRowDoesNotDependOnTheSplit) {
+  // The thread pool may hand any row range to a thread: row r must come out
+  // bit-identical whether computed in a block of rows or on its own.
+  std::mt19937 rng(6);
+  const std::size_t rows = 23, cols = 100, gs = 20;
+  auto w = random_floats(rows * cols, rng), x = random_floats(cols, rng);
+  auto q = random_int8(rows * cols, rng);
+  auto scales = random_floats(rows * cols / gs, rng, 0.01f);
+  std::vector<float> whole(rows), pieces(rows), whole_q(rows), pieces_q(rows);
+  table_->matvec_f32(whole.data(), w.data(), x.data(), cols, 0, rows);
+  table_->matvec_q8_group(whole_q.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
+  for (std::size_t r0 = 0; r0 < rows;) {
+    std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
+    table_->matvec_f32(pieces.data(), w.data(), x.data(), cols, r0, r1);
+    table_->matvec_q8_group(pieces_q.data(), q.data(), scales.data(), gs, x.data(), cols, r0, r1);
+    r0 = r1;
+  }
+  for (std::size_t r = 0; r < rows; r++) {
+    EXPECT_EQ(whole[r], pieces[r]) << "f32 row " << r;
+    EXPECT_EQ(whole_q[r], pieces_q[r]) << "q8 row " << r;
+  }
+}
+
+TEST_P(KernelsTest, MatvecQ8GroupMatchesDequantizedWeights) {
+  // Against a double-precision dot with the dequantized weights: the int8
+  // path keeps activations in fp32, so it is as exact as fp32 sums allow.
+  std::mt19937 rng(7);
+  for (std::size_t gs : {4, 8, 16, 32, 48, 64, 256}) {
+    for (std::size_t groups : {1, 3, 12}) {
+      const std::size_t cols = gs * groups;
+      for (std::size_t rows : {1, 5, 8, 13}) {
+        auto q = random_int8(rows * cols, rng);
+        auto scales = random_floats(rows * groups, rng, 0.01f);
+        auto x = random_floats(cols, rng);
+        std::vector<float> out(rows, NAN), out_ref(rows, NAN);
+        table_->matvec_q8_group(out.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
+        ref().matvec_q8_group(out_ref.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
+        for (std::size_t r = 0; r < rows; r++) {
+          double exact = 0, abs_sum = 0;
+          for (std::size_t j = 0; j < cols; j++) {
+            double wv = double(q[r * cols + j]) * scales[(r * cols + j) / gs];
+            exact += wv * x[j];
+            abs_sum += std::fabs(wv * x[j]);
+          }
+          const double tol = 1e-6 * (std::sqrt(double(cols)) + 4) * abs_sum;
+          ASSERT_NEAR(out[r], exact, tol) << "gs " << gs << " cols " << cols << " r " << r;
+          ASSERT_NEAR(out_ref[r], exact, tol) << "scalar, gs " << gs << " cols " << cols << " r " << r;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelsTest, ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
+
+TEST(KernelDispatch, PicksASupportedTable) {
+  const Kernels& k = kernels();
+  EXPECT_TRUE(isa_supported(k.isa)) << isa_name(k.isa);
+  EXPECT_EQ(kernels_for(k.isa), &k);
+  // Nothing better than the chosen table is available (unless LLAMA2_ISA caps it).
+  if (!std::getenv("LLAMA2_ISA")) {
+    for (Isa isa : {Isa::AVX2, Isa::AVX512, Isa::NEON}) {
+      if (int(isa) > int(k.isa)) EXPECT_EQ(kernels_for(isa), nullptr) << isa_name(isa) << " is supported but unused";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llama2

@@ -1,0 +1,168 @@
+// ThreadPool: parallel_for covers [0, n) exactly once with grain-aligned
+// ranges, the split is deterministic, the pool is reusable and shuts down promptly.
+#include "llama2/thread_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace llama2 {
+namespace {
+
+struct Range {
+  std::size_t begin, end;
+  int thread;
+  bool operator==(const Range&) const = default;
+};
+
+// Runs one parallel_for and returns every (begin, end, thread) call, sorted.
+std::vector<Range> record(ThreadPool& pool, std::size_t n, std::size_t grain) {
+  std::mutex mu;
+  std::vector<Range> ranges;
+  pool.parallel_for(
+      n,
+      [&](std::size_t b, std::size_t e, int t) {
+        std::lock_guard<std::mutex> lock(mu);
+        ranges.push_back({b, e, t});
+      },
+      grain);
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  return ranges;
+}
+
+TEST(ThreadPool, RangesCoverEachIndexExactlyOnce) {
+  for (int threads : {1, 2, 3, 4, 7}) {
+    ThreadPool pool(threads);
+    ASSERT_EQ(pool.size(), threads);
+    for (std::size_t n : {1u, 2u, 3u, 5u, 6u, 7u, 16u, 17u, 100u, 257u, 1000u}) {
+      for (std::size_t grain : {0u, 1u, 2u, 3u, 16u, 64u, 5000u}) {
+        SCOPED_TRACE("threads " + std::to_string(threads) + " n " + std::to_string(n) + " grain " +
+                     std::to_string(grain));
+        std::vector<std::atomic<int>> hits(n);
+        pool.parallel_for(
+            n,
+            [&](std::size_t b, std::size_t e, int t) {
+              EXPECT_LT(b, e);
+              EXPECT_LE(e, n);
+              EXPECT_GE(t, 0);
+              EXPECT_LT(t, threads);
+              for (std::size_t i = b; i < e; i++) hits[i]++;
+            },
+            grain);
+        for (std::size_t i = 0; i < n; i++) ASSERT_EQ(hits[i].load(), 1) << "index " << i;
+
+        // Ranges are contiguous, one per thread at most, and grain-aligned.
+        const std::size_t g = grain == 0 ? 1 : grain;
+        auto ranges = record(pool, n, grain);
+        ASSERT_FALSE(ranges.empty());
+        EXPECT_LE(ranges.size(), std::size_t(threads));
+        EXPECT_EQ(ranges.front().begin, 0u);
+        EXPECT_EQ(ranges.back().end, n);
+        std::vector<int> seen_threads;
+        for (std::size_t k = 0; k < ranges.size(); k++) {
+          if (k > 0) EXPECT_EQ(ranges[k].begin, ranges[k - 1].end);
+          EXPECT_EQ(ranges[k].begin % g, 0u);
+          if (ranges[k].end != n) EXPECT_EQ((ranges[k].end - ranges[k].begin) % g, 0u);
+          seen_threads.push_back(ranges[k].thread);
+        }
+        std::sort(seen_threads.begin(), seen_threads.end());
+        EXPECT_EQ(std::unique(seen_threads.begin(), seen_threads.end()), seen_threads.end())
+            << "a thread index ran twice";
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, ZeroItemsCallsNothing) {
+  ThreadPool pool(3);
+  int calls = 0;
+  pool.parallel_for(0, [&](std::size_t, std::size_t, int) { calls++; });
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(ThreadPool, WorkIsSpreadOverThreads) {
+  ThreadPool pool(3);
+  auto ranges = record(pool, 300, 1);
+  ASSERT_EQ(ranges.size(), 3u);
+  for (int t = 0; t < 3; t++) EXPECT_EQ(ranges[t].thread, t);  // thread t takes the t-th share
+  for (const Range& r : ranges) {  // an even split
+    EXPECT_GE(r.end - r.begin, 99u);
+    EXPECT_LE(r.end - r.begin, 101u);
+  }
+}
+
+TEST(ThreadPool, SplitIsDeterministic) {
+  ThreadPool pool(4);
+  auto first = record(pool, 1001, 16);
+  for (int i = 0; i < 50; i++) ASSERT_EQ(record(pool, 1001, 16), first);
+}
+
+TEST(ThreadPool, CallerRunsShareZero) {
+  ThreadPool pool(3);
+  const auto caller = std::this_thread::get_id();
+  std::mutex mu;
+  std::vector<std::pair<int, std::thread::id>> who;
+  pool.parallel_for(30, [&](std::size_t, std::size_t, int t) {
+    std::lock_guard<std::mutex> lock(mu);
+    who.emplace_back(t, std::this_thread::get_id());
+  });
+  ASSERT_EQ(who.size(), 3u);
+  for (auto [t, id] : who) {
+    if (t == 0) EXPECT_EQ(id, caller);
+    else EXPECT_NE(id, caller);
+  }
+}
+
+TEST(ThreadPool, ReusedAcross10000Calls) {
+  ThreadPool pool(2);
+  std::atomic<std::size_t> total{0};
+  std::vector<std::size_t> per_index(37, 0);
+  for (int call = 0; call < 10000; call++) {
+    pool.parallel_for(
+        37,
+        [&](std::size_t b, std::size_t e, int) {
+          for (std::size_t i = b; i < e; i++) per_index[i]++;  // disjoint ranges: no race
+          total += e - b;
+        },
+        call % 5);
+  }
+  EXPECT_EQ(total.load(), 370000u);
+  for (std::size_t i = 0; i < 37; i++) EXPECT_EQ(per_index[i], 10000u) << i;
+}
+
+TEST(ThreadPool, DestructorJoinsPromptly) {
+  using Clock = std::chrono::steady_clock;
+  for (bool idle_first : {false, true}) {
+    auto pool = std::make_unique<ThreadPool>(4);
+    std::atomic<int> sum{0};
+    pool->parallel_for(100, [&](std::size_t b, std::size_t e, int) { sum += int(e - b); });
+    EXPECT_EQ(sum.load(), 100);
+    // After a pause the workers have stopped spinning and sleep on the atomic.
+    if (idle_first) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto start = Clock::now();
+    pool.reset();
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500)) << (idle_first ? "idle pool" : "busy pool");
+  }
+  // A pool that never ran a job.
+  auto start = Clock::now();
+  { ThreadPool fresh(4); }
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+}
+
+TEST(ThreadPool, DefaultSizeIsHardwareThreads) {
+  EXPECT_GE(hardware_threads(), 1);
+  EXPECT_EQ(ThreadPool(0).size(), hardware_threads());
+  EXPECT_EQ(ThreadPool(-2).size(), hardware_threads());
+  EXPECT_EQ(ThreadPool(1).size(), 1);
+  EXPECT_EQ(ThreadPool(5).size(), 5);
+}
+
+}  // namespace
+}  // namespace llama2

@@ -1,0 +1,324 @@
+// Transformer::forward against the independent double-precision reference
+// (support/reference_model.cpp) on synthetic models of many shapes, written
+// in every llama2.c format; thread-count independence; context cap; errors.
+#include "llama2/transformer.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "llama2/error.hpp"
+#include "support/reference_model.hpp"
+#include "support/synthetic_model.hpp"
+
+namespace llama2::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Runs `tokens` teacher-forced through the engine; logits at each position.
+std::vector<std::vector<float>> engine_logits(Model model, const std::vector<int>& tokens, int n_threads,
+                                              int context = 0) {
+  Transformer t(std::move(model), n_threads, context);
+  std::vector<std::vector<float>> out;
+  for (std::size_t pos = 0; pos < tokens.size(); pos++) {
+    auto logits = t.forward(tokens[pos], int(pos));
+    out.emplace_back(logits.begin(), logits.end());
+  }
+  return out;
+}
+
+std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> dist(0, vocab_size - 1);
+  std::vector<int> tokens(n);
+  for (int& t : tokens) t = dist(rng);
+  return tokens;
+}
+
+// Tolerance: at every position, every logit must satisfy
+//   |engine - reference| <= 1e-4 * max(1, max_i |reference_i|)
+// i.e. an absolute error relative to the scale of that position's logits.
+constexpr double kRelTol = 1e-4;
+
+void expect_close_to_reference(const std::vector<std::vector<float>>& got,
+                               const std::vector<std::vector<double>>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t pos = 0; pos < want.size(); pos++) {
+    ASSERT_EQ(got[pos].size(), want[pos].size()) << "pos " << pos;
+    double scale = 1.0;
+    for (double v : want[pos]) scale = std::max(scale, std::fabs(v));
+    double worst = 0.0;
+    std::size_t worst_i = 0;
+    for (std::size_t i = 0; i < want[pos].size(); i++) {
+      double err = std::fabs(double(got[pos][i]) - want[pos][i]);
+      if (err > worst) worst = err, worst_i = i;
+    }
+    EXPECT_LE(worst, kRelTol * scale) << "pos " << pos << " logit " << worst_i << ": engine " << got[pos][worst_i]
+                                      << ", reference " << want[pos][worst_i];
+  }
+}
+
+// --- shapes ------------------------------------------------------------------------
+
+struct Shape {
+  const char* name;
+  Config config;
+};
+
+void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
+
+Config make_config(int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len, bool shared) {
+  Config c;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.vocab_size = vocab;
+  c.seq_len = seq_len;
+  c.shared_classifier = shared;
+  return c;
+}
+
+std::vector<Shape> shapes() {
+  Config gqa_shared = small_config();
+  gqa_shared.shared_classifier = true;
+  return {
+      // dim 48, hidden 100, 3 layers, 6 heads / 3 kv heads, vocab 67, separate classifier
+      {"gqa_small_separate", small_config()},
+      {"gqa_small_shared", gqa_shared},
+      // multi-head attention, head_size 8, odd hidden and vocab
+      {"mha_odd_shared", make_config(40, 77, 2, 5, 5, 301, 32, true)},
+      {"mha_odd_separate", make_config(40, 77, 2, 5, 5, 301, 32, false)},
+      // 4 query heads per kv head
+      {"gqa4", make_config(64, 96, 2, 8, 2, 50, 30, false)},
+      // multi-query attention (one kv head), head_size 2
+      {"mqa", make_config(12, 30, 2, 6, 1, 23, 25, true)},
+  };
+}
+
+constexpr std::size_t kSeqLen = 24;  // positions checked per model
+
+class TransformerVsReference : public ::testing::TestWithParam<Shape> {
+ protected:
+  void SetUp() override { dir_ = make_temp_dir("transformer"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_P(TransformerVsReference, V0MatchesReference) {
+  const Config& c = GetParam().config;
+  SyntheticWeights w = make_weights(c, 11);
+  const std::string path = dir_ + "/m.bin";
+  write_llama2c_v0(path, w);
+  Model model = Model::load(path);
+  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V0);
+  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
+  auto tokens = random_tokens(c.vocab_size, kSeqLen, 1);
+  expect_close_to_reference(engine_logits(model, tokens, 1), reference_logits(w, tokens));
+}
+
+TEST_P(TransformerVsReference, V1MatchesReference) {
+  const Config& c = GetParam().config;
+  SyntheticWeights w = make_weights(c, 12);
+  const std::string path = dir_ + "/m.bin";
+  write_llama2c_v1(path, w);
+  Model model = Model::load(path);
+  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V1);
+  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
+  auto tokens = random_tokens(c.vocab_size, kSeqLen, 2);
+  expect_close_to_reference(engine_logits(model, tokens, 2), reference_logits(w, tokens));
+}
+
+// The largest group size <= limit dividing every tensor of the model.
+int group_size_dividing_all(const Config& c, int limit, bool must_divide_hidden) {
+  const long long dim = c.dim, hidden = c.hidden_dim, kv = c.kv_dim(), vocab = c.vocab_size;
+  for (int gs = limit; gs >= 1; gs--) {
+    bool ok = (vocab * dim) % gs == 0 && (dim * dim) % gs == 0 && (kv * dim) % gs == 0 && (hidden * dim) % gs == 0;
+    bool divides_rows = dim % gs == 0 && hidden % gs == 0;
+    if (ok && (divides_rows == must_divide_hidden)) return gs;
+  }
+  return 0;
+}
+
+TEST_P(TransformerVsReference, V2MatchesDequantizedReference) {
+  const Config& c = GetParam().config;
+  SyntheticWeights w = make_weights(c, 13);
+  auto tokens = random_tokens(c.vocab_size, kSeqLen, 3);
+  // One group size whose groups align with every row, and one (where the
+  // shape allows) whose groups straddle rows of w2 (cols = hidden_dim).
+  for (bool aligned : {true, false}) {
+    int gs = group_size_dividing_all(c, 64, aligned);
+    if (gs == 0) continue;
+    SCOPED_TRACE("group_size " + std::to_string(gs) + (aligned ? " (rows aligned)" : " (straddles rows)"));
+    const std::string path = dir_ + "/m" + std::to_string(gs) + ".bin";
+    SyntheticWeights deq = write_llama2c_v2(path, w, gs);
+    Model model = Model::load(path);
+    ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V2);
+    ASSERT_EQ(model.weights().layers[0].w2.group_size, gs);
+    expect_close_to_reference(engine_logits(model, tokens, 1), reference_logits(deq, tokens));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, TransformerVsReference, ::testing::ValuesIn(shapes()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The group sizes the parameterized test picks really cover both cases.
+TEST(TransformerV2GroupSizes, SmallConfigHasAlignedAndStraddlingGroups) {
+  Config c = small_config();
+  int aligned = group_size_dividing_all(c, 64, true);
+  int straddling = group_size_dividing_all(c, 64, false);
+  EXPECT_EQ(aligned, 4);
+  EXPECT_EQ(straddling, 48);
+  EXPECT_NE(c.hidden_dim % straddling, 0);
+}
+
+// The engine really differs from the reference when the weights differ: a
+// guard that the comparison above can fail.
+TEST(TransformerVsReferenceGuard, DetectsAPerturbedWeight) {
+  std::string dir = make_temp_dir("transformer_guard");
+  SyntheticWeights w = make_weights(small_config(), 21);
+  write_llama2c_v1(dir + "/m.bin", w);
+  SyntheticWeights changed = w;
+  changed.wo[5] += 0.05f;  // layer 0
+  auto tokens = random_tokens(w.config.vocab_size, 6, 4);
+  auto got = engine_logits(Model::load(dir + "/m.bin"), tokens, 1);
+  auto want = reference_logits(changed, tokens);
+  double worst = 0.0;
+  for (std::size_t p = 0; p < got.size(); p++) {
+    for (std::size_t i = 0; i < got[p].size(); i++) worst = std::max(worst, std::fabs(got[p][i] - want[p][i]));
+  }
+  EXPECT_GT(worst, 1e-3);
+  std::filesystem::remove_all(dir);
+}
+
+// --- threads -------------------------------------------------------------------------
+
+// Work is split statically, so the thread count never changes a single bit.
+TEST(TransformerThreads, LogitsAreBitIdenticalFor1To3Threads) {
+  std::string dir = make_temp_dir("transformer_threads");
+  Config c = make_config(64, 172, 2, 8, 4, 301, 30, false);
+  SyntheticWeights w = make_weights(c, 31);
+  auto tokens = random_tokens(c.vocab_size, 20, 5);
+  write_llama2c_v1(dir + "/f32.bin", w);
+  write_llama2c_v2(dir + "/q8.bin", w, 64);
+  for (const char* name : {"/f32.bin", "/q8.bin"}) {
+    SCOPED_TRACE(name);
+    Model model = Model::load(dir + name);
+    auto one = engine_logits(model, tokens, 1);
+    for (int n : {2, 3}) {
+      auto many = engine_logits(model, tokens, n);
+      ASSERT_EQ(many.size(), one.size());
+      for (std::size_t p = 0; p < one.size(); p++) {
+        ASSERT_EQ(0, std::memcmp(one[p].data(), many[p].data(), one[p].size() * sizeof(float)))
+            << n << " threads differ from 1 thread at pos " << p;
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TransformerThreads, ReportsItsThreadCount) {
+  std::string dir = make_temp_dir("transformer_nthreads");
+  write_llama2c_v1(dir + "/m.bin", make_weights(small_config(), 1));
+  EXPECT_EQ(Transformer(dir + "/m.bin", 3).n_threads(), 3);
+  EXPECT_EQ(Transformer(dir + "/m.bin", 0).n_threads(), hardware_threads());
+  std::filesystem::remove_all(dir);
+}
+
+// --- context and errors ---------------------------------------------------------------
+
+class TransformerErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("transformer_err");
+    path_ = dir_ + "/m.bin";
+    write_llama2c_v1(path_, make_weights(small_config(), 41));  // seq_len 40, vocab 67
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, path_;
+};
+
+TEST_F(TransformerErrors, ContextCapsSeqLen) {
+  Transformer capped(path_, 1, 10);
+  EXPECT_EQ(capped.config().seq_len, 10);
+  EXPECT_EQ(capped.model().config().seq_len, 40);  // the model itself is unchanged
+  // A context above the model's keeps the model's; 0 keeps it too.
+  EXPECT_EQ(Transformer(path_, 1, 1000).config().seq_len, 40);
+  EXPECT_EQ(Transformer(path_, 1, 0).config().seq_len, 40);
+}
+
+TEST_F(TransformerErrors, CappedContextGivesTheSameLogits) {
+  auto tokens = random_tokens(67, 10, 6);
+  Model model = Model::load(path_);
+  auto full = engine_logits(model, tokens, 1);
+  auto capped = engine_logits(model, tokens, 1, 10);
+  for (std::size_t p = 0; p < tokens.size(); p++) EXPECT_EQ(full[p], capped[p]) << "pos " << p;
+}
+
+TEST_F(TransformerErrors, PositionAtOrPastContextThrows) {
+  Transformer t(path_, 1, 10);
+  for (int pos = 0; pos < 10; pos++) t.forward(1, pos);
+  try {
+    t.forward(1, 10);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("position 10"));
+    EXPECT_THAT(e.what(), HasSubstr("[0, 10)"));
+  }
+  try {
+    t.forward(1, -1);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("position -1"));
+  }
+  Transformer uncapped(path_, 1);
+  EXPECT_THROW(uncapped.forward(1, 40), Error);
+  EXPECT_NO_THROW(uncapped.forward(1, 0));
+}
+
+TEST_F(TransformerErrors, TokenOutOfRangeThrows) {
+  Transformer t(path_, 1);
+  for (int token : {-1, 67, 1 << 30}) {
+    try {
+      t.forward(token, 0);
+      FAIL() << "expected llama2::Error for token " << token;
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr("token id " + std::to_string(token)));
+      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
+    }
+  }
+  EXPECT_NO_THROW(t.forward(66, 0));
+}
+
+TEST_F(TransformerErrors, NegativeContextThrows) {
+  try {
+    Transformer t(path_, 1, -5);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("context = -5"));
+    EXPECT_THAT(e.what(), HasSubstr(path_));
+  }
+}
+
+TEST_F(TransformerErrors, MissingModelFileThrowsWithPath) {
+  const std::string missing = dir_ + "/nope.bin";
+  try {
+    Transformer t(missing);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(missing));
+  }
+}
+
+}  // namespace
+}  // namespace llama2::test

@@ -1,0 +1,224 @@
+// bench: tokens per second of prompt processing and generation, measured
+// the way llama.cpp's llama-bench measures them so the figures compare.
+//
+//   build/bench MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]
+//
+// pp N: one prompt of N tokens run from an empty context (as one batch
+//       through forward_batch; --sequential runs it token by token).
+// tg N: N tokens generated one at a time from an empty context, each fed
+//       the previous step's argmax.
+// Each test runs once to warm up (page in the weights), then REPS times; the
+// report gives the median, min and max tokens/s over the repetitions, the
+// peak resident memory (getrusage) and the model file size.
+// Exit status: 0 ok, 1 bad model file, 2 bad usage.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "llama2/transformer.hpp"
+
+namespace {
+
+using llama2::cli::UsageError;
+
+constexpr const char* kUsage =
+    "usage: bench MODEL [-p N] [-n N] [-t THREADS] [-r REPS] [--sequential] [--json]\n"
+    "  MODEL         any supported checkpoint (llama2.c .bin or GGUF)\n"
+    "  -p N          prompt-processing test of N tokens (default 512; 0 skips)\n"
+    "  -n N          generation test of N tokens (default 128; 0 skips)\n"
+    "  -t THREADS    threads (default: one per core)\n"
+    "  -r REPS       repetitions per test (default 5)\n"
+    "  --sequential  process the prompt token by token instead of as a batch\n"
+    "  --json        print one JSON object instead of a table\n"
+    "  -h, --help    show this help\n";
+
+struct Options {
+  std::string model_path;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int threads = 0;
+  int reps = 5;
+  bool sequential = false;
+  bool json = false;
+  bool help = false;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options opt;
+  llama2::cli::Args args(argc, argv);
+  while (!args.done()) {
+    const std::string arg(args.next());
+    if (arg == "-h" || arg == "--help") {
+      opt.help = true;
+      return opt;
+    } else if (arg == "-p") {
+      opt.n_prompt = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.n_prompt < 0) throw UsageError{"-p: expected a token count >= 0, got " + std::to_string(opt.n_prompt)};
+    } else if (arg == "-n") {
+      opt.n_gen = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.n_gen < 0) throw UsageError{"-n: expected a token count >= 0, got " + std::to_string(opt.n_gen)};
+    } else if (arg == "-t") {
+      opt.threads = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.threads < 1) throw UsageError{"-t: expected a thread count >= 1, got " + std::to_string(opt.threads)};
+    } else if (arg == "-r") {
+      opt.reps = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.reps < 1) throw UsageError{"-r: expected a repetition count >= 1, got " + std::to_string(opt.reps)};
+    } else if (arg == "--sequential") {
+      opt.sequential = true;
+    } else if (arg == "--json") {
+      opt.json = true;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw UsageError{"unknown option " + arg};
+    } else if (opt.model_path.empty()) {
+      opt.model_path = arg;
+    } else {
+      throw UsageError{"unexpected argument " + arg + " (the model is already " + opt.model_path + ")"};
+    }
+  }
+  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
+  if (opt.n_prompt == 0 && opt.n_gen == 0) throw UsageError{"nothing to measure: both -p and -n are 0"};
+  return opt;
+}
+
+struct TestResult {
+  std::string name;        // "pp512", "tg128"
+  int n_tokens = 0;
+  std::vector<double> tps;  // (reps) tokens per second of each repetition
+  double median() const {
+    std::vector<double> s = tps;
+    std::sort(s.begin(), s.end());
+    const std::size_t m = s.size() / 2;
+    return s.size() % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+  }
+  double min() const { return *std::min_element(tps.begin(), tps.end()); }
+  double max() const { return *std::max_element(tps.begin(), tps.end()); }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One prompt of `tokens` from position 0; returns the seconds it took.
+double run_prompt(llama2::Transformer& transformer, const std::vector<int>& tokens, bool sequential) {
+  auto start = std::chrono::steady_clock::now();
+  if (sequential) {
+    for (std::size_t i = 0; i < tokens.size(); i++) transformer.forward(tokens[i], int(i));
+  } else {
+    transformer.forward_batch(tokens, 0);
+  }
+  return seconds_since(start);
+}
+
+// n tokens generated one by one from an empty context; returns the seconds.
+double run_generation(llama2::Transformer& transformer, int n) {
+  auto start = std::chrono::steady_clock::now();
+  int token = 1;  // BOS
+  for (int pos = 0; pos < n; pos++) {
+    std::span<const float> logits = transformer.forward(token, pos);
+    token = int(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  return seconds_since(start);
+}
+
+double peak_rss_bytes() {
+  struct rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+int bench_main(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  if (opt.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  llama2::Transformer transformer(opt.model_path, opt.threads);
+  const llama2::Config& c = transformer.config();
+  for (auto [n, flag] : {std::pair{opt.n_prompt, "-p"}, std::pair{opt.n_gen, "-n"}}) {
+    if (n > c.seq_len) {
+      throw UsageError{std::string(flag) + " " + std::to_string(n) + " does not fit the model's context of " +
+                       std::to_string(c.seq_len) + " tokens"};
+    }
+  }
+
+  // The prompt: random ids (fixed seed) as llama-bench uses.
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> token_dist(3, c.vocab_size - 1);
+  std::vector<int> prompt(std::size_t(opt.n_prompt));  // (n_prompt) token ids
+  for (int& t : prompt) t = token_dist(rng);
+
+  std::vector<TestResult> results;
+  if (opt.n_prompt > 0) {
+    TestResult r{"pp" + std::to_string(opt.n_prompt), opt.n_prompt, {}};
+    run_prompt(transformer, prompt, opt.sequential);  // warm-up
+    for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_prompt / run_prompt(transformer, prompt, opt.sequential));
+    results.push_back(r);
+  }
+  if (opt.n_gen > 0) {
+    TestResult r{"tg" + std::to_string(opt.n_gen), opt.n_gen, {}};
+    run_generation(transformer, std::min(opt.n_gen, 16));  // warm-up
+    for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_gen / run_generation(transformer, opt.n_gen));
+    results.push_back(r);
+  }
+
+  const llama2::Model& model = transformer.model();
+  const std::string format(llama2::model_format_name(model.format()));
+  const std::string type(llama2::weight_type_name(model.weights().layers.at(0).wq.type));
+  const std::string isa(llama2::kernel_isa_name());
+  const std::string prompt_mode = opt.sequential ? "sequential" : "batched";
+  const double rss = peak_rss_bytes(), size = double(model.file_size());
+  if (opt.json) {
+    std::printf("{\"model\": \"%s\", \"format\": \"%s\", \"weight_type\": \"%s\", \"model_bytes\": %.0f, "
+                "\"threads\": %d, \"kernels\": \"%s\", \"prompt\": \"%s\", \"reps\": %d, \"peak_rss_bytes\": %.0f, "
+                "\"tests\": [",
+                json_escape(opt.model_path).c_str(), json_escape(format).c_str(), json_escape(type).c_str(), size,
+                transformer.n_threads(), isa.c_str(), prompt_mode.c_str(), opt.reps, rss);
+    for (std::size_t i = 0; i < results.size(); i++) {
+      const TestResult& r = results[i];
+      std::printf("%s{\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, "
+                  "\"tps\": [",
+                  i ? ", " : "", r.name.c_str(), r.n_tokens, r.median(), r.min(), r.max());
+      for (std::size_t k = 0; k < r.tps.size(); k++) std::printf("%s%.3f", k ? ", " : "", r.tps[k]);
+      std::printf("]}");
+    }
+    std::printf("]}\n");
+  } else {
+    std::printf("model    %s (%s, %s, %.1f MiB)\n", opt.model_path.c_str(), format.c_str(), type.c_str(),
+                size / 1048576.0);
+    std::printf("threads  %d, kernels %s, prompt %s, %d repetitions\n", transformer.n_threads(), isa.c_str(),
+                prompt_mode.c_str(), opt.reps);
+    std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");
+    for (const TestResult& r : results) {
+      std::printf("%-8s %12.2f %12.2f %12.2f\n", r.name.c_str(), r.median(), r.min(), r.max());
+    }
+    std::printf("peak RSS %.1f MiB (model file %.1f MiB)\n", rss / 1048576.0, size / 1048576.0);
+  }
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return llama2::cli::run_main("bench", [&] { return bench_main(argc, argv); });
+}

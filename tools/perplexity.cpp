@@ -1,0 +1,180 @@
+// perplexity: how well a model predicts a text file.
+//
+//   build/perplexity MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]
+//
+// Prints tokens scored, mean negative log-likelihood (nats), perplexity,
+// bits per token and bits per byte of the file. The windowing is described
+// in include/llama2/perplexity.hpp and in --help.
+// Exit status: 0 ok, 1 bad model/tokenizer/input, 2 bad usage.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cli.hpp"
+#include "llama2/error.hpp"
+#include "llama2/model.hpp"
+#include "llama2/perplexity.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+
+namespace {
+
+using llama2::cli::UsageError;
+
+constexpr const char* kUsage =
+    "usage: perplexity MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]\n"
+    "  MODEL          a llama2.c checkpoint or a GGUF file\n"
+    "  -f FILE        the text to score (bytes as they are)\n"
+    "  -z TOKENIZER   tokenizer.bin for a llama2.c checkpoint (a GGUF model carries its own)\n"
+    "  --ctx N        window length in tokens, BOS included (default and maximum: the model's context)\n"
+    "  --batch B      tokens per forward call once the engine has a batched forward (today 1 at a\n"
+    "                 time; the figures never depend on B)\n"
+    "  --threads T    worker threads (default: one per core); the figures do not depend on T\n"
+    "  --json         print a one-line JSON summary on stdout instead of the text report\n"
+    "  -h, --help     show this help\n"
+    "\n"
+    "Windowing: the file's tokens (with the usual leading space, no BOS) are cut into\n"
+    "non-overlapping chunks of N-1 tokens; each chunk runs as BOS + chunk from position 0,\n"
+    "and every token is scored once, given the tokens before it in its chunk (the first\n"
+    "token of a chunk sees only BOS). Unlike llama.cpp, which scores only the second half\n"
+    "of each window, every token counts, so total bits is a code length for the file:\n"
+    "  mean NLL = -(1/n) sum ln p(token | context)     perplexity = exp(mean NLL)\n"
+    "  bits/token = mean NLL / ln 2                    bits/byte = total bits / file bytes\n"
+    "A progress line (tokens/s, ETA) is shown on stderr when stderr is a terminal.\n";
+
+struct Options {
+  std::string model_path, file, tokenizer_path;
+  int ctx = 0, batch = 1, threads = 0;
+  bool json = false, help = false;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options opt;
+  llama2::cli::Args args(argc, argv);
+  while (!args.done()) {
+    const std::string arg(args.next());
+    if (arg == "-h" || arg == "--help") {
+      opt.help = true;
+      return opt;
+    } else if (arg == "-f") {
+      opt.file = args.next_value(arg);
+    } else if (arg == "-z") {
+      opt.tokenizer_path = args.next_value(arg);
+    } else if (arg == "--ctx") {
+      opt.ctx = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.ctx < 2) throw UsageError{"--ctx: expected at least 2 (BOS and one scored token), got " + std::to_string(opt.ctx)};
+    } else if (arg == "--batch") {
+      opt.batch = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.batch < 1) throw UsageError{"--batch: expected at least 1, got " + std::to_string(opt.batch)};
+    } else if (arg == "--threads") {
+      opt.threads = llama2::cli::parse_int(arg, args.next_value(arg));
+      if (opt.threads < 0) throw UsageError{"--threads: expected 0 (one per core) or more, got " + std::to_string(opt.threads)};
+    } else if (arg == "--json") {
+      opt.json = true;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw UsageError{"unknown option " + arg};
+    } else if (opt.model_path.empty()) {
+      opt.model_path = arg;
+    } else {
+      throw UsageError{"unexpected argument " + arg};
+    }
+  }
+  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
+  if (opt.file.empty()) throw UsageError{"missing the text: give -f FILE"};
+  return opt;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw llama2::Error(path + ": cannot open the text file");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) throw llama2::Error(path + ": read error");
+  return std::move(contents).str();
+}
+
+// "\r  1234/5678 tokens  812 tok/s  ETA 5s" on stderr, at most 10 times a second.
+class ProgressLine {
+ public:
+  ProgressLine() : enabled_(isatty(fileno(stderr)) == 1), start_(Clock::now()), last_(start_) {}
+  void update(std::uint64_t done, std::uint64_t total) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? double(done) / secs : 0.0;
+    const double eta = rate > 0 ? double(total - done) / rate : 0.0;
+    const int width = 30, filled = int(double(width) * double(done) / double(total));
+    std::fprintf(stderr, "\r[%s%s] %llu/%llu tokens  %.0f tok/s  ETA %.0fs ", std::string(std::size_t(filled), '#').c_str(),
+                 std::string(std::size_t(width - filled), '.').c_str(), static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total), rate, eta);
+    if (done == total) std::fputc('\n', stderr);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled_;
+  Clock::time_point start_, last_;
+};
+
+int perplexity_main(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  if (opt.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string text = read_file(opt.file);
+  if (text.empty()) throw llama2::Error(opt.file + ": the file is empty; there is nothing to score");
+  llama2::Model model = llama2::Model::load(opt.model_path);
+  std::string tokenizer_path = opt.tokenizer_path;
+  if (tokenizer_path.empty()) {
+    if (model.format() != llama2::ModelFormat::GGUF) {
+      throw UsageError{"missing -z TOKENIZER: a llama2.c checkpoint has no vocabulary"};
+    }
+    tokenizer_path = opt.model_path;
+  }
+  const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(tokenizer_path);
+  if (tokenizer.vocab_size() != model.config().vocab_size) {
+    throw llama2::Error(tokenizer_path + ": " + std::to_string(tokenizer.vocab_size()) + " pieces, but " +
+                        opt.model_path + " has vocab_size " + std::to_string(model.config().vocab_size));
+  }
+  const std::vector<int> tokens = tokenizer.encode(text, false, false);
+  llama2::Transformer transformer(std::move(model), opt.threads, opt.ctx);
+
+  ProgressLine progress;
+  const auto t0 = std::chrono::steady_clock::now();
+  const llama2::PerplexityResult r =
+      llama2::perplexity(transformer, tokens, tokenizer.bos_id(), text.size(), opt.ctx, opt.batch,
+                         [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); });
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int ctx = transformer.config().seq_len;
+
+  if (opt.json) {
+    std::printf(
+        "{\"tokens\":%llu,\"bytes\":%llu,\"ctx\":%d,\"mean_nll\":%.17g,\"perplexity\":%.17g,\"bits_per_token\":%.17g,"
+        "\"bits_per_byte\":%.17g,\"seconds\":%.3f}\n",
+        static_cast<unsigned long long>(r.tokens_scored), static_cast<unsigned long long>(r.text_bytes), ctx,
+        r.mean_nll(), r.perplexity(), r.bits_per_token(), r.bits_per_byte(), secs);
+  } else {
+    std::printf("tokens scored   %llu (windows of %d tokens: BOS + %d)\n", static_cast<unsigned long long>(r.tokens_scored),
+                ctx, ctx - 1);
+    std::printf("file bytes      %llu\n", static_cast<unsigned long long>(r.text_bytes));
+    std::printf("mean NLL        %.6f nats/token\n", r.mean_nll());
+    std::printf("perplexity      %.6f\n", r.perplexity());
+    std::printf("bits per token  %.6f\n", r.bits_per_token());
+    std::printf("bits per byte   %.6f\n", r.bits_per_byte());
+    std::printf("speed           %.1f tokens/s (%.2f s)\n", secs > 0 ? double(r.tokens_scored) / secs : 0.0, secs);
+  }
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return llama2::cli::run_main("perplexity", [&] { return perplexity_main(argc, argv); });
+}

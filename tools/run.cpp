@@ -1,0 +1,325 @@
+// run: generate text from a prompt, or chat, with a Llama-2 model, as
+// llama2.c's `run` does (same flags, same output), plus a few more sampling
+// knobs and the --probs teaching view.
+//
+//   build/run stories15M.bin -i "Once upon a time" -n 200
+//   build/run llama-2-7b-chat.bin -m chat -y "You are terse."
+//
+// Text streams to stdout; everything else (achieved tok/s, notes, --probs)
+// goes to stderr, so `run ... > story.txt` keeps just the text.
+// Exit status: 0 ok, 1 bad model/tokenizer/prompt (llama2::Error), 2 bad usage.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "llama2/error.hpp"
+#include "llama2/generate.hpp"
+#include "llama2/model.hpp"
+#include "llama2/sampler.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+
+namespace {
+
+using llama2::cli::UsageError;
+
+constexpr const char* kUsage =
+    "usage: run MODEL [options]\n"
+    "\n"
+    "Generates text from a prompt (or chats) with a Llama-2 model: a llama2.c\n"
+    "checkpoint (v0/v1/v2 .bin) or a GGUF file. Text goes to stdout; the speed\n"
+    "('achieved tok/s'), notes and --probs go to stderr.\n"
+    "\n"
+    "  -i, --prompt TEXT       the prompt (default: none; the model starts from BOS)\n"
+    "  -n, --steps N           positions to run, the prompt's included (default 256, or\n"
+    "                          the context if smaller); 0 = the whole context; more\n"
+    "                          than the context is an error\n"
+    "  -t, --temperature T     0 = greedy (argmax), 1 = the model's distribution (default 1.0)\n"
+    "  -p, --top-p P           nucleus sampling, in (0, 1]; 1 = off (default 0.9)\n"
+    "  -k, --top-k K           keep the K most likely tokens; 0 = off (default 0)\n"
+    "      --min-p P           drop tokens less likely than P * the top one, in [0, 1) (default 0)\n"
+    "      --repeat-penalty R  > 1 discourages recently seen tokens; 1 = off (default 1)\n"
+    "      --repeat-last-n N   how many recent tokens the penalty looks at (default 64)\n"
+    "  -s, --seed S            random seed, an integer >= 0 (default: the current time);\n"
+    "                          the same seed gives the same text (unlike llama2.c, 0 is a seed too)\n"
+    "  -z, --tokenizer FILE    tokenizer.bin (default: tokenizer.bin beside MODEL;\n"
+    "                          for a GGUF model, the vocabulary in MODEL itself)\n"
+    "  -m, --mode MODE         generate (default) or chat\n"
+    "  -y, --system TEXT       chat: the system prompt\n"
+    "  -c, --context N         cap the context (and the KV cache) at N positions;\n"
+    "                          0 = the model's (default)\n"
+    "      --threads N         worker threads, >= 1 (default: one per core)\n"
+    "      --probs K           teaching view: before each sampled token, print to stderr\n"
+    "                          the K most likely next tokens and their probabilities\n"
+    "                          (softmax at the temperature, before top-p/top-k), e.g.\n"
+    "                            [probs] ' mat' 0.912 | ' floor' 0.043 | ' bed' 0.011\n"
+    "                          a piece is quoted with \\n, \\t, \\xNN escapes; a control\n"
+    "                          token is shown by name (</s>)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Generation (as llama2.c) prints the prompt, then the sampled text, then a newline;\n"
+    "it stops when the model samples EOS or BOS, after -n positions, or when the\n"
+    "context is full (a note on stderr says so).\n"
+    "\n"
+    "Chat uses Llama-2-chat's format ([INST] ... [/INST], <<SYS>> for the system\n"
+    "prompt) over one KV cache. Each line of stdin is one user turn (blank lines are\n"
+    "skipped); EOF ends the chat. 'User: ' and 'Assistant: ' are printed to stdout\n"
+    "whether or not stdin is a terminal, so a scripted chat reads the same. -i gives\n"
+    "the first turn. -n bounds the whole conversation, as in llama2.c; when the next\n"
+    "turn does not fit, the chat ends with a note on stderr.\n"
+    "\n"
+    "Exit status: 0 ok, 1 bad model, tokenizer or prompt, 2 bad usage.\n";
+
+struct Options {
+  std::string model_path;
+  std::optional<std::string> tokenizer_path;
+  std::string prompt;
+  std::optional<std::string> system_prompt;
+  std::string mode = "generate";
+  std::optional<int> steps;  // default: 256, or the context if that is smaller (as llama2.c)
+  int context = 0;
+  int threads = 0;  // 0: one per core
+  int probs_k = 0;
+  std::optional<std::uint64_t> seed;
+  llama2::SamplerParams sampling;
+  bool help = false;
+};
+
+UsageError out_of_range(std::string_view flag, std::string_view expected, std::string_view value) {
+  return UsageError{std::string(flag) + ": expected " + std::string(expected) + ", got '" + std::string(value) + "'"};
+}
+
+Options parse_options(int argc, char** argv) {
+  using llama2::cli::parse_float;
+  using llama2::cli::parse_int;
+  using llama2::cli::parse_int64;
+  Options opt;
+  llama2::cli::Args args(argc, argv);
+  while (!args.done()) {
+    const std::string_view flag = args.next();
+    auto is = [&](const char* short_form, const char* long_form) {
+      return (short_form && flag == short_form) || (long_form && flag == long_form);
+    };
+    // An int flag that must be >= min.
+    auto int_at_least = [&](int min, const char* expected) {
+      std::string_view v = args.next_value(flag);
+      int n = parse_int(flag, v);
+      if (n < min) throw out_of_range(flag, expected, v);
+      return n;
+    };
+    if (is("-h", "--help")) {
+      opt.help = true;
+      return opt;
+    } else if (is("-i", "--prompt")) {
+      opt.prompt = args.next_value(flag);
+    } else if (is("-z", "--tokenizer")) {
+      opt.tokenizer_path = std::string(args.next_value(flag));
+    } else if (is("-y", "--system")) {
+      opt.system_prompt = std::string(args.next_value(flag));
+    } else if (is("-m", "--mode")) {
+      std::string_view v = args.next_value(flag);
+      if (v != "generate" && v != "chat") throw out_of_range(flag, "generate or chat", v);
+      opt.mode = v;
+    } else if (is("-n", "--steps")) {
+      opt.steps = int_at_least(0, "a number of steps >= 0 (0: the whole context)");
+    } else if (is("-c", "--context")) {
+      opt.context = int_at_least(0, "a context length >= 0 (0: the model's)");
+    } else if (is(nullptr, "--threads")) {
+      opt.threads = int_at_least(1, "a number of threads >= 1");
+    } else if (is(nullptr, "--probs")) {
+      opt.probs_k = int_at_least(0, "a number of tokens >= 0");
+    } else if (is("-k", "--top-k")) {
+      opt.sampling.top_k = int_at_least(0, "an integer >= 0 (0: off)");
+    } else if (is(nullptr, "--repeat-last-n")) {
+      opt.sampling.repeat_last_n = int_at_least(0, "an integer >= 0");
+    } else if (is("-s", "--seed")) {
+      std::string_view v = args.next_value(flag);
+      long long s = parse_int64(flag, v);
+      if (s < 0) throw out_of_range(flag, "an integer >= 0", v);
+      opt.seed = static_cast<std::uint64_t>(s);
+    } else if (is("-t", "--temperature")) {
+      std::string_view v = args.next_value(flag);
+      opt.sampling.temperature = parse_float(flag, v);
+      if (opt.sampling.temperature < 0) throw out_of_range(flag, "a temperature >= 0", v);
+    } else if (is("-p", "--top-p")) {
+      std::string_view v = args.next_value(flag);
+      opt.sampling.top_p = parse_float(flag, v);
+      if (!(opt.sampling.top_p > 0 && opt.sampling.top_p <= 1)) throw out_of_range(flag, "a number in (0, 1]", v);
+    } else if (is(nullptr, "--min-p")) {
+      std::string_view v = args.next_value(flag);
+      opt.sampling.min_p = parse_float(flag, v);
+      if (!(opt.sampling.min_p >= 0 && opt.sampling.min_p < 1)) throw out_of_range(flag, "a number in [0, 1)", v);
+    } else if (is(nullptr, "--repeat-penalty")) {
+      std::string_view v = args.next_value(flag);
+      opt.sampling.repeat_penalty = parse_float(flag, v);
+      if (!(opt.sampling.repeat_penalty > 0)) throw out_of_range(flag, "a number > 0", v);
+    } else if (flag.size() > 1 && flag[0] == '-') {
+      throw UsageError{"unknown option " + std::string(flag)};
+    } else if (opt.model_path.empty()) {
+      opt.model_path = flag;
+    } else {
+      throw UsageError{"unexpected argument '" + std::string(flag) + "' (the model is already " + opt.model_path + ")"};
+    }
+  }
+  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
+  if (opt.system_prompt && opt.mode != "chat") throw UsageError{"-y/--system is only for -m chat"};
+  return opt;
+}
+
+// --- output ------------------------------------------------------------------------
+
+void write_stdout(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+// A piece as the --probs view shows it: quoted, with escapes for what would
+// not be visible; control tokens (which decode to nothing) by their name.
+std::string show_piece(const llama2::Tokenizer& tokenizer, int prev, int id) {
+  std::string text = tokenizer.decode(prev, id);
+  if (text.empty()) return tokenizer.piece(id);
+  std::string out = "'";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '\n') out += "\\n";
+    else if (ch == '\t') out += "\\t";
+    else if (ch == '\r') out += "\\r";
+    else if (ch == '\'' || ch == '\\') (out += '\\') += ch;
+    else if (c < 0x20 || c == 0x7f || (c >= 0x80 && text.size() == 1)) {  // a lone byte >= 0x80 is no character
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "'";
+}
+
+void print_probs(const llama2::Tokenizer& tokenizer, int prev, const std::vector<llama2::TokenProb>& probs) {
+  std::string line = "[probs]";
+  for (std::size_t i = 0; i < probs.size(); i++) {
+    char p[32];
+    std::snprintf(p, sizeof p, " %.3f", double(probs[i].prob));
+    line += (i ? " | " : " ") + show_piece(tokenizer, prev, probs[i].id) + p;
+  }
+  line += "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
+void print_speed(const llama2::GenerateStats& stats) {
+  if (stats.tokens_per_second > 0) std::fprintf(stderr, "achieved tok/s: %f\n", stats.tokens_per_second);
+}
+
+// --- main ----------------------------------------------------------------------------
+
+int run_main(int argc, char** argv) {
+  Options opt = parse_options(argc, argv);
+  if (opt.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+
+  llama2::Model model = llama2::Model::load(opt.model_path);
+  const int model_context = model.config().seq_len;
+  if (opt.context > model_context) {
+    throw llama2::Error("-c " + std::to_string(opt.context) + " is larger than the model's context " +
+                        std::to_string(model_context) + " (" + opt.model_path + ")");
+  }
+  const int context = opt.context > 0 ? opt.context : model_context;
+  const int steps = opt.steps ? *opt.steps : std::min(256, context);
+  if (steps > context) {
+    throw llama2::Error("-n " + std::to_string(steps) + " is larger than the " +
+                        (opt.context > 0 ? "context " + std::to_string(context) + " set by -c"
+                                         : "model's context " + std::to_string(context)) +
+                        "; use -n 0 for the whole context");
+  }
+
+  // llama2.c checkpoints carry no vocabulary: by default the tokenizer.bin
+  // beside them. A GGUF file has its own.
+  std::string tokenizer_path;
+  if (opt.tokenizer_path) {
+    tokenizer_path = *opt.tokenizer_path;
+  } else if (model.format() == llama2::ModelFormat::GGUF) {
+    tokenizer_path = opt.model_path;
+  } else {
+    tokenizer_path = (std::filesystem::path(opt.model_path).parent_path() / "tokenizer.bin").string();
+  }
+  const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(tokenizer_path);
+  if (tokenizer.vocab_size() != model.config().vocab_size) {
+    throw llama2::Error("the tokenizer " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()) +
+                        " pieces but the model " + opt.model_path + " has vocab_size " +
+                        std::to_string(model.config().vocab_size) + "; pass the model's own tokenizer with -z");
+  }
+
+  llama2::Transformer transformer(std::move(model), opt.threads, opt.context);
+  opt.sampling.seed = opt.seed ? *opt.seed : static_cast<std::uint64_t>(std::time(nullptr));
+  llama2::Sampler sampler(transformer.config().vocab_size, opt.sampling);
+  llama2::ProbsCallback on_probs;
+  if (opt.probs_k > 0) {
+    on_probs = [&](int prev, const std::vector<llama2::TokenProb>& probs) { print_probs(tokenizer, prev, probs); };
+  }
+
+  if (opt.mode == "generate") {
+    llama2::GenerateStats stats =
+        llama2::generate(transformer, tokenizer, sampler, opt.prompt, steps, write_stdout, on_probs, opt.probs_k);
+    write_stdout("\n");
+    print_speed(stats);
+    if (stats.stop == llama2::StopReason::CONTEXT) {
+      std::fprintf(stderr, "run: stopped at the end of the context (%d positions)\n", transformer.config().seq_len);
+    }
+    return 0;
+  }
+
+  // Chat: one line of stdin per turn. -i, if given, is the first turn.
+  bool first_call = true, after_answer = false;
+  auto read_turn = [&](std::string& turn) {
+    if (after_answer) write_stdout("\n");
+    after_answer = false;
+    if (first_call && !opt.prompt.empty()) {
+      turn = opt.prompt;
+    } else {
+      do {
+        write_stdout("User: ");
+        if (!std::getline(std::cin, turn)) return first_call = false;
+        if (!turn.empty() && turn.back() == '\r') turn.pop_back();
+      } while (turn.find_first_not_of(" \t\r\n\f\v") == std::string::npos);
+    }
+    first_call = false;
+    write_stdout("Assistant: ");
+    after_answer = true;
+    return true;
+  };
+  llama2::GenerateStats stats = llama2::chat(transformer, tokenizer, sampler, opt.system_prompt.value_or(""),
+                                             steps, read_turn, write_stdout, on_probs, opt.probs_k);
+  write_stdout("\n");
+  print_speed(stats);
+  if (stats.stop == llama2::StopReason::CONTEXT || stats.stop == llama2::StopReason::STEPS) {
+    const char* what = stats.stop == llama2::StopReason::CONTEXT ? "the context" : "-n";
+    const int limit = stats.stop == llama2::StopReason::CONTEXT ? transformer.config().seq_len
+                                                                 : llama2::resolve_steps(transformer, steps);
+    if (stats.unfit_turn_tokens > 0) {
+      std::fprintf(stderr,
+                   "run: chat ended: the conversation outgrew %s (%d positions): the next turn needs %d, "
+                   "only %d are left\n",
+                   what, limit, stats.unfit_turn_tokens + 1, limit - stats.positions);
+    } else {
+      std::fprintf(stderr, "run: chat ended: the answer filled %s (%d positions)\n", what, limit);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return llama2::cli::run_main("run", [&] { return run_main(argc, argv); });
+}
