@@ -36,7 +36,7 @@ cmake --install "$build/googletest" >/dev/null
 
 echo "=== llama2 for aarch64"
 cmake -S "$root" -B "$build/llama2" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$build/gtest-install" -DCMAKE_FIND_ROOT_PATH="/usr/aarch64-linux-gnu;$build/gtest-install" \
+  -DGTest_DIR="$build/gtest-install/lib/cmake/GTest" \
   -DLLAMA2_BUILD_TOOLS=OFF -DLLAMA2_INSTALL=OFF >/dev/null
 cmake --build "$build/llama2" -j "$jobs" --target llama2_tests
 

@@ -2,9 +2,10 @@
 // streaming text through callbacks. See generate.hpp for the semantics.
 #include "llama2/generate.hpp"
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <string>
+#include <utility>
 
 #include "llama2/error.hpp"
 

@@ -6,9 +6,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "fp16.hpp"
+#include "quants.hpp"
 
 namespace llama2 {
 namespace {
@@ -201,6 +205,112 @@ TEST(KernelDispatch, PicksASupportedTable) {
       if (int(isa) > int(k.isa)) EXPECT_EQ(kernels_for(isa), nullptr) << isa_name(isa) << " is supported but unused";
     }
   }
+}
+
+}  // namespace
+}  // namespace llama2
+
+// --- GGUF types ------------------------------------------------------------------------
+
+namespace llama2 {
+namespace {
+
+class GgufKernelsTest : public KernelsTest {};
+
+// Random blocks of a GGUF type through the reference quantizer (Q8_0, Q4_0),
+// or random 16-bit floats.
+std::vector<std::uint8_t> random_rows(WeightType type, std::size_t rows, std::size_t cols, std::mt19937& rng) {
+  auto values = random_floats(rows * cols, rng, 0.05f);
+  std::vector<std::uint8_t> bytes(rows * row_bytes(type, cols));
+  for (std::size_t r = 0; r < rows; r++) {
+    std::uint8_t* dst = bytes.data() + r * row_bytes(type, cols);
+    const float* src = values.data() + r * cols;
+    switch (type) {
+      case WeightType::Q8_0: quantize_q8_0(src, reinterpret_cast<BlockQ8_0*>(dst), cols); break;
+      case WeightType::Q4_0: quantize_q4_0(src, reinterpret_cast<BlockQ4_0*>(dst), cols); break;
+      case WeightType::F16:
+      case WeightType::BF16:
+        for (std::size_t j = 0; j < cols; j++) {
+          std::uint16_t h = type == WeightType::F16 ? fp32_to_fp16(src[j]) : fp32_to_bf16(src[j]);
+          std::memcpy(dst + 2 * j, &h, 2);
+        }
+        break;
+      default: ADD_FAILURE() << "no generator for this type";
+    }
+  }
+  return bytes;
+}
+
+TEST_P(GgufKernelsTest, HalfFloatRowsMatchDequantizedDot) {
+  std::mt19937 rng(11);
+  for (WeightType type : {WeightType::F16, WeightType::BF16}) {
+    for (std::size_t cols : kSizes) {
+      const std::size_t rows = 5;
+      auto bytes = random_rows(type, rows, cols, rng);
+      auto x = random_floats(cols, rng);
+      std::vector<float> out(rows), deq(cols);
+      const auto* w = reinterpret_cast<const std::uint16_t*>(bytes.data());
+      (type == WeightType::F16 ? table_->matvec_f16 : table_->matvec_bf16)(out.data(), w, x.data(), cols, 0, rows);
+      for (std::size_t r = 0; r < rows; r++) {
+        dequantize_blocks(type, bytes.data() + r * cols * 2, deq.data(), cols);
+        ASSERT_NEAR(out[r], ref().dot(deq.data(), x.data(), cols), tolerance(deq.data(), x.data(), cols))
+            << weight_type_name(type) << " cols " << cols << " r " << r;
+      }
+    }
+  }
+}
+
+TEST_P(GgufKernelsTest, QuantizedRowsMatchScalarAndDequantizedDot) {
+  std::mt19937 rng(12);
+  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
+    for (std::size_t cols : {32, 64, 96, 288, 800, 4096}) {
+      const std::size_t rows = 7, stride = row_bytes(type, cols);
+      auto bytes = random_rows(type, rows, cols, rng);
+      auto x = random_floats(cols, rng);
+      std::vector<BlockQ8x32> xq(cols / 32);
+      quantize_q8x32(x.data(), xq.data(), cols);
+      auto fn = type == WeightType::Q8_0 ? table_->matvec_q8_0 : table_->matvec_q4_0;
+      auto fn_ref = type == WeightType::Q8_0 ? ref().matvec_q8_0 : ref().matvec_q4_0;
+      std::vector<float> out(rows), out_ref(rows), deq(cols), xdeq(cols);
+      fn(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      fn_ref(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
+      for (std::size_t r = 0; r < rows; r++) {
+        dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
+        // Same integer sums as the scalar kernel: only the float scaling order differs.
+        ASSERT_NEAR(out[r], out_ref[r], tolerance(deq.data(), xdeq.data(), cols))
+            << weight_type_name(type) << " cols " << cols << " r " << r;
+        // Against fp32 activations: off by at most the activation rounding,
+        // |sum w (x - xq)| <= sum |w| * d / 2 per block.
+        double bound = 0;
+        for (std::size_t j = 0; j < cols; j++) bound += std::fabs(deq[j]) * xq[j / 32].d * 0.5;
+        ASSERT_NEAR(out[r], ref().dot(deq.data(), x.data(), cols), bound + tolerance(deq.data(), x.data(), cols))
+            << weight_type_name(type) << " cols " << cols << " r " << r;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, GgufKernelsTest, ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
+
+TEST(QuantizeQ8x32, RoundTripsWithinHalfAStep) {
+  std::mt19937 rng(13);
+  auto x = random_floats(96, rng);
+  for (int j = 64; j < 96; j++) x[j] = 0.0f;  // an all-zero block: d = 0, no division by zero
+  std::vector<BlockQ8x32> q(3);
+  quantize_q8x32(x.data(), q.data(), 96);
+  for (std::size_t j = 0; j < 96; j++) {
+    const BlockQ8x32& b = q[j / 32];
+    EXPECT_NEAR(b.d * b.qs[j % 32], x[j], b.d * 0.5f + 1e-7f) << j;
+  }
+  for (const BlockQ8x32& b : q) {
+    int s0 = 0, s1 = 0;
+    for (int j = 0; j < 16; j++) s0 += b.qs[j], s1 += b.qs[16 + j];
+    EXPECT_EQ(b.sums[0], s0);
+    EXPECT_EQ(b.sums[1], s1);
+  }
+  EXPECT_EQ(q[2].d, 0.0f);
 }
 
 }  // namespace

@@ -124,10 +124,12 @@ TEST_P(QuantizeTypes, LogitsMatchTheReferenceOnTheStoredWeights) {
   EXPECT_EQ(m.weights().layers[1].w2.type, type);
   // The stored weights are close to the originals (F32: equal).
   const test::SyntheticWeights stored = test::weights_from_model(m);
-  const double tol = type == WeightType::Q4_0   ? 0.07
-                     : type == WeightType::Q8_0 ? 0.005
-                     : type == WeightType::BF16 ? 0.004
-                     : type == WeightType::F16  ? 0.0005
+  // wq ~ U(-0.21, 0.21): Q4_0 errs up to d = max/8 at a clamped +max, Q8_0
+  // up to d/2 = max/254, BF16 and F16 by their relative precision.
+  const double tol = type == WeightType::Q4_0   ? 0.03
+                     : type == WeightType::Q8_0 ? 0.001
+                     : type == WeightType::BF16 ? 0.0005
+                     : type == WeightType::F16  ? 0.0001
                                                 : 0.0;
   double worst = 0;
   for (std::size_t i = 0; i < w.wq.size(); i++) worst = std::max(worst, double(std::fabs(stored.wq[i] - w.wq[i])));

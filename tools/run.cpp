@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -40,8 +41,8 @@ constexpr const char* kUsage =
     "\n"
     "  -i, --prompt TEXT       the prompt (default: none; the model starts from BOS)\n"
     "  -n, --steps N           positions to run, the prompt's included (default 256, or\n"
-    "                          the context if smaller); 0 = the whole context; more\n"
-    "                          than the context is an error\n"
+    "                          the context if smaller; chat: the whole context);\n"
+    "                          0 = the whole context; more than the context is an error\n"
     "  -t, --temperature T     0 = greedy (argmax), 1 = the model's distribution (default 1.0)\n"
     "  -p, --top-p P           nucleus sampling, in (0, 1]; 1 = off (default 0.9)\n"
     "  -k, --top-k K           keep the K most likely tokens; 0 = off (default 0)\n"
@@ -73,8 +74,9 @@ constexpr const char* kUsage =
     "prompt) over one KV cache. Each line of stdin is one user turn (blank lines are\n"
     "skipped); EOF ends the chat. 'User: ' and 'Assistant: ' are printed to stdout\n"
     "whether or not stdin is a terminal, so a scripted chat reads the same. -i gives\n"
-    "the first turn. -n bounds the whole conversation, as in llama2.c; when the next\n"
-    "turn does not fit, the chat ends with a note on stderr.\n"
+    "the first turn; the system prompt comes only from -y (llama2.c asks for it on\n"
+    "stdin). -n bounds the whole conversation, as in llama2.c; when the next turn\n"
+    "or an answer does not fit, the chat ends with a note on stderr.\n"
     "\n"
     "Exit status: 0 ok, 1 bad model, tokenizer or prompt, 2 bad usage.\n";
 
@@ -84,7 +86,7 @@ struct Options {
   std::string prompt;
   std::optional<std::string> system_prompt;
   std::string mode = "generate";
-  std::optional<int> steps;  // default: 256, or the context if that is smaller (as llama2.c)
+  std::optional<int> steps;  // default: 256 cut to the context (as llama2.c); chat: the whole context
   int context = 0;
   int threads = 0;  // 0: one per core
   int probs_k = 0;
@@ -235,7 +237,9 @@ int run_main(int argc, char** argv) {
                         std::to_string(model_context) + " (" + opt.model_path + ")");
   }
   const int context = opt.context > 0 ? opt.context : model_context;
-  const int steps = opt.steps ? *opt.steps : std::min(256, context);
+  // llama2.c's default of 256 positions, cut to a smaller context; a chat
+  // gets the whole context unless -n says otherwise.
+  const int steps = opt.steps ? *opt.steps : opt.mode == "chat" ? 0 : std::min(256, context);
   if (steps > context) {
     throw llama2::Error("-n " + std::to_string(steps) + " is larger than the " +
                         (opt.context > 0 ? "context " + std::to_string(context) + " set by -c"
@@ -289,7 +293,7 @@ int run_main(int argc, char** argv) {
     } else {
       do {
         write_stdout("User: ");
-        if (!std::getline(std::cin, turn)) return first_call = false;
+        if (!std::getline(std::cin, turn)) return false;  // EOF: the end of the chat
         if (!turn.empty() && turn.back() == '\r') turn.pop_back();
       } while (turn.find_first_not_of(" \t\r\n\f\v") == std::string::npos);
     }

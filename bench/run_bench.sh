@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Measures our engine beside llama2.c and llama.cpp on the same random-weight
+# models (made by ../shared/bench/make_models.py) and the same thread count,
+# and prints the README's performance table (Markdown) with the raw figures.
+#
+#   bench/run_bench.sh BENCH LLAMA2C_DIR LLAMA_BENCH MODEL_DIR [THREADS] [REPS] [STREAM_BW]
+#
+#   BENCH        our build/bench
+#   LLAMA2C_DIR  a karpathy/llama2.c checkout with run_omp and runq_omp built
+#                (gcc -Ofast -march=native -fopenmp run.c -lm -o run_omp; same for runq.c)
+#                and its tokenizer.bin
+#   LLAMA_BENCH  llama.cpp's llama-bench (CPU, Release, GGML_NATIVE=ON)
+#   MODEL_DIR    holds s15M.v0.bin s15M.v2.bin s15M.f32.gguf s110M.v0.bin s110M.f32.gguf
+#   THREADS      default 2;  REPS  default 5
+#   STREAM_BW    optional stream_bw binary (../shared/bench/stream_bw.c) for the bandwidth bound
+#
+# This script builds nothing: the anchors are built outside the project.
+# Every figure is a median over REPS runs; llama-bench's is its mean of REPS.
+set -euo pipefail
+if [ $# -lt 4 ]; then
+  sed -n '2,19p' "$0" >&2
+  exit 2
+fi
+bench=$1 l2c=$2 llama_bench=$3 models=$4 threads=${5:-2} reps=${6:-5} stream_bw=${7:-}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+# ours: median tokens/s of one test ("pp512" or "tg128"), from bench --json
+ours() {  # MODEL ARGS...
+  local model=$1; shift
+  "$bench" "$models/$model" -t "$threads" -r "$reps" --json "$@" | tee -a "$log" |
+    grep -o '"tps_median": [0-9.]*' | head -1 | awk '{print $2}'
+}
+# llama2.c: "achieved tok/s: X" of run_omp / runq_omp, median over REPS runs of -n 256
+llama2c() {  # PROGRAM MODEL
+  for _ in $(seq "$reps"); do
+    OMP_NUM_THREADS=$threads "$l2c/$1" "$models/$2" -z "$l2c/tokenizer.bin" -t 0 -s 42 -n 256 2>&1 >/dev/null |
+      grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'
+  done | tee -a "$log" | median
+}
+# llama-bench: avg_ts of one test, CSV output
+llamacpp() {  # MODEL -p N -n N
+  local model=$1; shift
+  "$llama_bench" -m "$models/$model" -t "$threads" -r "$reps" "$@" -o csv 2>/dev/null | tee -a "$log" |
+    awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i ~ /avg_ts/) c = i; next} {gsub(/"/, "", $c); print $c}' | tail -1
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
+
+bw=""
+if [ -n "$stream_bw" ]; then
+  bw=$(OMP_NUM_THREADS=$threads "$stream_bw" 1024 5 2>/dev/null | awk '$1 == "read" {print $2}')  # best GB/s
+fi
+bound() {  # MODEL_FILE: tokens/s if every weight byte is read once per token at the measured bandwidth
+  [ -n "$bw" ] || { echo "-"; return; }
+  awk -v bw="$bw" -v bytes="$(stat -c %s "$models/$1")" 'BEGIN {printf "%.1f", bw * 1e9 / bytes}'
+}
+
+echo "threads $threads, reps $reps, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "$bw" ] && echo "memory read bandwidth (stream_bw, $threads threads): $bw GB/s"
+echo
+echo "| model | test | ours | llama2.c | llama.cpp | ours / best anchor | bandwidth bound |"
+echo "|---|---|---|---|---|---|---|"
+
+row() {  # NAME TEST OURS L2C LCPP MODEL_FILE
+  local best
+  best=$(max "${4:-0}" "${5:-0}")
+  echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $(bound "$6") |"
+}
+
+o=$(ours s15M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s15M.v0.bin); b=$(llamacpp s15M.f32.gguf -p 0 -n 128)
+row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
+o=$(ours s15M.v2.bin -p 0 -n 256); a=$(llama2c runq_omp s15M.v2.bin)
+row "s15M int8 (v2)" tg "$o" "$a" "" s15M.v2.bin
+o=$(ours s110M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s110M.v0.bin); b=$(llamacpp s110M.f32.gguf -p 0 -n 128)
+row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
+o=$(ours s110M.v0.bin -p 512 -n 0); b=$(llamacpp s110M.f32.gguf -p 512 -n 0)
+row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
+echo
+echo "raw output:"
+sed 's/^/    /' "$log"

@@ -1,0 +1,70 @@
+// Writes small valid seed files for the fuzz targets (our own synthetic
+// models, never downloaded ones):
+//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gguf_writer.hpp"
+#include "llama2/model.hpp"
+#include "llama2/tokenizer.hpp"
+#include "support/gguf_builder.hpp"
+#include "support/synthetic_model.hpp"
+
+namespace fs = std::filesystem;
+using namespace llama2;
+
+static std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_fuzz_seeds DIR\n");
+    return 2;
+  }
+  const fs::path dir = argv[1];
+  for (const char* sub : {"gguf", "llama2c", "tokenizer"}) fs::create_directories(dir / sub);
+  Config c;
+  c.dim = 32;
+  c.hidden_dim = 64;
+  c.n_layers = 1;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.vocab_size = 12;
+  c.seq_len = 8;
+  c.shared_classifier = false;
+  const test::SyntheticWeights w = test::make_weights(c, 1);
+  const std::string l = (dir / "llama2c").string();
+  test::write_llama2c_v0(l + "/v0.bin", w);
+  test::write_llama2c_v1(l + "/v1.bin", w);
+  test::write_llama2c_v2(l + "/v2.bin", w, 32);
+  const std::string tok = (dir / "tokenizer").string();
+  test::write_tokenizer_bin(tok + "/small.tok", c.vocab_size);
+  test::write_tokenizer_bin(tok + "/bytes.tok", 270);
+  // Tokenizer inputs: uint16 length, tokenizer.bin, text.
+  for (const char* name : {"small", "bytes"}) {
+    const std::string t = slurp(tok + "/" + name + ".tok");
+    std::string in = {char(t.size() & 0xFF), char(t.size() >> 8)};
+    in += t + "hello world \xE2\x96\x81 abc \xC3\xA9\xFF";
+    std::ofstream(tok + "/" + name + ".in", std::ios::binary) << in;
+    fs::remove(tok + "/" + name + ".tok");
+  }
+  const std::string g = (dir / "gguf").string();
+  test::llama_gguf_f32(w).write(g + "/f32.gguf");
+  test::write_tokenizer_bin(g + "/t.tok", c.vocab_size);
+  const Vocab vocab = Tokenizer::load(g + "/t.tok").vocab();
+  fs::remove(g + "/t.tok");
+  const Model m = Model::load(l + "/v1.bin");
+  for (WeightType t : {WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0}) {
+    write_llama_gguf(m, vocab, t, g + "/" + std::string(weight_type_name(t)) + ".gguf");
+  }
+  test::GgufBuilder v;
+  test::add_small_tokenizer(v, 300);
+  v.write(g + "/vocab.gguf");
+  std::printf("seeds written to %s\n", dir.c_str());
+  return 0;
+}
