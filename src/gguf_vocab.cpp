@@ -6,11 +6,15 @@
 //   tokenizer.ggml.tokens            array of string, the pieces in id order
 //   tokenizer.ggml.scores            array of float32, one per piece (optional)
 //   tokenizer.ggml.token_type        array of int32, SentencePiece piece types
-//                                    (1 normal ... 6 byte), one per piece (optional)
+//                                    (1 normal ... 6 byte), one per piece (optional;
+//                                    when absent the types are inferred as for a
+//                                    llama2.c tokenizer.bin, so <0xNN> still works
+//                                    as byte fallback)
 //   tokenizer.ggml.bos_token_id, eos_token_id, unknown_token_id   uint32
 //   tokenizer.ggml.add_bos_token, add_space_prefix                 bool
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "gguf.hpp"
 #include "llama2/error.hpp"
@@ -30,6 +34,12 @@ int token_id(const GgufFile& f, const char* key, int fallback, std::size_t n) {
                 std::to_string(n) + ")");
   }
   return int(id);
+}
+
+// Is this piece spelled "<0xNN>" (two hex digits), a byte-fallback piece?
+bool is_byte_piece(std::string_view piece) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
+  return piece.size() == 6 && piece.substr(0, 3) == "<0x" && hex(piece[3]) && hex(piece[4]) && piece[5] == '>';
 }
 
 }  // namespace
@@ -80,12 +90,21 @@ Vocab load_gguf_vocab(const GgufFile& f) {
       }
       v.types[i] = TokenType(t);
     }
-  } else {
-    v.types.assign(std::size_t(n), TokenType::NORMAL);
   }
   v.bos_id = token_id(f, "tokenizer.ggml.bos_token_id", n > 1 ? 1 : 0, n);
   v.eos_id = token_id(f, "tokenizer.ggml.eos_token_id", n > 2 ? 2 : 0, n);
   v.unk_id = token_id(f, "tokenizer.ggml.unknown_token_id", 0, n);
+  if (v.types.empty()) {
+    // No token_type: infer them as the tokenizer.bin reader does, else every
+    // <0xNN> piece would be NORMAL and unknown characters would become <unk>.
+    v.types.resize(std::size_t(n));
+    for (std::size_t i = 0; i < n; i++) {
+      v.types[i] = is_byte_piece(v.pieces[i]) ? TokenType::BYTE : TokenType::NORMAL;
+    }
+    v.types[std::size_t(v.unk_id)] = TokenType::UNKNOWN;
+    v.types[std::size_t(v.bos_id)] = TokenType::CONTROL;
+    v.types[std::size_t(v.eos_id)] = TokenType::CONTROL;
+  }
   v.add_bos = f.get_bool("tokenizer.ggml.add_bos_token", true);
   v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix", true);
   return v;

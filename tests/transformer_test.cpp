@@ -24,6 +24,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A temporary directory removed when the test ends, even after a failed ASSERT.
+struct TempDir {
+  explicit TempDir(const std::string& tag) : path(make_temp_dir(tag)) {}
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
 // Runs `tokens` teacher-forced through the engine; logits at each position.
 std::vector<std::vector<float>> engine_logits(Model model, const std::vector<int>& tokens, int n_threads,
                                               int context = 0) {
@@ -185,7 +192,8 @@ TEST(TransformerV2GroupSizes, SmallConfigHasAlignedAndStraddlingGroups) {
 // The engine really differs from the reference when the weights differ: a
 // guard that the comparison above can fail.
 TEST(TransformerVsReferenceGuard, DetectsAPerturbedWeight) {
-  std::string dir = make_temp_dir("transformer_guard");
+  TempDir tmp("transformer_guard");
+  const std::string& dir = tmp.path;
   SyntheticWeights w = make_weights(small_config(), 21);
   write_llama2c_v1(dir + "/m.bin", w);
   SyntheticWeights changed = w;
@@ -198,14 +206,14 @@ TEST(TransformerVsReferenceGuard, DetectsAPerturbedWeight) {
     for (std::size_t i = 0; i < got[p].size(); i++) worst = std::max(worst, std::fabs(got[p][i] - want[p][i]));
   }
   EXPECT_GT(worst, 1e-3);
-  std::filesystem::remove_all(dir);
 }
 
 // --- threads -------------------------------------------------------------------------
 
 // Work is split statically, so the thread count never changes a single bit.
 TEST(TransformerThreads, LogitsAreBitIdenticalFor1To3Threads) {
-  std::string dir = make_temp_dir("transformer_threads");
+  TempDir tmp("transformer_threads");
+  const std::string& dir = tmp.path;
   Config c = make_config(64, 172, 2, 8, 4, 301, 30, false);
   SyntheticWeights w = make_weights(c, 31);
   auto tokens = random_tokens(c.vocab_size, 20, 5);
@@ -224,15 +232,14 @@ TEST(TransformerThreads, LogitsAreBitIdenticalFor1To3Threads) {
       }
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TransformerThreads, ReportsItsThreadCount) {
-  std::string dir = make_temp_dir("transformer_nthreads");
+  TempDir tmp("transformer_nthreads");
+  const std::string& dir = tmp.path;
   write_llama2c_v1(dir + "/m.bin", make_weights(small_config(), 1));
   EXPECT_EQ(Transformer(dir + "/m.bin", 3).n_threads(), 3);
   EXPECT_EQ(Transformer(dir + "/m.bin", 0).n_threads(), hardware_threads());
-  std::filesystem::remove_all(dir);
 }
 
 // --- context and errors ---------------------------------------------------------------

@@ -152,8 +152,9 @@ void print_json(const llama2::Model& model, const llama2::ModelInfo& info, doubl
   std::string types;
   for (const auto& [type, tb] : info.by_type) {
     if (!types.empty()) types += ',';
-    types += "\"" + std::string(llama2::weight_type_name(type)) + "\":{\"params\":" + std::to_string(tb.params) +
-             ",\"bytes\":" + std::to_string(tb.bytes) + "}";
+    types += '"';
+    types += llama2::weight_type_name(type);
+    types += "\":{\"params\":" + std::to_string(tb.params) + ",\"bytes\":" + std::to_string(tb.bytes) + "}";
   }
   std::printf(
       "{\"model\":\"%s\",\"format\":\"%s\",\"file_size\":%zu,\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,"
