@@ -1,6 +1,5 @@
 // Runs every command of the README section "How inference works, in
-// commands", so that the section never goes stale. The section is read from
-// README.md when it has it, else from its draft docs/how_inference_works.md.
+// commands", so that the section never goes stale.
 // Its ```sh blocks run in order as one script (variables carry over) from
 // the source folder, with MODELS set to the shared test models, TMPDIR to a
 // fresh folder and build/ pointing at this build.
@@ -61,17 +60,13 @@ std::vector<std::string> sh_blocks(const std::string& text) {
   return blocks;
 }
 
-std::string the_section() {
-  const std::string from_readme = section(read_text(test::source_dir() / "README.md"));
-  if (!from_readme.empty()) return from_readme;
-  return section(read_text(test::source_dir() / "docs" / "how_inference_works.md"));
-}
+std::string the_section() { return section(read_text(test::source_dir() / "README.md")); }
 
 std::string quoted(const std::string& s) { return "'" + std::regex_replace(s, std::regex("'"), "'\\''") + "'"; }
 
 TEST(ReadmeCommands, SectionExistsAndShowsEveryTool) {
   const std::string text = the_section();
-  ASSERT_FALSE(text.empty()) << "no \"" << kHeading << "\" in README.md or docs/how_inference_works.md";
+  ASSERT_FALSE(text.empty()) << "no \"" << kHeading << "\" in README.md";
   std::string all;
   for (const auto& b : sh_blocks(text)) all += b;
   for (const char* want : {"build/tokenize", "--pieces", "build/run", "--probs", "build/info", "build/perplexity",
