@@ -78,6 +78,18 @@ struct Kernels {
                       std::size_t r0, std::size_t r1) = nullptr;
   void (*matvec_q4_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) = nullptr;
+  // GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows (row_bytes apart) against fp32
+  // activations x (cols, a multiple of the block size): each weight is
+  // dequantized in registers to exactly the value dequantize_blocks gives,
+  // then multiplied into fp32 sums, so these are as exact as the F16 path.
+  void (*matvec_q8_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q6_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
 
   // --- matrix-matrix (batched prompt) ---
   // out[b * ldo + i] = w[i] . x[b] for i < n_rows, b < n_batch: n_rows rows of

@@ -304,6 +304,128 @@ K256 void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const Bl
   }
 }
 
+// --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
+// As in kernels_avx512.cpp: each weight is rebuilt in registers exactly as
+// dequantize_blocks computes it, then FMA'd with x; two accumulators per row.
+
+// 8 bytes -> 8 int32 lanes, zero-extended.
+K256_INLINE __m256i load_u8x8(const std::uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+K256 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 32; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i), d), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i + 8), d), _mm256_loadu_ps(xb + i + 8), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+K256 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF), eight = _mm256_set1_epi32(8);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 16; i += 8) {  // bytes i..i+7: values i.. (low) and 16 + i.. (high)
+        const __m256i bytes = load_u8x8(blocks[b].qs + i);
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(bytes, nibble), eight));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bytes, 4), eight));
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(lo, d), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(hi, d), _mm256_loadu_ps(xb + 16 + i), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// The 8 sub-block scales and mins of a Q4_K block times d and dmin (the
+// unpacking of scale_min_k4, inlined).
+K256_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
+  const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+  const std::uint8_t* q = b.scales;
+  for (int j = 0; j < 4; j++) {
+    dsc[j] = d * float(q[j] & 63);
+    dmn[j] = dmin * float(q[j + 4] & 63);
+    dsc[j + 4] = d * float((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+    dmn[j + 4] = dmin * float((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
+K256 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      float dsc[8], dmn[8];
+      q4_k_scales(blocks[b], dsc, dmn);
+      const float* xb = x + b * kQK_K;
+      // Chunk c (64 values): low nibbles of qs[32c..32c+32) are sub-block 2c, high ones 2c + 1.
+      for (int c = 0; c < 4; c++) {
+        const __m256 s0 = _mm256_set1_ps(dsc[2 * c]), m0 = _mm256_set1_ps(dmn[2 * c]);
+        const __m256 s1 = _mm256_set1_ps(dsc[2 * c + 1]), m1 = _mm256_set1_ps(dmn[2 * c + 1]);
+        const float* xc = xb + 64 * c;
+        for (int i = 0; i < 32; i += 8) {
+          const __m256i bytes = load_u8x8(blocks[b].qs + 32 * c + i);
+          acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble)), s0, m0),
+                                 _mm256_loadu_ps(xc + i), acc0);
+          acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4)), s1, m1),
+                                 _mm256_loadu_ps(xc + 32 + i), acc1);
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
+// 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
+// 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
+K256 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF), top = _mm256_set1_epi32(0x30), bias = _mm256_set1_epi32(32);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = _cvtsh_ss(blk.d);
+      for (int h = 0; h < 2; h++) {
+        const float* xh = x + b * kQK_K + 128 * h;
+        for (int k = 0; k < 4; k++) {  // l = 8k .. 8k + 7
+          const __m256i a = load_u8x8(blk.ql + 64 * h + 8 * k), c = load_u8x8(blk.ql + 64 * h + 32 + 8 * k);
+          const __m256i hb = load_u8x8(blk.qh + 32 * h + 8 * k);
+          __m256i q[4];
+          q[0] = _mm256_or_si256(_mm256_and_si256(a, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 4), top));
+          q[1] = _mm256_or_si256(_mm256_and_si256(c, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 2), top));
+          q[2] = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hb, top));
+          q[3] = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hb, 2), top));
+          for (int rr = 0; rr < 4; rr++) {
+            const __m256 s = _mm256_set1_ps(d * float(blk.scales[8 * h + 2 * rr + k / 2]));
+            const __m256 wv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[rr], bias)), s);
+            acc[k & 1] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xh + 32 * rr + 8 * k), acc[k & 1]);
+          }
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc[0], acc[1]));
+  }
+}
+
 Kernels make_table() {
   Kernels k;
   k.isa = Isa::AVX2;
@@ -318,6 +440,10 @@ Kernels make_table() {
   k.matvec_bf16 = matvec_bf16;
   k.matvec_q8_0 = matvec_q8_0;
   k.matvec_q4_0 = matvec_q4_0;
+  k.matvec_q8_0_f32 = matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
   return k;
 }

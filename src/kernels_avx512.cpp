@@ -253,6 +253,128 @@ K512 void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::s
   half_rows<true>(out, w, x, cols, r0, r1);
 }
 
+// --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
+// Each weight is rebuilt in registers exactly as dequantize_blocks computes
+// it (the products of fp16 scales and small integers are exact in fp32; the
+// Q4_K min is subtracted with one rounding, as in the scalar code), then
+// FMA'd with x. Two accumulators per row (alternate 16-wide chunks).
+
+// 16 bytes -> 16 int32 lanes, zero-extended.
+K512_INLINE __m512i load_u8x16(const std::uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+K512 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const __m512 d = _mm512_set1_ps(_cvtsh_ss(blocks[b].d));
+      const float* xb = x + b * kQK;
+      acc0 = _mm512_fmadd_ps(_mm512_mul_ps(load_i8(blocks[b].qs), d), _mm512_loadu_ps(xb), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_mul_ps(load_i8(blocks[b].qs + 16), d), _mm512_loadu_ps(xb + 16), acc1);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
+K512 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m512i nibble = _mm512_set1_epi32(0xF), eight = _mm512_set1_epi32(8);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const __m512 d = _mm512_set1_ps(_cvtsh_ss(blocks[b].d));
+      const __m512i bytes = load_u8x16(blocks[b].qs);
+      const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(bytes, nibble), eight));
+      const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
+      const float* xb = x + b * kQK;
+      acc0 = _mm512_fmadd_ps(_mm512_mul_ps(lo, d), _mm512_loadu_ps(xb), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_mul_ps(hi, d), _mm512_loadu_ps(xb + 16), acc1);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
+// The 8 sub-block scales and mins of a Q4_K block times d and dmin (the
+// unpacking of scale_min_k4, inlined).
+K512_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
+  const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+  const std::uint8_t* q = b.scales;
+  for (int j = 0; j < 4; j++) {
+    dsc[j] = d * float(q[j] & 63);
+    dmn[j] = dmin * float(q[j + 4] & 63);
+    dsc[j + 4] = d * float((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+    dmn[j + 4] = dmin * float((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
+K512 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m512i nibble = _mm512_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      float dsc[8], dmn[8];
+      q4_k_scales(blocks[b], dsc, dmn);
+      const float* xb = x + b * kQK_K;
+      // Chunk c (64 values): low nibbles of qs[32c..32c+32) are sub-block 2c, high ones 2c + 1.
+      for (int c = 0; c < 4; c++) {
+        const __m512i b0 = load_u8x16(blocks[b].qs + 32 * c), b1 = load_u8x16(blocks[b].qs + 32 * c + 16);
+        const float* xc = xb + 64 * c;
+        __m512 s = _mm512_set1_ps(dsc[2 * c]), m = _mm512_set1_ps(dmn[2 * c]);
+        acc0 = _mm512_fmadd_ps(_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b0, nibble)), s, m),
+                               _mm512_loadu_ps(xc), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b1, nibble)), s, m),
+                               _mm512_loadu_ps(xc + 16), acc1);
+        s = _mm512_set1_ps(dsc[2 * c + 1]), m = _mm512_set1_ps(dmn[2 * c + 1]);
+        acc0 = _mm512_fmadd_ps(_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b0, 4)), s, m),
+                               _mm512_loadu_ps(xc + 32), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b1, 4)), s, m),
+                               _mm512_loadu_ps(xc + 48), acc1);
+      }
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
+// Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
+// 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
+// 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
+K512 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m512i nibble = _mm512_set1_epi32(0xF), top = _mm512_set1_epi32(0x30), bias = _mm512_set1_epi32(32);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = _cvtsh_ss(blk.d);
+      for (int h = 0; h < 2; h++) {
+        const float* xh = x + b * kQK_K + 128 * h;
+        for (int k = 0; k < 2; k++) {  // l = 16k .. 16k + 15
+          const __m512i a = load_u8x16(blk.ql + 64 * h + 16 * k), c = load_u8x16(blk.ql + 64 * h + 32 + 16 * k);
+          const __m512i hb = load_u8x16(blk.qh + 32 * h + 16 * k);
+          __m512i q[4];
+          q[0] = _mm512_or_si512(_mm512_and_si512(a, nibble), _mm512_and_si512(_mm512_slli_epi32(hb, 4), top));
+          q[1] = _mm512_or_si512(_mm512_and_si512(c, nibble), _mm512_and_si512(_mm512_slli_epi32(hb, 2), top));
+          q[2] = _mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_and_si512(hb, top));
+          q[3] = _mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_and_si512(_mm512_srli_epi32(hb, 2), top));
+          for (int rr = 0; rr < 4; rr++) {
+            const __m512 s = _mm512_set1_ps(d * float(blk.scales[8 * h + 2 * rr + k]));
+            const __m512 wv = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q[rr], bias)), s);
+            acc[k] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xh + 32 * rr + 16 * k), acc[k]);
+          }
+        }
+      }
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+  }
+}
+
 // --- matrix-vector: GGUF Q8_0 / Q4_0 with VNNI (vpdpbusd) ---------------------------------
 
 #define KVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
@@ -320,6 +442,10 @@ Kernels make_table() {
   k.matvec_f16 = matvec_f16;
   k.matvec_bf16 = matvec_bf16;
   k.matmat_f32 = matmat_f32;
+  k.matvec_q8_0_f32 = matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = matvec_q6_k_f32;
   // The integer kernels need VNNI; without it (Skylake-X) the AVX2 ones serve.
   if (cpu_features().avx512vnni) {
     k.matvec_q8_0 = matvec_q8_0_vnni;

@@ -111,6 +111,10 @@ Kernels make_table() {
   k.matvec_bf16 = ref.matvec_bf16;
   k.matvec_q8_0 = ref.matvec_q8_0;
   k.matvec_q4_0 = ref.matvec_q4_0;
+  k.matvec_q8_0_f32 = ref.matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = ref.matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = ref.matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = ref.matvec_q6_k_f32;
   return k;
 }
 

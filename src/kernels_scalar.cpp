@@ -119,6 +119,42 @@ void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8
   }
 }
 
+// --- matrix-vector: GGUF blocks with fp32 activations ---------------------------------
+
+// The reference: dequantize one block (the scalar code of quants.cpp), then
+// a float dot product with its slice of x, summed block by block.
+void matvec_blocks_f32(WeightType type, float* out, const void* w, std::size_t row_bytes, const float* x,
+                       std::size_t cols, std::size_t r0, std::size_t r1) {
+  const BlockLayout layout = block_layout(type);
+  float buf[kQK_K];  // (block_size) one dequantized block
+  for (std::size_t r = r0; r < r1; r++) {
+    const std::uint8_t* row = static_cast<const std::uint8_t*>(w) + r * row_bytes;
+    float sum = 0.0f;
+    for (std::size_t b = 0; b < cols / layout.block_size; b++) {
+      dequantize_blocks(type, row + b * layout.block_bytes, buf, layout.block_size);
+      sum += dot(buf, x + b * layout.block_size, layout.block_size);
+    }
+    out[r] = sum;
+  }
+}
+
+void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                     std::size_t r0, std::size_t r1) {
+  matvec_blocks_f32(WeightType::Q8_0, out, w, row_bytes, x, cols, r0, r1);
+}
+void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                     std::size_t r0, std::size_t r1) {
+  matvec_blocks_f32(WeightType::Q4_0, out, w, row_bytes, x, cols, r0, r1);
+}
+void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                     std::size_t r0, std::size_t r1) {
+  matvec_blocks_f32(WeightType::Q4_K, out, w, row_bytes, x, cols, r0, r1);
+}
+void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                     std::size_t r0, std::size_t r1) {
+  matvec_blocks_f32(WeightType::Q6_K, out, w, row_bytes, x, cols, r0, r1);
+}
+
 // --- matrix-matrix -----------------------------------------------------------------
 
 void matmat_f32(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x, std::size_t n_batch,
@@ -142,6 +178,10 @@ Kernels make_scalar() {
   k.matvec_bf16 = matvec_bf16;
   k.matvec_q8_0 = matvec_q8_0;
   k.matvec_q4_0 = matvec_q4_0;
+  k.matvec_q8_0_f32 = matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
   return k;
 }

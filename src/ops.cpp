@@ -116,9 +116,16 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
     case WeightType::Q8_0:
     case WeightType::Q4_0: {
       // The integer path rounds the activations to 8 bits (as llama.cpp does):
-      // faster, but logits move by ~1e-3 relative, outside the 1e-4 the
-      // engine promises against dequantized weights. Opt-in for now.
-      if (!int8_activations()) break;
+      // logits move by ~1e-3 relative, outside the 1e-4 the engine promises
+      // against dequantized weights. Opt-in; by default the fp32 kernels below.
+      if (!int8_activations()) {
+        const auto fn = w.type == WeightType::Q8_0 ? k.matvec_q8_0_f32 : k.matvec_q4_0_f32;
+        const std::size_t stride = row_bytes(w.type, w.cols);
+        pool.parallel_for(
+            w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); },
+            kGrain);
+        return;
+      }
       // Quantize the activations once; every row's dot product is then integer.
       thread_local std::vector<BlockQ8x32> xq;  // (cols / 32) blocks
       xq.resize(w.cols / 32);
@@ -128,6 +135,15 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
       pool.parallel_for(
           w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, xq.data(), w.cols, r0, r1); },
           kGrain);
+      return;
+    }
+    case WeightType::Q4_K:
+    case WeightType::Q6_K: {
+      // fp32 activations, weights dequantized in registers.
+      const auto fn = w.type == WeightType::Q4_K ? k.matvec_q4_k_f32 : k.matvec_q6_k_f32;
+      const std::size_t stride = row_bytes(w.type, w.cols);
+      pool.parallel_for(
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); }, kGrain);
       return;
     }
     default: break;

@@ -1,9 +1,11 @@
 // Perplexity over non-overlapping windows (see perplexity.hpp).
 #include "llama2/perplexity.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <vector>
 
 #include "llama2/error.hpp"
 
@@ -35,6 +37,7 @@ double log_softmax_at(std::span<const float> logits, int token) {
 PerplexityResult perplexity(Transformer& transformer, std::span<const int> tokens, int bos_id,
                             std::uint64_t text_bytes, int ctx, int batch, const ProgressFn& progress) {
   const int model_ctx = transformer.config().seq_len;
+  const int vocab = transformer.config().vocab_size;
   const int context = ctx > 0 ? std::min(ctx, model_ctx) : model_ctx;
   if (ctx < 0 || context < 2) {
     throw Error("perplexity: context = " + std::to_string(ctx > 0 ? context : ctx) +
@@ -42,19 +45,36 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
   }
   if (batch < 1) throw Error("perplexity: batch = " + std::to_string(batch) + ", expected at least 1");
   if (tokens.empty()) throw Error("perplexity: the text has no tokens to score");
+  // Checked up front: a bad id would otherwise surface as the input of a
+  // forward call, far from the text position that holds it.
+  for (std::size_t i = 0; i < tokens.size(); i++) {
+    if (tokens[i] < 0 || tokens[i] >= vocab) {
+      throw Error("perplexity: token " + std::to_string(i) + " of the text: token id " + std::to_string(tokens[i]) +
+                  " is outside [0, " + std::to_string(vocab) + ")");
+    }
+  }
 
   PerplexityResult result;
   result.text_bytes = text_bytes;
   const std::size_t chunk = std::size_t(context) - 1;  // scored tokens per window
+  std::vector<int> input;                              // (chunk) BOS + the window but its last token
   for (std::size_t begin = 0; begin < tokens.size(); begin += chunk) {
     const std::size_t end = std::min(tokens.size(), begin + chunk);
-    std::span<const float> logits = transformer.forward(bos_id, 0);
-    for (std::size_t i = begin; i < end; i++) {
-      result.nll_sum -= log_softmax_at(logits, tokens[i]);
-      result.tokens_scored++;
+    // Position j of the window runs input[j] and predicts tokens[begin + j]:
+    // the last token of a window predicts nothing we score.
+    input.assign(1, bos_id);
+    input.insert(input.end(), tokens.begin() + std::ptrdiff_t(begin), tokens.begin() + std::ptrdiff_t(end - 1));
+    for (std::size_t j0 = 0; j0 < input.size(); j0 += std::size_t(batch)) {
+      const std::size_t n = std::min(std::size_t(batch), input.size() - j0);
+      // (n, vocab_size): row r is the distribution of tokens[begin + j0 + r]
+      const std::span<const float> logits =
+          batch == 1 ? transformer.forward(input[j0], int(j0))
+                     : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0));
+      for (std::size_t r = 0; r < n; r++) {
+        result.nll_sum -= log_softmax_at(logits.subspan(r * std::size_t(vocab), std::size_t(vocab)), tokens[begin + j0 + r]);
+      }
+      result.tokens_scored += n;
       if (progress) progress(result.tokens_scored, tokens.size());
-      // The last token of a window predicts nothing we score.
-      if (i + 1 < end) logits = transformer.forward(tokens[i], int(i - begin) + 1);
     }
   }
   return result;

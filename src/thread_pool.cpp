@@ -17,18 +17,30 @@ namespace llama2 {
 namespace {
 
 // How long a waiting thread spins before it sleeps. Matmuls follow each other
-// within microseconds while a token is generated, so spinning this long hides
-// the cost of a futex wake-up; an idle pool sleeps after it.
+// within microseconds while a token is generated, so spinning hides the cost
+// of a futex wake-up; an idle pool sleeps after kSpinTime. After kPauseTime
+// the spin yields the core at each turn, so that on a machine with more
+// runnable threads than cores the thread we wait for can run.
+constexpr auto kPauseTime = std::chrono::microseconds(20);
 constexpr auto kSpinTime = std::chrono::microseconds(200);
 
 // Spins until pred() holds or kSpinTime passes; returns pred().
 template <typename Pred>
 bool spin_until(Pred pred) {
   auto start = std::chrono::steady_clock::now();
+  bool yielding = false;
   for (int i = 1;; i++) {
     if (pred()) return true;
-    LLAMA2_CPU_RELAX();
-    if ((i & 63) == 0 && std::chrono::steady_clock::now() - start > kSpinTime) return pred();
+    if (yielding) {
+      std::this_thread::yield();
+    } else {
+      LLAMA2_CPU_RELAX();
+    }
+    if ((i & 15) == 0) {
+      auto waited = std::chrono::steady_clock::now() - start;
+      if (waited > kSpinTime) return pred();
+      yielding = waited > kPauseTime;
+    }
   }
 }
 
@@ -73,6 +85,13 @@ void ThreadPool::worker(int index) {
     run_share(index);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
+}
+
+std::size_t ThreadPool::grain_for(std::size_t work_per_item, std::size_t multiple) {
+  constexpr std::size_t kMinChunkWork = 16384;  // multiply-adds: a few microseconds
+  multiple = std::max<std::size_t>(multiple, 1);
+  std::size_t items = (kMinChunkWork + work_per_item - 1) / std::max<std::size_t>(work_per_item, 1);
+  return std::max<std::size_t>(1, (items + multiple - 1) / multiple) * multiple;
 }
 
 void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,

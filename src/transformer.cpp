@@ -62,7 +62,7 @@ void attention(RunState& s, const Config& p, std::size_t l, int pos, ThreadPool&
       float* out = s.xb.data() + h * hs;                                             // (head_size)
       attention_head(out, att, q, keys, values, std::size_t(pos) + 1, hs);  // softmax(q.k / sqrt(hs)) @ v
     }
-  });
+  }, ThreadPool::grain_for(2 * (std::size_t(pos) + 1) * hs));
 }
 
 // Stores this position's k and v (kv_dim each) into the per-head cache rows.

@@ -3,7 +3,8 @@
 // matrix with one row per token, so each weight matrix is read once per
 // batch instead of once per token and the matmuls become matrix-matrix
 // products (ops.cpp: matmul_batch). Attention is causal: token b of the batch
-// sees the cache up to its own position pos0 + b.
+// sees the cache up to its own position pos0 + b. forward_batch_all also
+// runs the final norm and classifier on every row, for perplexity.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -92,37 +93,57 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
 
 }  // namespace
 
-std::span<const float> Transformer::forward_batch(std::span<const int> tokens, int pos0) {
+// The body of forward_batch and forward_batch_all: runs the batch in chunks,
+// then the final norm and classifier on the rows wanted. all_logits: every
+// row, into batch_.logits (n_tokens, vocab_size); else the last row only,
+// into s_.logits (vocab_size). Both use matmul_batch, whose output rows do not
+// depend on how many rows it is given, so the last row is the same bits
+// either way.
+std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int pos0, bool all_logits) {
   const Config& p = config_;
-  if (tokens.empty()) throw Error("forward_batch: the batch has no tokens");
+  const char* what = all_logits ? "forward_batch_all" : "forward_batch";
+  if (tokens.empty()) throw Error(std::string(what) + ": the batch has no tokens");
   for (std::size_t i = 0; i < tokens.size(); i++) {
     if (tokens[i] < 0 || tokens[i] >= p.vocab_size) {
-      throw Error("forward_batch: token " + std::to_string(i) + " of the batch has id " + std::to_string(tokens[i]) +
-                  ", outside [0, " + std::to_string(p.vocab_size) + ")");
+      throw Error(std::string(what) + ": token " + std::to_string(i) + " of the batch has id " +
+                  std::to_string(tokens[i]) + ", outside [0, " + std::to_string(p.vocab_size) + ")");
     }
   }
   if (pos0 < 0 || std::size_t(pos0) + tokens.size() > std::size_t(p.seq_len)) {
-    throw Error("forward_batch: positions " + std::to_string(pos0) + " .. " +
+    throw Error(std::string(what) + ": positions " + std::to_string(pos0) + " .. " +
                 std::to_string(std::size_t(pos0) + tokens.size() - 1) + " are outside the context [0, " +
                 std::to_string(p.seq_len) + ")");
   }
-  const std::size_t row_bytes = sizeof(float) * (4 * std::size_t(p.dim) + 2 * std::size_t(p.kv_dim()) +
-                                                 2 * std::size_t(p.hidden_dim));
+  const std::size_t dim = p.dim, vocab = p.vocab_size;
+  const std::size_t row_bytes = sizeof(float) * (4 * dim + 2 * std::size_t(p.kv_dim()) + 2 * std::size_t(p.hidden_dim));
   const std::size_t chunk = std::min({tokens.size(), kMaxBatch, std::max<std::size_t>(16, kBatchBytes / row_bytes)});
   reserve(batch_, p, chunk, pool_->size());
+  if (all_logits) batch_.logits.resize(tokens.size() * vocab);
 
-  std::size_t done = 0, n = 0;
+  const Weights& w = model_.weights();
+  std::size_t done = 0;
   while (done < tokens.size()) {
-    n = std::min(chunk, tokens.size() - done);
-    run_batch(model_.weights(), p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done));
+    const std::size_t n = std::min(chunk, tokens.size() - done);
+    run_batch(w, p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done));
+    // Final norm and classifier: on rows [first, n) of this chunk.
+    const std::size_t first = all_logits ? 0 : (done + n == tokens.size() ? n - 1 : n);
+    for (std::size_t t = first; t < n; t++) rmsnorm(&batch_.xb[t * dim], &batch_.x[t * dim], w.rms_final, dim, p.norm_eps);
+    if (first < n) {
+      float* out = all_logits ? &batch_.logits[done * vocab] : s_.logits.data();
+      matmul_batch(out, &batch_.xb[first * dim], n - first, w.wcls, *pool_);
+    }
     done += n;
   }
-  // Final norm and classifier for the last token only, as forward() does.
-  float* x = s_.x.data();
-  std::copy_n(&batch_.x[(n - 1) * std::size_t(p.dim)], p.dim, x);
-  rmsnorm(x, x, model_.weights().rms_final, p.dim, p.norm_eps);
-  matmul(s_.logits.data(), x, model_.weights().wcls, *pool_);
+  if (all_logits) return {batch_.logits.data(), tokens.size() * vocab};
   return {s_.logits.data(), s_.logits.size()};
+}
+
+std::span<const float> Transformer::forward_batch(std::span<const int> tokens, int pos0) {
+  return run_prompt(tokens, pos0, false);
+}
+
+std::span<const float> Transformer::forward_batch_all(std::span<const int> tokens, int pos0) {
+  return run_prompt(tokens, pos0, true);
 }
 
 }  // namespace llama2

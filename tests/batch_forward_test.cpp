@@ -1,7 +1,8 @@
 // Transformer::forward_batch (transformer_batch.cpp) against token-by-token
 // forward() on synthetic models: same logits within 1e-4 relative, the same
 // KV cache afterwards (generation continues identically), batches split at
-// any point, thread-count independence, and errors.
+// any point, thread-count independence, and errors. forward_batch_all: every
+// row against forward() at that position, its last row against forward_batch.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "llama2/error.hpp"
@@ -142,6 +144,42 @@ TEST_P(BatchForward, BitIdenticalFor1To3Threads) {
   }
 }
 
+// Row i of forward_batch_all is forward()'s logits after tokens[i], at every
+// position, for a batch starting at 0 and one continuing a cache.
+TEST_P(BatchForward, AllRowsEqualSequential) {
+  const Config& c = GetParam().config;
+  const std::size_t vocab = std::size_t(c.vocab_size), n = std::size_t(c.seq_len);
+  auto tokens = random_tokens(c.vocab_size, n, 21);
+  Transformer seq(path_, 2), batch(path_, 2);
+  std::vector<std::vector<float>> want(n);
+  for (std::size_t i = 0; i < n; i++) {
+    auto l = seq.forward(tokens[i], int(i));
+    want[i].assign(l.begin(), l.end());
+  }
+  // 11 tokens from position 0, then the rest from position 11.
+  for (auto [begin, len] : {std::pair<std::size_t, std::size_t>{0, 11}, {11, n - 11}}) {
+    auto all = batch.forward_batch_all(std::span<const int>(tokens.data() + begin, len), int(begin));
+    ASSERT_EQ(all.size(), len * vocab);
+    for (std::size_t r = 0; r < len; r++) {
+      expect_close(all.subspan(r * vocab, vocab), want[begin + r], "position " + std::to_string(begin + r));
+    }
+  }
+}
+
+TEST_P(BatchForward, AllLastRowIsForwardBatchBitForBit) {
+  const Config& c = GetParam().config;
+  const std::size_t vocab = std::size_t(c.vocab_size);
+  for (std::size_t n : {std::size_t(1), std::size_t(6), std::size_t(c.seq_len)}) {
+    auto tokens = random_tokens(c.vocab_size, n, 30 + n);
+    Transformer a(path_, 2), b(path_, 3);
+    auto last = a.forward_batch(tokens, 0);
+    std::vector<float> want(last.begin(), last.end());
+    auto all = b.forward_batch_all(tokens, 0);
+    ASSERT_EQ(all.size(), n * vocab);
+    EXPECT_EQ(0, std::memcmp(want.data(), all.data() + (n - 1) * vocab, vocab * sizeof(float))) << n << " tokens";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, BatchForward, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
@@ -161,6 +199,26 @@ TEST(BatchForwardGuard, DetectsAWrongPosition) {
   double worst = 0;
   for (std::size_t i = 0; i < want.size(); i++) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
   EXPECT_GT(worst, 1e-3);
+  std::filesystem::remove_all(dir);
+}
+
+// A batch longer than the largest chunk (512 tokens) runs in pieces; every
+// row, across the chunk boundary, still equals forward().
+TEST(BatchForwardAll, ChunkedBatchEqualsSequential) {
+  std::string dir = make_temp_dir("batch_all_chunks");
+  const Config c = make_config(16, 24, 1, 2, 1, 19, 600);
+  write_llama2c_v1(dir + "/m.bin", make_weights(c, 8));
+  auto tokens = random_tokens(c.vocab_size, 600, 12);
+  Transformer seq(dir + "/m.bin", 2), batch(dir + "/m.bin", 2);
+  auto all = batch.forward_batch_all(tokens, 0);
+  ASSERT_EQ(all.size(), 600u * 19u);
+  std::vector<float> all_copy(all.begin(), all.end());
+  for (std::size_t i = 0; i < tokens.size(); i++) {
+    auto l = seq.forward(tokens[i], int(i));
+    expect_close(std::span<const float>(all_copy).subspan(i * 19, 19), std::vector<float>(l.begin(), l.end()),
+                 "position " + std::to_string(i));
+    if (HasFailure()) break;
+  }
   std::filesystem::remove_all(dir);
 }
 
@@ -196,6 +254,30 @@ TEST_F(BatchForwardErrors, TokenOutOfRangeNamesItsIndex) {
       EXPECT_THAT(e.what(), HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
       EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
     }
+  }
+}
+
+TEST_F(BatchForwardErrors, AllChecksLikeForwardBatch) {
+  Transformer t(path_, 1);
+  try {
+    t.forward_batch_all({}, 0);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: the batch has no tokens"));
+  }
+  std::vector<int> tokens = {1, 67};
+  try {
+    t.forward_batch_all(tokens, 0);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: token 1 of the batch has id 67, outside [0, 67)"));
+  }
+  tokens[1] = 2;
+  try {
+    t.forward_batch_all(tokens, 39);
+    FAIL() << "expected llama2::Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: positions 39 .. 40 are outside the context [0, 40)"));
   }
 }
 

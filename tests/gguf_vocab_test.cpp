@@ -45,7 +45,7 @@ Vocab load(const GgufBuilder& b) {
   return load_gguf_vocab(f);
 }
 
-TEST(GgufVocab, WithoutTokenTypeInfersTypesLikeTokenizerBin) {
+TEST(GgufVocabTypes, WithoutTokenTypeInfersTypesLikeTokenizerBin) {
   const std::vector<std::string> pieces = small_pieces();
   const Vocab v = load(untyped_vocab(pieces, std::vector<float>(pieces.size(), 0.0f)));
   ASSERT_EQ(v.types.size(), pieces.size());
@@ -56,7 +56,7 @@ TEST(GgufVocab, WithoutTokenTypeInfersTypesLikeTokenizerBin) {
   for (std::size_t i = 259; i < pieces.size(); i++) EXPECT_EQ(v.types[i], TokenType::NORMAL) << pieces[i];
 }
 
-TEST(GgufVocab, WithoutTokenTypeUnknownCharactersBecomeByteTokens) {
+TEST(GgufVocabTypes, WithoutTokenTypeUnknownCharactersBecomeByteTokens) {
   const std::vector<std::string> pieces = small_pieces();
   const Tokenizer tok(load(untyped_vocab(pieces, std::vector<float>(pieces.size(), 0.0f))));
   // "é" is not in the vocab: with the dummy prefix the text is "▁é", whose
@@ -69,7 +69,7 @@ TEST(GgufVocab, WithoutTokenTypeUnknownCharactersBecomeByteTokens) {
   for (int id : tok.encode("<s>", false, false)) EXPECT_NE(id, 1);
 }
 
-TEST(GgufVocab, WithoutTokenTypeFollowsTheMetadataTokenIds) {
+TEST(GgufVocabTypes, WithoutTokenTypeFollowsTheMetadataTokenIds) {
   // Special tokens at the end, as some converters put them; a piece that only
   // looks like a byte piece ("<0xZZ>", "<0x4>") stays NORMAL.
   std::vector<std::string> pieces = {"\xE2\x96\x81x", "<0x41>", "<0x4>", "<0xZZ>", "<0xe9>", "[UNK]", "[BOS]", "[EOS]"};
@@ -86,7 +86,7 @@ TEST(GgufVocab, WithoutTokenTypeFollowsTheMetadataTokenIds) {
   EXPECT_EQ(tok.encode("xA", false, false), (std::vector<int>{0, 1}));
 }
 
-TEST(GgufVocab, AnExplicitTokenTypeIsKept) {
+TEST(GgufVocabTypes, AnExplicitTokenTypeIsKept) {
   // token_type present: the file's types win over what the spelling suggests.
   const std::vector<std::string> pieces = small_pieces();
   std::vector<std::int32_t> types(pieces.size(), 1);  // all NORMAL, even <0xNN>
@@ -98,7 +98,7 @@ TEST(GgufVocab, AnExplicitTokenTypeIsKept) {
 
 // The real Llama-2 vocabulary without its token_type array must tokenize
 // exactly as with it: every golden case through both.
-TEST(GgufVocabShared, Llama2VocabWithoutTokenTypeMatchesTokenizerBin) {
+TEST(GgufVocabTypesShared, Llama2VocabWithoutTokenTypeMatchesTokenizerBin) {
   LLAMA2_SHARED_MODEL(bin, "tokenizer.bin");
   LLAMA2_SHARED_GOLDEN(golden, "tokenizer_llama2.jsonl");
   const Tokenizer typed = Tokenizer::load(bin);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -61,6 +62,10 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->attention_values, nullptr);
   EXPECT_NE(table_->matvec_f32, nullptr);
   EXPECT_NE(table_->matvec_q8_group, nullptr);
+  EXPECT_NE(table_->matvec_q8_0_f32, nullptr);
+  EXPECT_NE(table_->matvec_q4_0_f32, nullptr);
+  EXPECT_NE(table_->matvec_q4_k_f32, nullptr);
+  EXPECT_NE(table_->matvec_q6_k_f32, nullptr);
 }
 
 TEST_P(KernelsTest, DotMatchesScalar) {
@@ -293,6 +298,124 @@ TEST_P(GgufKernelsTest, QuantizedRowsMatchScalarAndDequantizedDot) {
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, GgufKernelsTest, ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON),
                          [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
+
+// --- GGUF types with fp32 activations ---------------------------------------------------
+
+using MatvecBlocksF32 = void (*)(float*, const void*, std::size_t, const float*, std::size_t, std::size_t,
+                                 std::size_t);
+
+MatvecBlocksF32 matvec_f32_for(const Kernels& k, WeightType type) {
+  switch (type) {
+    case WeightType::Q8_0: return k.matvec_q8_0_f32;
+    case WeightType::Q4_0: return k.matvec_q4_0_f32;
+    case WeightType::Q4_K: return k.matvec_q4_k_f32;
+    case WeightType::Q6_K: return k.matvec_q6_k_f32;
+    default: return nullptr;
+  }
+}
+
+// A random valid fp16 scale: magnitude 1e-6 .. 1e-1 (some subnormal in
+// fp16), either sign; never inf or NaN.
+std::uint16_t random_scale(std::mt19937& rng) {
+  std::uniform_real_distribution<float> exponent(-6.0f, -1.0f);
+  const float v = std::pow(10.0f, exponent(rng)) * (rng() & 1 ? 1.0f : -1.0f);
+  return fp32_to_fp16(v);
+}
+
+// Rows of random blocks: every quant and sub-block scale byte random, the
+// fp16 scale fields (d, and dmin for Q4_K) random valid scales.
+std::vector<std::uint8_t> random_blocks(WeightType type, std::size_t rows, std::size_t cols, std::mt19937& rng) {
+  const BlockLayout layout = block_layout(type);
+  std::vector<std::uint8_t> bytes(rows * row_bytes(type, cols));
+  for (auto& b : bytes) b = std::uint8_t(rng());
+  std::vector<std::size_t> scale_offsets;  // where the fp16 fields sit in a block
+  switch (type) {
+    case WeightType::Q8_0:
+    case WeightType::Q4_0: scale_offsets = {0}; break;
+    case WeightType::Q4_K: scale_offsets = {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}; break;
+    case WeightType::Q6_K: scale_offsets = {offsetof(BlockQ6_K, d)}; break;
+    default: ADD_FAILURE() << "no generator for this type";
+  }
+  for (std::size_t b = 0; b < bytes.size() / layout.block_bytes; b++) {
+    for (std::size_t off : scale_offsets) {
+      const std::uint16_t h = random_scale(rng);
+      std::memcpy(bytes.data() + b * layout.block_bytes + off, &h, 2);
+    }
+  }
+  return bytes;
+}
+
+constexpr WeightType kBlockTypes[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_K, WeightType::Q6_K};
+
+std::vector<std::size_t> block_cols(WeightType type) {
+  if (block_layout(type).block_size == kQK) return {32, 64, 96, 288, 4096};
+  return {256, 512, 4352};
+}
+
+TEST_P(GgufKernelsTest, BlockRowsWithFp32ActivationsMatchScalarAndDoubleDot) {
+  std::mt19937 rng(14);
+  for (WeightType type : kBlockTypes) {
+    for (std::size_t cols : block_cols(type)) {
+      for (std::size_t rows : {1, 3, 17}) {
+        const std::size_t stride = row_bytes(type, cols);
+        auto bytes = random_blocks(type, rows, cols, rng);
+        auto x = random_floats(cols + 16, rng);
+        for (std::size_t j = cols; j < cols + 16; j++) x[j] = NAN;  // must not be read
+        std::vector<float> out(rows + 1, 7.0f), out_ref(rows + 1, 7.0f), deq(cols);
+        matvec_f32_for(*table_, type)(out.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+        matvec_f32_for(ref(), type)(out_ref.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+        EXPECT_EQ(out[rows], 7.0f) << "wrote past r1";
+        for (std::size_t r = 0; r < rows; r++) {
+          dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
+          double exact = 0;
+          for (std::size_t j = 0; j < cols; j++) exact += double(deq[j]) * x[j];
+          const float tol = tolerance(deq.data(), x.data(), cols);
+          ASSERT_NEAR(out[r], out_ref[r], 2 * tol) << weight_type_name(type) << " cols " << cols << " r " << r;
+          ASSERT_NEAR(out[r], exact, tol) << weight_type_name(type) << " cols " << cols << " r " << r;
+          ASSERT_NEAR(out_ref[r], exact, tol) << "scalar " << weight_type_name(type) << " cols " << cols;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GgufKernelsTest, BlockRowsRebuildEveryWeightExactly) {
+  // x = e_j picks out weight j: it must equal dequantize_blocks' value bit
+  // for bit (checks each value's position in the block and its scale).
+  std::mt19937 rng(15);
+  for (WeightType type : kBlockTypes) {
+    const std::size_t cols = 2 * block_layout(type).block_size, rows = 2, stride = row_bytes(type, cols);
+    auto bytes = random_blocks(type, rows, cols, rng);
+    std::vector<float> x(cols, 0.0f), out(rows), deq(rows * cols);
+    dequantize_blocks(type, bytes.data(), deq.data(), rows * cols);
+    for (std::size_t j = 0; j < cols; j++) {
+      x[j] = 1.0f;
+      matvec_f32_for(*table_, type)(out.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+      x[j] = 0.0f;
+      for (std::size_t r = 0; r < rows; r++) {
+        ASSERT_EQ(out[r], deq[r * cols + j]) << weight_type_name(type) << " row " << r << " value " << j;
+      }
+    }
+  }
+}
+
+TEST_P(GgufKernelsTest, BlockRowsDoNotDependOnTheSplit) {
+  std::mt19937 rng(16);
+  for (WeightType type : kBlockTypes) {
+    const std::size_t rows = 23, cols = 2 * block_layout(type).block_size, stride = row_bytes(type, cols);
+    auto bytes = random_blocks(type, rows, cols, rng);
+    auto x = random_floats(cols, rng);
+    std::vector<float> whole(rows), pieces(rows);
+    const MatvecBlocksF32 fn = matvec_f32_for(*table_, type);
+    fn(whole.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+    for (std::size_t r0 = 0; r0 < rows;) {
+      const std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
+      fn(pieces.data(), bytes.data(), stride, x.data(), cols, r0, r1);
+      r0 = r1;
+    }
+    for (std::size_t r = 0; r < rows; r++) EXPECT_EQ(whole[r], pieces[r]) << weight_type_name(type) << " row " << r;
+  }
+}
 
 TEST(QuantizeQ8x32, RoundTripsWithinHalfAStep) {
   std::mt19937 rng(13);

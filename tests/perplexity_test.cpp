@@ -1,5 +1,5 @@
 // Perplexity: closed-form models, windowing against the double-precision
-// reference forward pass, thread-count independence, and a real model that
+// reference forward pass, batch-size and thread-count independence, and a real model that
 // must find its own greedy text likelier than the same words shuffled.
 #include "llama2/perplexity.hpp"
 
@@ -130,9 +130,50 @@ TEST(Perplexity, SameFiguresWithAnyThreadCount) {
   const std::string path = write_model(w, "ppl_threads");
   const std::vector<int> tokens = some_tokens(70, w.config.vocab_size, 4);
   Transformer t1(path, 1), t2(path, 2), t3(path, 3);
-  const double a = perplexity(t1, tokens, 1, 70).nll_sum;
-  EXPECT_EQ(a, perplexity(t2, tokens, 1, 70).nll_sum);
-  EXPECT_EQ(a, perplexity(t3, tokens, 1, 70, 0, 4).nll_sum);  // batch does not change it either
+  for (int batch : {1, 4, 64}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const double a = perplexity(t1, tokens, 1, 70, 0, batch).nll_sum;
+    EXPECT_EQ(a, perplexity(t2, tokens, 1, 70, 0, batch).nll_sum);
+    EXPECT_EQ(a, perplexity(t3, tokens, 1, 70, 0, batch).nll_sum);
+  }
+}
+
+// Batched windows (forward_batch_all) score like token-by-token forward():
+// batches of 7 split every window unevenly, 64 holds a whole window, and a
+// short --ctx puts several windows in one batch's reach. fp32 and int8.
+TEST(Perplexity, BatchSizeChangesOnlyRounding) {
+  const SyntheticWeights w = test::make_weights(test::small_config(), 17);  // seq_len 40
+  const std::string dir = test::make_temp_dir("ppl_batch");
+  test::write_llama2c_v0(dir + "/f32.bin", w);
+  test::write_llama2c_v2(dir + "/q8.bin", w, 4);
+  const std::vector<int> tokens = some_tokens(100, w.config.vocab_size, 6);  // windows of 39, 39, 22
+  for (const char* name : {"f32.bin", "q8.bin"}) {
+    for (int ctx : {0, 9}) {
+      SCOPED_TRACE(std::string(name) + " ctx " + std::to_string(ctx));
+      Transformer t1(dir + "/" + name, 1), t2(dir + "/" + name, 2);
+      const PerplexityResult one = perplexity(t1, tokens, 1, 100, ctx, 1);
+      EXPECT_EQ(one.tokens_scored, 100u);
+      for (int batch : {7, 64}) {
+        const PerplexityResult r = perplexity(t1, tokens, 1, 100, ctx, batch);
+        EXPECT_EQ(r.tokens_scored, 100u);
+        EXPECT_NEAR(r.mean_nll(), one.mean_nll(), 1e-5 * one.mean_nll()) << "batch " << batch;
+        EXPECT_EQ(r.nll_sum, perplexity(t2, tokens, 1, 100, ctx, batch).nll_sum) << "batch " << batch << ", 2 threads";
+      }
+    }
+  }
+}
+
+// Progress reports every batch, ending at the total.
+TEST(Perplexity, ProgressCountsUpToTheTotal) {
+  const SyntheticWeights w = test::make_weights(test::small_config(), 18);
+  Transformer t(write_model(w, "ppl_progress"), 1);
+  const std::vector<int> tokens = some_tokens(50, w.config.vocab_size, 7);  // windows of 39 and 11
+  std::vector<std::uint64_t> seen;
+  perplexity(t, tokens, 1, 50, 0, 16, [&](std::uint64_t done, std::uint64_t total) {
+    EXPECT_EQ(total, 50u);
+    seen.push_back(done);
+  });
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{16, 32, 39, 50}));
 }
 
 // A random-weight model knows nothing: about log2(vocab) bits per token.
@@ -153,7 +194,9 @@ TEST(Perplexity, RejectsBadInput) {
   expect_error([&] { perplexity(t, std::vector<int>{}, 1, 0); }, "the text has no tokens to score");
   expect_error([&] { perplexity(t, tokens, 1, 3, -1); }, "context = -1, expected at least 2");
   expect_error([&] { perplexity(t, tokens, 1, 3, 0, 0); }, "batch = 0, expected at least 1");
-  expect_error([&] { perplexity(t, std::vector<int>{5, 67}, 1, 3); }, "token id 67 is outside [0, 67)");
+  expect_error([&] { perplexity(t, std::vector<int>{5, 67}, 1, 3); }, "token 1 of the text: token id 67 is outside [0, 67)");
+  // Checked before any forward call, even where it would be the input of one.
+  expect_error([&] { perplexity(t, std::vector<int>{5, -2, 6}, 1, 3); }, "token 1 of the text: token id -2 is outside");
   expect_error([&] { log_softmax_at(std::vector<float>{0.0f, NAN}, 0); }, "logit 1 is nan");
 }
 

@@ -32,6 +32,12 @@ class ThreadPool {
   void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t, int)>& fn,
                     std::size_t grain = 1);
 
+  // The grain for items that cost `work_per_item` multiply-adds each: the
+  // smallest multiple of `multiple` whose chunk is worth waking a thread for
+  // (waking and joining costs about as much as a few thousand multiply-adds).
+  // Small loops then run on the calling thread alone.
+  static std::size_t grain_for(std::size_t work_per_item, std::size_t multiple = 1);
+
  private:
   void worker(int index);
   void run_share(int index);

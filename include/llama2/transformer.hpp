@@ -45,6 +45,7 @@ struct BatchState {
   std::vector<float> k;      // (capacity, kv_dim)
   std::vector<float> v;      // (capacity, kv_dim)
   std::vector<float> att;    // (n_threads, seq_len) attention scores, one row per thread
+  std::vector<float> logits;  // (n_tokens, vocab_size) forward_batch_all's output
 };
 
 class Transformer {
@@ -73,7 +74,15 @@ class Transformer {
   // rounding). Throws llama2::Error if a token or position is out of range.
   std::span<const float> forward_batch(std::span<const int> tokens, int pos0);
 
+  // forward_batch, but returns the logits after EVERY token of the batch:
+  // (tokens.size(), vocab_size) row-major, row i predicting the token after
+  // tokens[i] (what perplexity scores). Valid until the next call. Row
+  // tokens.size() - 1 has the same bits forward_batch would return.
+  std::span<const float> forward_batch_all(std::span<const int> tokens, int pos0);
+
  private:
+  std::span<const float> run_prompt(std::span<const int> tokens, int pos0, bool all_logits);
+
   Model model_;
   Config config_;
   RunState s_;
