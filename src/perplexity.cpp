@@ -71,7 +71,8 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
           batch == 1 ? transformer.forward(input[j0], int(j0))
                      : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0));
       for (std::size_t r = 0; r < n; r++) {
-        result.nll_sum -= log_softmax_at(logits.subspan(r * std::size_t(vocab), std::size_t(vocab)), tokens[begin + j0 + r]);
+        const std::span<const float> row = logits.subspan(r * std::size_t(vocab), std::size_t(vocab));
+        result.nll_sum -= log_softmax_at(row, tokens[begin + j0 + r]);
       }
       result.tokens_scored += n;
       if (progress) progress(result.tokens_scored, tokens.size());

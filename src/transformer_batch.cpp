@@ -127,7 +127,9 @@ std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int 
     run_batch(w, p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done));
     // Final norm and classifier: on rows [first, n) of this chunk.
     const std::size_t first = all_logits ? 0 : (done + n == tokens.size() ? n - 1 : n);
-    for (std::size_t t = first; t < n; t++) rmsnorm(&batch_.xb[t * dim], &batch_.x[t * dim], w.rms_final, dim, p.norm_eps);
+    for (std::size_t t = first; t < n; t++) {
+      rmsnorm(&batch_.xb[t * dim], &batch_.x[t * dim], w.rms_final, dim, p.norm_eps);
+    }
     if (first < n) {
       float* out = all_logits ? &batch_.logits[done * vocab] : s_.logits.data();
       matmul_batch(out, &batch_.xb[first * dim], n - first, w.wcls, *pool_);

@@ -194,7 +194,8 @@ TEST(Perplexity, RejectsBadInput) {
   expect_error([&] { perplexity(t, std::vector<int>{}, 1, 0); }, "the text has no tokens to score");
   expect_error([&] { perplexity(t, tokens, 1, 3, -1); }, "context = -1, expected at least 2");
   expect_error([&] { perplexity(t, tokens, 1, 3, 0, 0); }, "batch = 0, expected at least 1");
-  expect_error([&] { perplexity(t, std::vector<int>{5, 67}, 1, 3); }, "token 1 of the text: token id 67 is outside [0, 67)");
+  expect_error([&] { perplexity(t, std::vector<int>{5, 67}, 1, 3); },
+               "token 1 of the text: token id 67 is outside [0, 67)");
   // Checked before any forward call, even where it would be the input of one.
   expect_error([&] { perplexity(t, std::vector<int>{5, -2, 6}, 1, 3); }, "token 1 of the text: token id -2 is outside");
   expect_error([&] { log_softmax_at(std::vector<float>{0.0f, NAN}, 0); }, "logit 1 is nan");

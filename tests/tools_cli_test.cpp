@@ -110,7 +110,7 @@ TEST(PerplexityCli, BadInput) {
   EXPECT_NE(r.err.find("--ctx: expected at least 2"), std::string::npos) << r.err;
   r = run_process({tool("perplexity"), model, "-z", tok, "-f", dir + "/t.txt", "--batch", "0"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--batch: expected at least 1, got 0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--batch: expected at least 1, got '0'"), std::string::npos) << r.err;
   r = run_process({tool("perplexity"), model, "-f", dir + "/t.txt"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing -z TOKENIZER"), std::string::npos) << r.err;

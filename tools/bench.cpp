@@ -58,17 +58,13 @@ Options parse_options(int argc, char** argv) {
       opt.help = true;
       return opt;
     } else if (arg == "-p") {
-      opt.n_prompt = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.n_prompt < 0) throw UsageError{"-p: expected a token count >= 0, got " + std::to_string(opt.n_prompt)};
+      opt.n_prompt = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
     } else if (arg == "-n") {
-      opt.n_gen = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.n_gen < 0) throw UsageError{"-n: expected a token count >= 0, got " + std::to_string(opt.n_gen)};
+      opt.n_gen = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
     } else if (arg == "-t") {
-      opt.threads = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.threads < 1) throw UsageError{"-t: expected a thread count >= 1, got " + std::to_string(opt.threads)};
+      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "a thread count >= 1");
     } else if (arg == "-r") {
-      opt.reps = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.reps < 1) throw UsageError{"-r: expected a repetition count >= 1, got " + std::to_string(opt.reps)};
+      opt.reps = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "a repetition count >= 1");
     } else if (arg == "--sequential") {
       opt.sequential = true;
     } else if (arg == "--json") {

@@ -60,8 +60,7 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "-z") {
       opt.tokenizer_path = args.next_value(arg);
     } else if (arg == "--threads") {
-      opt.threads = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.threads < 0) throw UsageError{"--threads: expected 0 (one per core) or more, got " + std::to_string(opt.threads)};
+      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "0 (one per core) or more");
     } else if (arg.size() > 1 && arg[0] == '-') {
       throw UsageError{"unknown option " + arg};
     } else {

@@ -67,14 +67,11 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "-z") {
       opt.tokenizer_path = args.next_value(arg);
     } else if (arg == "--ctx") {
-      opt.ctx = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.ctx < 2) throw UsageError{"--ctx: expected at least 2 (BOS and one scored token), got " + std::to_string(opt.ctx)};
+      opt.ctx = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 2, "at least 2 (BOS and one scored token)");
     } else if (arg == "--batch") {
-      opt.batch = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.batch < 1) throw UsageError{"--batch: expected at least 1, got " + std::to_string(opt.batch)};
+      opt.batch = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "at least 1");
     } else if (arg == "--threads") {
-      opt.threads = llama2::cli::parse_int(arg, args.next_value(arg));
-      if (opt.threads < 0) throw UsageError{"--threads: expected 0 (one per core) or more, got " + std::to_string(opt.threads)};
+      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "0 (one per core) or more");
     } else if (arg == "--json") {
       opt.json = true;
     } else if (arg.size() > 1 && arg[0] == '-') {

@@ -112,10 +112,7 @@ Options parse_options(int argc, char** argv) {
     };
     // An int flag that must be >= min.
     auto int_at_least = [&](int min, const char* expected) {
-      std::string_view v = args.next_value(flag);
-      int n = parse_int(flag, v);
-      if (n < min) throw out_of_range(flag, expected, v);
-      return n;
+      return llama2::cli::parse_int_at_least(flag, args.next_value(flag), min, expected);
     };
     if (is("-h", "--help")) {
       opt.help = true;

@@ -35,6 +35,12 @@ int parse_int(std::string_view flag, std::string_view value) {
   return static_cast<int>(v);
 }
 
+int parse_int_at_least(std::string_view flag, std::string_view value, int min, std::string_view expected) {
+  int v = parse_int(flag, value);
+  if (v < min) throw bad_value(flag, expected, value);
+  return v;
+}
+
 float parse_float(std::string_view flag, std::string_view value) {
   std::string s(value);
   if (s.empty()) throw bad_value(flag, "a number", value);

@@ -18,6 +18,8 @@ struct UsageError {
 int parse_int(std::string_view flag, std::string_view value);
 long long parse_int64(std::string_view flag, std::string_view value);
 float parse_float(std::string_view flag, std::string_view value);
+// parse_int, and at least `min`; else UsageError("FLAG: expected EXPECTED, got 'VALUE'").
+int parse_int_at_least(std::string_view flag, std::string_view value, int min, std::string_view expected);
 
 // Steps through argv: `next_value(flag)` returns the value after a flag or
 // throws UsageError("FLAG needs a value").
