@@ -332,19 +332,22 @@ K256 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, cons
 
 K256 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
                           std::size_t r0, std::size_t r1) {
-  const __m256i nibble = _mm256_set1_epi32(0xF), eight = _mm256_set1_epi32(8);
+  const __m256i nibble = _mm256_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
     const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (std::size_t b = 0; b < cols / kQK; b++) {
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
+      // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
+      // so is their difference, the dequantized weight.
+      const float df = _cvtsh_ss(blocks[b].d);
+      const __m256 d = _mm256_set1_ps(df), d8 = _mm256_set1_ps(8.0f * df);
       const float* xb = x + b * kQK;
       for (int i = 0; i < 16; i += 8) {  // bytes i..i+7: values i.. (low) and 16 + i.. (high)
         const __m256i bytes = load_u8x8(blocks[b].qs + i);
-        const __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(bytes, nibble), eight));
-        const __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bytes, 4), eight));
-        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(lo, d), _mm256_loadu_ps(xb + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(hi, d), _mm256_loadu_ps(xb + 16 + i), acc1);
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+        acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(lo, d, d8), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(hi, d, d8), _mm256_loadu_ps(xb + 16 + i), acc1);
       }
     }
     out[r] = hsum(_mm256_add_ps(acc0, acc1));

@@ -281,18 +281,21 @@ K512 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, cons
 
 K512 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
                           std::size_t r0, std::size_t r1) {
-  const __m512i nibble = _mm512_set1_epi32(0xF), eight = _mm512_set1_epi32(8);
+  const __m512i nibble = _mm512_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
     const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (std::size_t b = 0; b < cols / kQK; b++) {
-      const __m512 d = _mm512_set1_ps(_cvtsh_ss(blocks[b].d));
+      // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
+      // so is their difference, the dequantized weight.
+      const float df = _cvtsh_ss(blocks[b].d);
+      const __m512 d = _mm512_set1_ps(df), d8 = _mm512_set1_ps(8.0f * df);
       const __m512i bytes = load_u8x16(blocks[b].qs);
-      const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(bytes, nibble), eight));
-      const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
+      const __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(bytes, nibble));
+      const __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4));
       const float* xb = x + b * kQK;
-      acc0 = _mm512_fmadd_ps(_mm512_mul_ps(lo, d), _mm512_loadu_ps(xb), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_mul_ps(hi, d), _mm512_loadu_ps(xb + 16), acc1);
+      acc0 = _mm512_fmadd_ps(_mm512_fmsub_ps(lo, d, d8), _mm512_loadu_ps(xb), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_fmsub_ps(hi, d, d8), _mm512_loadu_ps(xb + 16), acc1);
     }
     out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   }

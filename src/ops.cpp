@@ -82,13 +82,14 @@ bool int8_activations() {
 
 void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
   const Kernels& k = kernels();
-  // Rows per chunk: a multiple of the kernels' 4-row blocks.
-  constexpr std::size_t kGrain = 16;
+  // Rows per chunk: a multiple of the kernels' 4-row blocks, and enough work
+  // (rows x cols multiply-adds) that a small matmul stays on one thread.
+  const std::size_t grain = ThreadPool::grain_for(w.cols, 16);
   switch (w.type) {
     case WeightType::F32: {
       const float* base = static_cast<const float*>(w.data);
       pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec_f32(out, base, x, w.cols, r0, r1); }, kGrain);
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec_f32(out, base, x, w.cols, r0, r1); }, grain);
       return;
     }
     case WeightType::Q8_GROUP:
@@ -101,7 +102,7 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
             [&](std::size_t r0, std::size_t r1, int) {
               k.matvec_q8_group(out, q, w.scales, std::size_t(w.group_size), x, w.cols, r0, r1);
             },
-            kGrain);
+            grain);
         return;
       }
       break;
@@ -110,7 +111,7 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
       const auto* base = static_cast<const std::uint16_t*>(w.data);
       const auto fn = w.type == WeightType::F16 ? k.matvec_f16 : k.matvec_bf16;
       pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, base, x, w.cols, r0, r1); }, kGrain);
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, base, x, w.cols, r0, r1); }, grain);
       return;
     }
     case WeightType::Q8_0:
@@ -123,7 +124,7 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
         const std::size_t stride = row_bytes(w.type, w.cols);
         pool.parallel_for(
             w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); },
-            kGrain);
+            grain);
         return;
       }
       // Quantize the activations once; every row's dot product is then integer.
@@ -134,7 +135,7 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
       const std::size_t stride = row_bytes(w.type, w.cols);
       pool.parallel_for(
           w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, xq.data(), w.cols, r0, r1); },
-          kGrain);
+          grain);
       return;
     }
     case WeightType::Q4_K:
@@ -143,13 +144,13 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
       const auto fn = w.type == WeightType::Q4_K ? k.matvec_q4_k_f32 : k.matvec_q6_k_f32;
       const std::size_t stride = row_bytes(w.type, w.cols);
       pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); }, kGrain);
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); }, grain);
       return;
     }
     default: break;
   }
   pool.parallel_for(
-      w.rows, [&](std::size_t r0, std::size_t r1, int) { matmul_dequantize(out, x, w, r0, r1); }, kGrain);
+      w.rows, [&](std::size_t r0, std::size_t r1, int) { matmul_dequantize(out, x, w, r0, r1); }, grain);
 }
 
 }  // namespace llama2
