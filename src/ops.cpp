@@ -131,10 +131,11 @@ void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
       thread_local std::vector<BlockQ8x32> xq;  // (cols / 32) blocks
       xq.resize(w.cols / 32);
       quantize_q8x32(x, xq.data(), w.cols);
+      const BlockQ8x32* xqp = xq.data();  // the caller's thread_local copy, shared with the workers
       const auto fn = w.type == WeightType::Q8_0 ? k.matvec_q8_0 : k.matvec_q4_0;
       const std::size_t stride = row_bytes(w.type, w.cols);
       pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, xq.data(), w.cols, r0, r1); },
+          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, xqp, w.cols, r0, r1); },
           grain);
       return;
     }

@@ -322,13 +322,15 @@ TEST(GgufVocab, ReadsFlagsAndDefaults) {
   EXPECT_EQ(v.types[1], TokenType::CONTROL);
   EXPECT_EQ(v.scores[5], -5.0f);
 
-  // Only tokens: scores 0, all NORMAL, default ids.
+  // Only tokens: scores 0, default ids, types inferred as for tokenizer.bin
+  // (unk id 0 UNKNOWN, bos/eos CONTROL, the rest NORMAL).
   GgufBuilder m;
   m.kv_str("tokenizer.ggml.model", "llama").kv_str_array("tokenizer.ggml.tokens", {"a", "b", "c", "d"});
   const test::Bytes mb = m.bytes();
   const Vocab d = load_gguf_vocab(parse(mb));
   EXPECT_EQ(d.scores, std::vector<float>(4, 0.0f));
-  EXPECT_EQ(d.types, std::vector<TokenType>(4, TokenType::NORMAL));
+  EXPECT_EQ(d.types, (std::vector<TokenType>{TokenType::UNKNOWN, TokenType::CONTROL, TokenType::CONTROL,
+                                              TokenType::NORMAL}));
   EXPECT_EQ(d.bos_id, 1);
   EXPECT_EQ(d.eos_id, 2);
   EXPECT_TRUE(d.add_bos);
