@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/expect_error.hpp"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -136,15 +138,7 @@ TEST(RangeCoder, EmptySequenceIsFiveBytes) {
   EXPECT_NO_THROW(dec.finish());
 }
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected llama2::Error containing \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using llama2::test::expect_error;
 
 TEST(RangeCoder, RejectsBadSlices) {
   RangeEncoder enc;

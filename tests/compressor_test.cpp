@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/expect_error.hpp"
+
 #include <memory>
 #include <random>
 
@@ -16,15 +18,7 @@
 namespace llama2 {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected llama2::Error containing \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using llama2::test::expect_error;
 
 // A synthetic model (seq_len 40) and tokenizer of the same vocab size; with
 // vocab >= 259 the tokenizer has the 256 byte pieces, below it has none.

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/expect_error.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -35,15 +37,7 @@ std::vector<int> some_tokens(int n, int vocab, std::uint64_t seed) {
   return t;
 }
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected llama2::Error containing \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using llama2::test::expect_error;
 
 // --- closed form ----------------------------------------------------------------------
 
