@@ -69,7 +69,8 @@ TEST(Compressor, RoundTripsAnyInputWithByteTokens) {
   expect_round_trip(s, "hello world, abc def ghi");
   expect_round_trip(s, " leading and trailing spaces  ");
   expect_round_trip(s, random_bytes(300, 1));
-  expect_round_trip(s, std::string("\xff\xfe\xc3(\xe2\x82 \x80\x80\0\0 bad utf-8", 25));
+  static const char kBadUtf8[] = "\xff\xfe\xc3(\xe2\x82 \x80\x80\0\0 bad utf-8";  // embedded NULs
+  expect_round_trip(s, std::string(kBadUtf8, sizeof kBadUtf8 - 1));
   expect_round_trip(s, std::string(1, '\0'));
   expect_round_trip(s, "\xe2\x96\x81 the space piece itself");
 }
