@@ -15,6 +15,7 @@
 #include "quants.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/jsonl.hpp"
+#include "support/engine_logits.hpp"
 #include "support/reference_model.hpp"
 #include "support/shared_files.hpp"
 #include "support/synthetic_model.hpp"
@@ -26,28 +27,8 @@ using test::GgufBuilder;
 
 GgufFile parse(const test::Bytes& b) { return GgufFile(b.data(), b.size(), "t.gguf"); }
 
-// Engine logits for `tokens` (teacher forced), one row per position.
-std::vector<std::vector<float>> engine_logits(Model model, const std::vector<int>& tokens) {
-  Transformer t(std::move(model), 1);
-  std::vector<std::vector<float>> out;
-  for (std::size_t pos = 0; pos < tokens.size(); pos++) {
-    auto l = t.forward(tokens[pos], int(pos));
-    out.emplace_back(l.begin(), l.end());
-  }
-  return out;
-}
-
-// max |engine - reference| over all logits, relative to the largest reference logit.
-double max_rel_error(const std::vector<std::vector<float>>& got, const std::vector<std::vector<double>>& want) {
-  double err = 0, scale = 1e-30;
-  for (std::size_t p = 0; p < want.size(); p++) {
-    for (std::size_t i = 0; i < want[p].size(); i++) {
-      err = std::max(err, std::fabs(double(got[p][i]) - want[p][i]));
-      scale = std::max(scale, std::fabs(want[p][i]));
-    }
-  }
-  return err / scale;
-}
+using test::engine_logits;
+using test::max_rel_error;
 
 // --- container ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "llama2/error.hpp"
+#include "support/engine_logits.hpp"
 #include "support/reference_model.hpp"
 #include "support/synthetic_model.hpp"
 
@@ -31,17 +32,6 @@ struct TempDir {
   std::string path;
 };
 
-// Runs `tokens` teacher-forced through the engine; logits at each position.
-std::vector<std::vector<float>> engine_logits(Model model, const std::vector<int>& tokens, int n_threads,
-                                              int context = 0) {
-  Transformer t(std::move(model), n_threads, context);
-  std::vector<std::vector<float>> out;
-  for (std::size_t pos = 0; pos < tokens.size(); pos++) {
-    auto logits = t.forward(tokens[pos], int(pos));
-    out.emplace_back(logits.begin(), logits.end());
-  }
-  return out;
-}
 
 std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
