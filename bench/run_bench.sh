@@ -10,9 +10,15 @@
 #                (gcc -Ofast -march=native -fopenmp run.c -lm -o run_omp; same for runq.c)
 #                and its tokenizer.bin
 #   LLAMA_BENCH  llama.cpp's llama-bench (CPU, Release, GGML_NATIVE=ON)
-#   MODEL_DIR    holds s15M.v0.bin s15M.v2.bin s15M.f32.gguf s110M.v0.bin s110M.f32.gguf
+#   MODEL_DIR    holds s15M.v0.bin s15M.v2.bin s15M.f32.gguf s110M.v0.bin s110M.f32.gguf,
+#                and for the 7B rows 7B.q4_0.gguf 7B.q8_0.gguf (skipped when absent)
 #   THREADS      default 2;  REPS  default 5
 #   STREAM_BW    optional stream_bw binary (../shared/bench/stream_bw.c) for the bandwidth bound
+#
+# The bound of a model is measured with stream_bw's read kernel on an array of
+# the model's own size: a model that fits in the last-level cache (s15M in a
+# large L3) is bounded by the cache's bandwidth, not DRAM's.
+# Set BENCH_7B=0 to skip the 7B rows (they take several minutes).
 #
 # This script builds nothing: the anchors are built outside the project.
 # Every figure is a median over REPS runs; llama-bench's is its mean of REPS.
@@ -49,13 +55,20 @@ llamacpp() {  # MODEL -p N -n N
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
 
+bandwidth() {  # MiB: best read GB/s of stream_bw on an array of that size
+  OMP_NUM_THREADS=$threads "$stream_bw" "$1" 5 2>/dev/null | awk '$1 == "read" {print $2}'
+}
 bw=""
-if [ -n "$stream_bw" ]; then
-  bw=$(OMP_NUM_THREADS=$threads "$stream_bw" 1024 5 2>/dev/null | awk '$1 == "read" {print $2}')  # best GB/s
-fi
-bound() {  # MODEL_FILE: tokens/s if every weight byte is read once per token at the measured bandwidth
+[ -n "$stream_bw" ] && bw=$(bandwidth 1024)
+bound() {  # MODEL_FILE: tokens/s if every weight byte is read once per token at the bandwidth of its size
   [ -n "$bw" ] || { echo "-"; return; }
-  awk -v bw="$bw" -v bytes="$(stat -c %s "$models/$1")" 'BEGIN {printf "%.1f", bw * 1e9 / bytes}'
+  local bytes mib b
+  bytes=$(stat -c %s "$models/$1")
+  mib=$(( (bytes + 1048575) / 1048576 ))
+  b=$bw
+  [ "$mib" -lt 1024 ] && b=$(bandwidth "$mib")
+  echo "$1: $b GB/s at $mib MiB" >>"$log"
+  awk -v bw="$b" -v bytes="$bytes" 'BEGIN {printf "%.1f", bw * 1e9 / bytes}'
 }
 
 echo "threads $threads, reps $reps, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -65,10 +78,11 @@ echo
 echo "| model | test | ours | llama2.c | llama.cpp | ours / best anchor | bandwidth bound |"
 echo "|---|---|---|---|---|---|---|"
 
-row() {  # NAME TEST OURS L2C LCPP MODEL_FILE
-  local best
+row() {  # NAME TEST OURS L2C LCPP MODEL_FILE (prompt processing is bound by arithmetic: no bandwidth bound)
+  local best b="-"
   best=$(max "${4:-0}" "${5:-0}")
-  echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $(bound "$6") |"
+  [ "${2#pp}" = "$2" ] && b=$(bound "$6")
+  echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b |"
 }
 
 o=$(ours s15M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s15M.v0.bin); b=$(llamacpp s15M.f32.gguf -p 0 -n 128)
@@ -79,6 +93,16 @@ o=$(ours s110M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s110M.v0.bin); b=$(llama
 row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
 o=$(ours s110M.v0.bin -p 512 -n 0); b=$(llamacpp s110M.f32.gguf -p 512 -n 0)
 row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
+if [ "${BENCH_7B:-1}" != 0 ]; then
+  for q in q4_0 q8_0; do
+    f=7B.$q.gguf
+    [ -f "$models/$f" ] || continue
+    o=$(ours "$f" -p 0 -n 16); b=$(llamacpp "$f" -p 0 -n 16)
+    row "7B ${q^^} GGUF" tg16 "$o" "" "$b" "$f"
+    o=$(ours "$f" -p 512 -n 0); b=$(llamacpp "$f" -p 512 -n 0)
+    row "7B ${q^^} GGUF" pp512 "$o" "" "$b" "$f"
+  done
+fi
 echo
 echo "raw output:"
 sed 's/^/    /' "$log"

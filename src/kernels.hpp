@@ -30,6 +30,17 @@ namespace llama2 {
 // quantized types, once per matmul: one block per 32 values with an fp32
 // scale (finer than ggml's fp16 Q8_0), and the sums of each half of the
 // quants for the types whose weights carry an offset (Q4_0: q - 8).
+//
+// The rounding scheme, for every weight type: block k of x (values 32k ..
+// 32k + 31) becomes xd * xq with xd = max|x| / 127 and xq = round(x / xd)
+// (ties to even), |xq| <= 127. The weight blocks line up with these: a Q8_0
+// or Q4_0 block is one x block, a Q4_K sub-block of 32 is one x block, and a
+// Q6_K sub-block of 16 is one half of one. Per such piece the kernels take
+// the exact integer sum of weight quant times xq (the offsets -8, -32 and
+// the Q4_K min enter through the half sums `sums`), then scale it in fp32
+// by the fp16 weight scales and xd. So a matvec equals the dot product of
+// the dequantized weights with the rounded activations, up to fp32 rounding
+// of the per-block products and of the sum over blocks.
 struct BlockQ8x32 {
   float d;                 // x ~= d * qs
   std::int16_t sums[2];    // qs[0] + ... + qs[15], qs[16] + ... + qs[31]
@@ -58,6 +69,12 @@ struct Kernels {
   // out = sum over t < n_pos of att[t] * values[t]; values (n_pos, head_size)
   void (*attention_values)(float* out, const float* att, const float* values, std::size_t n_pos,
                            std::size_t head_size) = nullptr;
+  // The same over an fp16 KV cache (KvType::F16): keys / values are IEEE
+  // halves, widened to fp32 as they are read.
+  void (*attention_scores_f16)(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                               std::size_t head_size, float scale) = nullptr;
+  void (*attention_values_f16)(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                               std::size_t head_size) = nullptr;
 
   // --- matrix-vector products: out[r] = row r of w . x, for r in [r0, r1) ---
   // w (rows, cols) fp32, row-major.
@@ -78,6 +95,11 @@ struct Kernels {
                       std::size_t r0, std::size_t r1) = nullptr;
   void (*matvec_q4_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) = nullptr;
+  // GGUF Q4_K / Q6_K rows (cols a multiple of 256) against the same blocks.
+  void (*matvec_q4_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q6_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
   // GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows (row_bytes apart) against fp32
   // activations x (cols, a multiple of the block size): each weight is
   // dequantized in registers to exactly the value dequantize_blocks gives,
@@ -92,11 +114,38 @@ struct Kernels {
                           std::size_t r0, std::size_t r1) = nullptr;
 
   // --- matrix-matrix (batched prompt) ---
-  // out[b * ldo + i] = w[i] . x[b] for i < n_rows, b < n_batch: n_rows rows of
-  // w (stride cols) against n_batch activation rows of x (stride cols).
-  // Element (i, b) is computed the same way whatever n_rows and n_batch are.
-  void (*matmat_f32)(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x,
-                     std::size_t n_batch, std::size_t cols) = nullptr;
+  // out[b * ldo + i] = sum over k < cols of wt[k * ldw + i] * x[b * ldx + k]
+  // for i < n_rows, b < n_batch. The weights come k-major ("packed": row k of
+  // wt holds column k of n_rows weight rows), so a SIMD register holds
+  // consecutive outputs and a tile of them stays in registers while k runs.
+  // With accumulate the sum starts from the value already in out, else 0.
+  // Each output is one chain of fused multiply-adds over k in increasing
+  // order, in every table: all tables give the same bits, and no result
+  // depends on the tile shape, n_rows, n_batch, the thread split, or on
+  // splitting k into pieces run one after another with accumulate.
+  void (*matmat_f32)(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows,
+                     const float* x, std::size_t ldx, std::size_t n_batch, std::size_t cols,
+                     bool accumulate) = nullptr;
+  // out[c * ldo + r] = in[r * ldi + c] for r < rows, c < cols (and nothing
+  // else written): packs weight rows k-major for matmat_f32.
+  void (*transpose)(float* out, std::size_t ldo, const float* in, std::size_t ldi, std::size_t rows,
+                    std::size_t cols) = nullptr;
+  // x = softmax(scale * x) over n values, in place.
+  void (*softmax)(float* x, std::size_t n, float scale) = nullptr;
+  // SwiGLU's gate: hb[i] = silu(hb[i]) * hb2[i], silu(g) = g / (1 + exp(-g)).
+  void (*swiglu)(float* hb, const float* hb2, std::size_t n) = nullptr;
+
+  // --- matrix-matrix: GGUF int8 ---
+  // out[t * ldo + i] = row i of w . token t, for i < n_rows, t < n_tokens: GGUF
+  // Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized with
+  // quantize_q8x32, token t's cols / 32 blocks at xq + t * (cols / 32). Per
+  // block the same exact integer dot and scales as matvec_q8_0 / q4_0, summed
+  // block by block; element (i, t) is computed the same way whatever n_rows
+  // and n_tokens are.
+  void (*matmat_q8_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  void (*matmat_q4_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
 };
 
 // The scalar reference (always available).
@@ -112,5 +161,10 @@ const Kernels& kernels();
 const Kernels* kernels_avx2_table();
 const Kernels* kernels_avx512_table();
 const Kernels* kernels_neon_table();
+
+// The AVX-512 table with matmat_q8_0 / matmat_q4_0 on AMX tiles
+// (kernels_amx.cpp), the same results bit for bit. nullptr unless the CPU has
+// AMX-INT8, the OS grants this process the tile state, LLAMA2_AMX is not 0.
+const Kernels* kernels_amx_table();
 
 }  // namespace llama2

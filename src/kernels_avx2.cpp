@@ -1,6 +1,8 @@
 // AVX2 + FMA kernels: 8 floats per register. Compiled into every x86-64
 // build through per-function target attributes and used only when
 // cpu_features() reports AVX2, FMA and F16C.
+#include <cstring>
+
 #include "fp16.hpp"
 #include "kernels.hpp"
 
@@ -88,6 +90,45 @@ K256 void attention_values(float* out, const float* att, const float* values, st
   }
 }
 
+// fp16 cache: 8 halves at a time widened with vcvtph2ps (F16C); a head size
+// that is not a multiple of 8 finishes element by element.
+K256_INLINE __m256 load_half8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+K256 void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                               std::size_t head_size, float scale) {
+  const std::size_t full = head_size / 8 * 8;
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* key = keys + t * head_size;
+    __m256 acc = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < full; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_half8(key + i), acc);
+    float sum = hsum(acc);
+    for (std::size_t i = full; i < head_size; i++) sum += q[i] * fp16_to_fp32(key[i]);
+    att[t] = sum * scale;
+  }
+}
+
+K256 void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                               std::size_t head_size) {
+  const std::size_t full = head_size / 8 * 8;
+  for (std::size_t i = 0; i < full; i += 8) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t t = 0;
+    for (; t + 2 <= n_pos; t += 2) {
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), load_half8(values + t * head_size + i), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(att[t + 1]), load_half8(values + (t + 1) * head_size + i), acc1);
+    }
+    if (t < n_pos) acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), load_half8(values + t * head_size + i), acc0);
+    _mm256_storeu_ps(out + i, _mm256_add_ps(acc0, acc1));
+  }
+  for (std::size_t i = full; i < head_size; i++) {
+    float sum = 0.0f;
+    for (std::size_t t = 0; t < n_pos; t++) sum += att[t] * fp16_to_fp32(values[t * head_size + i]);
+    out[i] = sum;
+  }
+}
+
 // --- matrix-vector: fp32 ---------------------------------------------------------------
 
 // R rows at once share each load of x; every row keeps its own two
@@ -168,51 +209,107 @@ K256 void matvec_q8_group(float* out, const std::int8_t* q, const float* scales,
 
 // --- matrix-matrix (batched prompt) ---------------------------------------------------
 
-// A tile of R weight rows by B activation rows: R + B loads feed R * B FMAs
-// per step. One accumulator per output, so output (i, b) is computed the
-// same way in any tile shape.
-template <int R, int B>
-K256_INLINE void matmat_tile(float* out, std::size_t ldo, const float* w, const float* x, std::size_t cols) {
-  __m256 acc[R][B];
-  for (int i = 0; i < R; i++) {
-    for (int b = 0; b < B; b++) acc[i][b] = _mm256_setzero_ps();
+// One tile: 16 outputs (two registers, masked by m0, m1) for each of B
+// tokens. With B = 6, 12 accumulators + 2 weights + 1 broadcast fill 15 of
+// the 16 registers.
+template <int B>
+K256_INLINE void matmat_tile(float* out, std::size_t ldo, const float* wt, std::size_t ldw, __m256i m0, __m256i m1,
+                             const float* x, std::size_t ldx, std::size_t cols, bool accumulate) {
+  __m256 acc0[B], acc1[B];
+  for (int b = 0; b < B; b++) {
+    acc0[b] = accumulate ? _mm256_maskload_ps(out + b * ldo, m0) : _mm256_setzero_ps();
+    acc1[b] = accumulate ? _mm256_maskload_ps(out + b * ldo + 8, m1) : _mm256_setzero_ps();
   }
-  std::size_t j = 0;
-  for (; j + 8 <= cols; j += 8) {
-    __m256 wv[R];
-    for (int i = 0; i < R; i++) wv[i] = _mm256_loadu_ps(w + i * cols + j);
+  for (std::size_t k = 0; k < cols; k++) {
+    const __m256 w0 = _mm256_maskload_ps(wt + k * ldw, m0);
+    const __m256 w1 = _mm256_maskload_ps(wt + k * ldw + 8, m1);
     for (int b = 0; b < B; b++) {
-      const __m256 xv = _mm256_loadu_ps(x + b * cols + j);
-      for (int i = 0; i < R; i++) acc[i][b] = _mm256_fmadd_ps(wv[i], xv, acc[i][b]);
-    }
-  }
-  if (j < cols) {
-    const __m256i m = tail_mask(cols - j);
-    __m256 wv[R];
-    for (int i = 0; i < R; i++) wv[i] = _mm256_maskload_ps((w + i * cols + j), m);
-    for (int b = 0; b < B; b++) {
-      const __m256 xv = _mm256_maskload_ps((x + b * cols + j), m);
-      for (int i = 0; i < R; i++) acc[i][b] = _mm256_fmadd_ps(wv[i], xv, acc[i][b]);
+      const __m256 xb = _mm256_broadcast_ss(x + b * ldx + k);
+      acc0[b] = _mm256_fmadd_ps(w0, xb, acc0[b]);
+      acc1[b] = _mm256_fmadd_ps(w1, xb, acc1[b]);
     }
   }
   for (int b = 0; b < B; b++) {
-    for (int i = 0; i < R; i++) out[b * ldo + i] = hsum(acc[i][b]);
+    _mm256_maskstore_ps(out + b * ldo, m0, acc0[b]);
+    _mm256_maskstore_ps(out + b * ldo + 8, m1, acc1[b]);
   }
 }
 
-K256 void matmat_f32(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x,
-                     std::size_t n_batch, std::size_t cols) {
-  constexpr int kR = 4, kB = 4;
-  std::size_t i = 0;
-  for (; i + kR <= n_rows; i += kR) {
+K256 void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows,
+                     const float* x, std::size_t ldx, std::size_t n_batch, std::size_t cols, bool accumulate) {
+  for (std::size_t i = 0; i < n_rows; i += 16) {
+    const std::size_t nr = n_rows - i < 16 ? n_rows - i : 16;
+    const __m256i m0 = tail_mask(nr < 8 ? nr : 8), m1 = tail_mask(nr > 8 ? nr - 8 : 0);
     std::size_t b = 0;
-    for (; b + kB <= n_batch; b += kB) matmat_tile<kR, kB>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
-    for (; b < n_batch; b++) matmat_tile<kR, 1>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
+    for (; b + 6 <= n_batch; b += 6) {
+      matmat_tile<6>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+    }
+    if (b + 4 <= n_batch) {
+      matmat_tile<4>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 4;
+    }
+    if (b + 2 <= n_batch) {
+      matmat_tile<2>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 2;
+    }
+    if (b < n_batch) matmat_tile<1>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
   }
-  for (; i < n_rows; i++) {
-    std::size_t b = 0;
-    for (; b + kB <= n_batch; b += kB) matmat_tile<1, kB>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
-    for (; b < n_batch; b++) matmat_tile<1, 1>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
+}
+
+// exp(x) = 2^n * e^r with x = n ln2 + r, |r| <= ln2 / 2, e^r by its degree-6
+// Taylor polynomial (relative error < 3e-7); x is clamped to [-87, 88] so
+// that 2^n, built in the exponent bits, stays a normal float.
+K256_INLINE __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 in two parts: n * ln2_hi is exact
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n));
+}
+
+K256 void softmax(float* x, std::size_t n, float scale) {
+  const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-__builtin_inff());
+  __m256 vmax = minus_inf;
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, m), vscale);
+    vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(minus_inf, v, _mm256_castsi256_ps(m)));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const __m256 max_val = _mm256_set1_ps(_mm_cvtss_f32(m4));
+  __m256 sum = _mm256_setzero_ps();
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), vscale), max_val)),
+                                   _mm256_castsi256_ps(m));
+    _mm256_maskstore_ps(x + i, m, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), inv));
+  }
+}
+
+K256 void swiglu(float* hb, const float* hb2, std::size_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 g = _mm256_maskload_ps(hb + i, m);
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+    _mm256_maskstore_ps(hb + i, m, _mm256_mul_ps(silu, _mm256_maskload_ps(hb2 + i, m)));
   }
 }
 
@@ -256,7 +353,7 @@ K256 void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::s
   half_rows<true>(out, w, x, cols, r0, r1);
 }
 
-// --- matrix-vector: GGUF Q8_0 / Q4_0 with int8 activations -------------------------------
+// --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations ----------------
 
 // 32 unsigned a times 32 signed b, summed in pairs into 8 int32 (maddubs
 // cannot overflow here: |a| <= 128 and |b| <= 127).
@@ -266,42 +363,232 @@ K256_INLINE __m256i dot_u8_s8(__m256i a, __m256i b) {
 
 // Q4_0 byte j holds value j (low nibble) and value j + 16 (high nibble).
 K256_INLINE __m256i unpack_q4(const std::uint8_t* qs) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i low = _mm_set1_epi8(0x0f);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), _mm_and_si128(bytes, low));
+  // Both halves from one broadcast load; the upper one shifted by 4.
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
 K256_INLINE __m256i load_q8(const std::int8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
 
+// acc + the same sums: what vpdpbusd does in one instruction.
+K256_INLINE __m256i dpbusd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, dot_u8_s8(a, b)); }
+
+// The low 16 bits of each 32-bit lane, packed.
+K256_INLINE __m128i low_halves(__m256i v) {
+  const __m256i m = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
+  return _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+}
+
+// The R-row kernels below share each activation load between R rows; each
+// row keeps its own accumulator, so row r's result is the same for any R
+// and any [r0, r1). Per 32 values (one BlockQ8x32): an exact int32 sum in 8
+// lanes, converted and scaled once in fp32.
+
+template <bool kQ4>
+struct Q0Block {
+  using type = BlockQ8_0;
+};
+template <>
+struct Q0Block<true> {
+  using type = BlockQ4_0;
+};
+
+template <typename Block>
+K256_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+// Gathers 8 values 4 bytes wide, `stride` bytes apart, starting at p.
+K256_INLINE __m256i gather8(const void* p, int stride) {
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
+}
+
+// The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
+// xd of the 8 activation blocks they meet: one gather and one conversion
+// for 8 blocks instead of 8 scalar ones.
+K256_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x32* x) {
+  const __m256 d = _mm256_cvtph_ps(low_halves(gather8(blocks, stride)));
+  return _mm256_mul_ps(d, _mm256_castsi256_ps(gather8(&x->d, sizeof(BlockQ8x32))));
+}
+
+// One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
+// Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
+template <bool kQ4>
+K256_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk, __m256i xv, __m256i offset, __m256 s) {
+  __m256i isum;
+  if constexpr (kQ4) {
+    isum = dpbusd(offset, unpack_q4(blk.qs), xv);
+  } else {
+    // |w| times x with w's sign: unsigned by signed, as the instruction wants.
+    const __m256i wq = load_q8(blk.qs);
+    isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
+  }
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
+}
+
+template <bool kQ4>
+K256_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
+  return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
+// one by one; block b's arithmetic is the same either way.
+template <bool kQ4, int R>
+K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  using Block = typename Q0Block<kQ4>::type;
+  const Block* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    __m256 s[R];  // lane j: d_j * xd_j
+    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
+    for (int j = 0; j < 8; j++) {
+      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
+      for (int i = 0; i < R; i++) {
+        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
+      }
+    }
+  }
+  for (; b < nb; b++) {
+    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
+    for (int i = 0; i < R; i++) {
+      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// xd and xd * sum(xq) of the 8 activation blocks of one super-block.
+K256_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
+  *xd = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[4].d, x[5].d, x[6].d, x[7].d);
+  int total[8];
+  for (int j = 0; j < 8; j++) total[j] = x[j].sums[0] + x[j].sums[1];
+  *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
+}
+
+// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
+// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
+// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
+K256_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
+  std::uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
+  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
+}
+
+// Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+template <int R>
+K256_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const BlockQ4_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    __m256 xd, xs;
+    x_scales8(x, &xd, &xs);
+    __m256 s[R];  // lane j: d * sc_j * xd_j
+    for (int i = 0; i < R; i++) {
+      const BlockQ4_K& blk = rows[i][b];
+      __m256 sc, mn;
+      q4_k_scales8(blk.scales, &sc, &mn);
+      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+    }
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    for (int c = 0; c < 4; c++) {
+      const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
+      const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
+      for (int i = 0; i < R; i++) {
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+        const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
+        const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_permutevar8x32_ps(s[i], j1), acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout:
+// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits
+// 4, 5 from bits 2r, 2r + 1 of qh[32h + l]; lanes 0-3 of its integer sum
+// are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+template <int R>
+K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const BlockQ6_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    // The -32 of every weight: -32 * sum(xq) of each half starts lanes 0 and 4.
+    __m256i offset[8];
+    for (int k = 0; k < 8; k++) {
+      offset[k] = _mm256_setr_epi32(-32 * x[k].sums[0], 0, 0, 0, -32 * x[k].sums[1], 0, 0, 0);
+    }
+    for (int i = 0; i < R; i++) {
+      const BlockQ6_K& blk = rows[i][b];
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
+      for (int h = 0; h < 2; h++) {
+        // d * scales[8h .. 8h + 8) as floats
+        const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
+        q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low),
+                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+        for (int r = 0; r < 4; r++) {
+          const int k = 4 * h + r;
+          const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
+          const __m256i pick = _mm256_setr_epi32(2 * r, 2 * r, 2 * r, 2 * r, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1);
+          const __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(sc, pick), _mm256_set1_ps(x[k].d));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[i]);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
 K256 void matvec_q8_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ8_0* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      const __m256i wq = load_q8(blocks[b].qs), xv = load_q8(xq[b].qs);
-      // |w| times x with w's sign: unsigned by signed, as maddubs wants.
-      const __m256i isum = dot_u8_s8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(fp16_to_fp32(blocks[b].d) * xq[b].d), acc);
-    }
-    out[r] = hsum(acc);
-  }
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
 }
 
 K256 void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_0* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0.0f;  // sum of d * 8 * sum(x q): the -8 of every weight
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      const float d = fp16_to_fp32(blocks[b].d) * xq[b].d;
-      const __m256i isum = dot_u8_s8(unpack_q4(blocks[b].qs), load_q8(xq[b].qs));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc);
-      offset += d * float(8 * (xq[b].sums[0] + xq[b].sums[1]));
-    }
-    out[r] = hsum(acc) - offset;
-  }
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+}
+
+K256 void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+}
+
+K256 void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
 }
 
 // --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
@@ -429,6 +716,84 @@ K256 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
+// --- matrix-matrix: GGUF int8 ---------------------------------------------------------------
+
+// A tile of R weight rows by T tokens: each weight block is loaded (and
+// unpacked) once and used for T tokens. Per (row, token) the block dot of
+// matvec_q8_0 / matvec_q4_0 in its own accumulator, so the tile shape does not
+// change a result. Q4_0's -8 is folded into the integer sum (lane 0 of each
+// block), which stays exact.
+template <bool kQ4, int R, int T>
+K256_INLINE void int8_tile(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
+                           const BlockQ8x32* xq, std::size_t n_blocks) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (std::size_t b = 0; b < n_blocks; b++) {
+    __m256i wq[R];  // unsigned weights: Q4_0 nibbles, or |w| for Q8_0
+    __m256i ws[R];  // Q8_0: the weights, whose signs go onto x
+    float dw[R];
+    for (int r = 0; r < R; r++) {
+      if (kQ4) {
+        const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes)[b];
+        wq[r] = unpack_q4(blk.qs);
+        dw[r] = fp16_to_fp32(blk.d);
+      } else {
+        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(w + r * row_bytes)[b];
+        ws[r] = load_q8(blk.qs);
+        wq[r] = _mm256_sign_epi8(ws[r], ws[r]);
+        dw[r] = fp16_to_fp32(blk.d);
+      }
+    }
+    for (int t = 0; t < T; t++) {
+      const BlockQ8x32& x = xq[t * n_blocks + b];
+      const __m256i xv = load_q8(x.qs);
+      const __m256i corr = _mm256_setr_epi32(8 * (x.sums[0] + x.sums[1]), 0, 0, 0, 0, 0, 0, 0);
+      for (int r = 0; r < R; r++) {
+        const __m256i isum = kQ4 ? _mm256_sub_epi32(dot_u8_s8(wq[r], xv), corr)
+                                 : dot_u8_s8(wq[r], _mm256_sign_epi8(xv, ws[r]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * x.d), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; t++) {
+    for (int r = 0; r < R; r++) out[t * ldo + r] = hsum(acc[r][t]);
+  }
+}
+
+template <bool kQ4>
+K256_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                             const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  constexpr int kR = 2, kT = 3;
+  const std::size_t n_blocks = cols / 32;
+  const std::uint8_t* base = static_cast<const std::uint8_t*>(w);
+  for (std::size_t i = 0; i < n_rows; i += kR) {
+    const std::uint8_t* rows = base + i * row_bytes;
+    std::size_t t = 0;
+    if (i + kR <= n_rows) {
+      for (; t + kT <= n_tokens; t += kT)
+        int8_tile<kQ4, kR, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++)
+        int8_tile<kQ4, kR, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    } else {
+      for (; t + kT <= n_tokens; t += kT)
+        int8_tile<kQ4, 1, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++)
+        int8_tile<kQ4, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    }
+  }
+}
+
+K256 void matmat_q8_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
+}
+K256 void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
+}
+
 Kernels make_table() {
   Kernels k;
   k.isa = Isa::AVX2;
@@ -437,17 +802,26 @@ Kernels make_table() {
   k.sum_squares = sum_squares;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
+  k.attention_scores_f16 = attention_scores_f16;
+  k.attention_values_f16 = attention_values_f16;
   k.matvec_f32 = matvec_f32;
   k.matvec_q8_group = matvec_q8_group;
   k.matvec_f16 = matvec_f16;
   k.matvec_bf16 = matvec_bf16;
   k.matvec_q8_0 = matvec_q8_0;
   k.matvec_q4_0 = matvec_q4_0;
+  k.matvec_q4_k = matvec_q4_k;
+  k.matvec_q6_k = matvec_q6_k;
   k.matvec_q8_0_f32 = matvec_q8_0_f32;
   k.matvec_q4_0_f32 = matvec_q4_0_f32;
   k.matvec_q4_k_f32 = matvec_q4_k_f32;
   k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
+  k.transpose = kernels_scalar().transpose;  // the scalar copy loop
+  k.matmat_q8_0 = matmat_q8_0;
+  k.matmat_q4_0 = matmat_q4_0;
+  k.softmax = softmax;
+  k.swiglu = swiglu;
   return k;
 }
 

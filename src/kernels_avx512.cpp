@@ -1,6 +1,8 @@
 // AVX-512 kernels (F, BW, VL; VNNI where noted): 16 floats per register.
 // Compiled into every x86-64 build through per-function target attributes
 // and used only when cpu_features() reports the instructions.
+#include <cstring>
+
 #include "fp16.hpp"
 #include "kernels.hpp"
 
@@ -86,6 +88,39 @@ K512 void attention_values(float* out, const float* att, const float* values, st
   }
 }
 
+// fp16 cache: the same loops, each 16 halves widened with vcvtph2ps.
+K512_INLINE __m512 load_half16(const std::uint16_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+K512 void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                               std::size_t head_size, float scale) {
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* key = keys + t * head_size;
+    __m512 acc = _mm512_setzero_ps();
+    for (std::size_t i = 0; i < head_size; i += 16) {
+      const __mmask16 m = __mmask16(head_size - i >= 16 ? 0xffff : (1u << (head_size - i)) - 1);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), load_half16(key + i, m), acc);
+    }
+    att[t] = _mm512_reduce_add_ps(acc) * scale;
+  }
+}
+
+K512 void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                               std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i += 16) {
+    const __mmask16 m = __mmask16(head_size - i >= 16 ? 0xffff : (1u << (head_size - i)) - 1);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    std::size_t t = 0;
+    for (; t + 2 <= n_pos; t += 2) {
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), load_half16(values + t * head_size + i, m), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(att[t + 1]), load_half16(values + (t + 1) * head_size + i, m), acc1);
+    }
+    if (t < n_pos) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), load_half16(values + t * head_size + i, m), acc0);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(acc0, acc1));
+  }
+}
+
 // --- matrix-vector: fp32 ---------------------------------------------------------------
 
 // R rows at once share each load of x; every row keeps its own two
@@ -165,50 +200,147 @@ K512 void matvec_q8_group(float* out, const std::int8_t* q, const float* scales,
 
 // --- matrix-matrix (batched prompt) ---------------------------------------------------
 
-// A tile of R weight rows by B activation rows: R + B loads feed R * B FMAs
-// per step. One accumulator per output, so output (i, b) is computed the
-// same way in any tile shape.
-template <int R, int B>
-K512_INLINE void matmat_tile(float* out, std::size_t ldo, const float* w, const float* x, std::size_t cols) {
-  __m512 acc[R][B];
-  for (int i = 0; i < R; i++) {
-    for (int b = 0; b < B; b++) acc[i][b] = _mm512_setzero_ps();
+// One tile: 32 outputs (two registers, masked by m0, m1) for each of B
+// tokens. Per k: two loads of packed weights, B broadcasts of an activation,
+// 2B independent FMAs; with B = 8 the 16 accumulators keep both FMA units
+// busy through their latency.
+template <int B>
+K512_INLINE void matmat_tile(float* out, std::size_t ldo, const float* wt, std::size_t ldw, __mmask16 m0,
+                             __mmask16 m1, const float* x, std::size_t ldx, std::size_t cols, bool accumulate) {
+  __m512 acc0[B], acc1[B];
+  for (int b = 0; b < B; b++) {
+    acc0[b] = accumulate ? _mm512_maskz_loadu_ps(m0, out + b * ldo) : _mm512_setzero_ps();
+    acc1[b] = accumulate ? _mm512_maskz_loadu_ps(m1, out + b * ldo + 16) : _mm512_setzero_ps();
   }
-  std::size_t j = 0;
-  for (; j + 16 <= cols; j += 16) {
-    __m512 wv[R];
-    for (int i = 0; i < R; i++) wv[i] = _mm512_loadu_ps(w + i * cols + j);
+  for (std::size_t k = 0; k < cols; k++) {
+    const __m512 w0 = _mm512_maskz_loadu_ps(m0, wt + k * ldw);
+    const __m512 w1 = _mm512_maskz_loadu_ps(m1, wt + k * ldw + 16);
     for (int b = 0; b < B; b++) {
-      const __m512 xv = _mm512_loadu_ps(x + b * cols + j);
-      for (int i = 0; i < R; i++) acc[i][b] = _mm512_fmadd_ps(wv[i], xv, acc[i][b]);
-    }
-  }
-  if (j < cols) {
-    __m512 wv[R];
-    for (int i = 0; i < R; i++) wv[i] = load_tail((w + i * cols + j), cols - j);
-    for (int b = 0; b < B; b++) {
-      const __m512 xv = load_tail((x + b * cols + j), cols - j);
-      for (int i = 0; i < R; i++) acc[i][b] = _mm512_fmadd_ps(wv[i], xv, acc[i][b]);
+      const __m512 xb = _mm512_set1_ps(x[b * ldx + k]);
+      acc0[b] = _mm512_fmadd_ps(w0, xb, acc0[b]);
+      acc1[b] = _mm512_fmadd_ps(w1, xb, acc1[b]);
     }
   }
   for (int b = 0; b < B; b++) {
-    for (int i = 0; i < R; i++) out[b * ldo + i] = _mm512_reduce_add_ps(acc[i][b]);
+    _mm512_mask_storeu_ps(out + b * ldo, m0, acc0[b]);
+    _mm512_mask_storeu_ps(out + b * ldo + 16, m1, acc1[b]);
   }
 }
 
-K512 void matmat_f32(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x,
-                     std::size_t n_batch, std::size_t cols) {
-  constexpr int kR = 4, kB = 4;
-  std::size_t i = 0;
-  for (; i + kR <= n_rows; i += kR) {
+K512 void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows,
+                     const float* x, std::size_t ldx, std::size_t n_batch, std::size_t cols, bool accumulate) {
+  for (std::size_t i = 0; i < n_rows; i += 32) {
+    const std::size_t nr = n_rows - i < 32 ? n_rows - i : 32;
+    const __mmask16 m0 = __mmask16(nr >= 16 ? 0xffff : (1u << nr) - 1);
+    const __mmask16 m1 = __mmask16(nr <= 16 ? 0 : nr == 32 ? 0xffff : (1u << (nr - 16)) - 1);
     std::size_t b = 0;
-    for (; b + kB <= n_batch; b += kB) matmat_tile<kR, kB>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
-    for (; b < n_batch; b++) matmat_tile<kR, 1>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
+    for (; b + 8 <= n_batch; b += 8) {
+      matmat_tile<8>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+    }
+    if (b + 4 <= n_batch) {
+      matmat_tile<4>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 4;
+    }
+    if (b + 2 <= n_batch) {
+      matmat_tile<2>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 2;
+    }
+    if (b < n_batch) matmat_tile<1>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
   }
-  for (; i < n_rows; i++) {
-    std::size_t b = 0;
-    for (; b + kB <= n_batch; b += kB) matmat_tile<1, kB>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
-    for (; b < n_batch; b++) matmat_tile<1, 1>(out + b * ldo + i, ldo, w + i * cols, x + b * cols, cols);
+}
+
+// Transposes a 16 x 16 block in registers: v[i] lane j becomes v[j] lane i.
+// Pairs of rows interleave, then quadruples, then 128-bit lanes move.
+K512_INLINE void transpose16(__m512 v[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+  }
+  // u[4i + c], 128-bit lane L: column 4L + c of rows 4i .. 4i + 3
+  for (int i = 0; i < 4; i++) {
+    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512 a = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), b = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 e = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), f = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    v[c] = _mm512_shuffle_f32x4(a, e, 0x88);
+    v[4 + c] = _mm512_shuffle_f32x4(a, e, 0xDD);
+    v[8 + c] = _mm512_shuffle_f32x4(b, f, 0x88);
+    v[12 + c] = _mm512_shuffle_f32x4(b, f, 0xDD);
+  }
+}
+
+// 16 x 16 blocks, edges masked.
+K512 void transpose(float* out, std::size_t ldo, const float* in, std::size_t ldi, std::size_t rows, std::size_t cols) {
+  for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
+    const std::size_t nr = rows - r0 < 16 ? rows - r0 : 16;
+    const __mmask16 row_mask = __mmask16(nr == 16 ? 0xffff : (1u << nr) - 1);
+    for (std::size_t c0 = 0; c0 < cols; c0 += 16) {
+      const std::size_t nc = cols - c0 < 16 ? cols - c0 : 16;
+      const __mmask16 col_mask = __mmask16(nc == 16 ? 0xffff : (1u << nc) - 1);
+      __m512 v[16];
+      for (std::size_t i = 0; i < 16; i++) {
+        v[i] = i < nr ? _mm512_maskz_loadu_ps(col_mask, in + (r0 + i) * ldi + c0) : _mm512_setzero_ps();
+      }
+      transpose16(v);
+      for (std::size_t j = 0; j < nc; j++) _mm512_mask_storeu_ps(out + (c0 + j) * ldo + r0, row_mask, v[j]);
+    }
+  }
+}
+
+// exp(x) = 2^n * e^r with x = n ln2 + r, |r| <= ln2 / 2, e^r by its degree-6
+// Taylor polynomial (relative error < 3e-7); x is clamped to [-88, 88].
+K512_INLINE __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);  // ln2 in two parts: n * ln2_hi is exact
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+K512_INLINE __mmask16 tail_mask16(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
+
+K512 void softmax(float* x, std::size_t n, float scale) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-__builtin_inff());
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask16(n - i);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vscale));
+  }
+  const __m512 max_val = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 sum = _mm512_setzero_ps();
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask16(n - i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vscale), max_val));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    sum = _mm512_mask_add_ps(sum, m, sum, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask16(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+  }
+}
+
+K512 void swiglu(float* hb, const float* hb2, std::size_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask16(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(m, hb + i);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(hb + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, hb2 + i)));
   }
 }
 
@@ -378,7 +510,7 @@ K512 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
-// --- matrix-vector: GGUF Q8_0 / Q4_0 with VNNI (vpdpbusd) ---------------------------------
+// --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with VNNI (vpdpbusd) ------------------
 
 #define KVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define KVNNI_INLINE KVNNI __attribute__((always_inline)) inline
@@ -389,9 +521,9 @@ KVNNI_INLINE __m256i load_q8(const std::int8_t* qs) {
 
 // Q4_0 byte j holds value j (low nibble) and value j + 16 (high nibble).
 KVNNI_INLINE __m256i unpack_q4(const std::uint8_t* qs) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i low = _mm_set1_epi8(0x0f);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), _mm_and_si128(bytes, low));
+  // Both halves from one broadcast load; the upper one shifted by 4.
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
 KVNNI_INLINE float hsum256(__m256 v) {
@@ -401,35 +533,382 @@ KVNNI_INLINE float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq,
-                            std::size_t cols, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ8_0* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      const __m256i wq = load_q8(blocks[b].qs), xv = load_q8(xq[b].qs);
-      // |w| times x with w's sign: unsigned by signed, as vpdpbusd wants.
-      const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(fp16_to_fp32(blocks[b].d) * xq[b].d), acc);
+// acc + 32 unsigned a times 32 signed b, summed in fours into 8 int32.
+KVNNI_INLINE __m256i dpbusd(__m256i acc, __m256i a, __m256i b) { return _mm256_dpbusd_epi32(acc, a, b); }
+
+// The low 16 bits of each 32-bit lane, packed.
+KVNNI_INLINE __m128i low_halves(__m256i v) { return _mm256_cvtepi32_epi16(v); }
+
+// The R-row kernels below share each activation load between R rows; each
+// row keeps its own accumulator, so row r's result is the same for any R
+// and any [r0, r1). Per 32 values (one BlockQ8x32): an exact int32 sum in 8
+// lanes, converted and scaled once in fp32.
+
+template <bool kQ4>
+struct Q0Block {
+  using type = BlockQ8_0;
+};
+template <>
+struct Q0Block<true> {
+  using type = BlockQ4_0;
+};
+
+template <typename Block>
+KVNNI_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+// Gathers 8 values 4 bytes wide, `stride` bytes apart, starting at p.
+KVNNI_INLINE __m256i gather8(const void* p, int stride) {
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
+}
+
+// The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
+// xd of the 8 activation blocks they meet: one gather and one conversion
+// for 8 blocks instead of 8 scalar ones.
+KVNNI_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x32* x) {
+  const __m256 d = _mm256_cvtph_ps(low_halves(gather8(blocks, stride)));
+  return _mm256_mul_ps(d, _mm256_castsi256_ps(gather8(&x->d, sizeof(BlockQ8x32))));
+}
+
+// One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
+// Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
+template <bool kQ4>
+KVNNI_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk, __m256i xv, __m256i offset, __m256 s) {
+  __m256i isum;
+  if constexpr (kQ4) {
+    isum = dpbusd(offset, unpack_q4(blk.qs), xv);
+  } else {
+    // |w| times x with w's sign: unsigned by signed, as the instruction wants.
+    const __m256i wq = load_q8(blk.qs);
+    isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
+  }
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
+}
+
+template <bool kQ4>
+KVNNI_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
+  return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
+// one by one; block b's arithmetic is the same either way.
+template <bool kQ4, int R>
+KVNNI_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  using Block = typename Q0Block<kQ4>::type;
+  const Block* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    __m256 s[R];  // lane j: d_j * xd_j
+    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
+    for (int j = 0; j < 8; j++) {
+      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
+      for (int i = 0; i < R; i++) {
+        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
+      }
     }
-    out[r] = hsum256(acc);
+  }
+  for (; b < nb; b++) {
+    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
+    for (int i = 0; i < R; i++) {
+      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
+}
+
+// xd and xd * sum(xq) of the 8 activation blocks of one super-block.
+KVNNI_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
+  *xd = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[4].d, x[5].d, x[6].d, x[7].d);
+  int total[8];
+  for (int j = 0; j < 8; j++) total[j] = x[j].sums[0] + x[j].sums[1];
+  *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
+}
+
+// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
+// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
+// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
+KVNNI_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
+  std::uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
+  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
+}
+
+// Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+template <int R>
+KVNNI_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const BlockQ4_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    __m256 xd, xs;
+    x_scales8(x, &xd, &xs);
+    __m256 s[R];  // lane j: d * sc_j * xd_j
+    for (int i = 0; i < R; i++) {
+      const BlockQ4_K& blk = rows[i][b];
+      __m256 sc, mn;
+      q4_k_scales8(blk.scales, &sc, &mn);
+      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+    }
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    for (int c = 0; c < 4; c++) {
+      const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
+      const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
+      for (int i = 0; i < R; i++) {
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+        const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
+        const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_permutevar8x32_ps(s[i], j1), acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
+}
+
+// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout:
+// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits
+// 4, 5 from bits 2r, 2r + 1 of qh[32h + l]; lanes 0-3 of its integer sum
+// are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+template <int R>
+KVNNI_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const BlockQ6_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    // The -32 of every weight: -32 * sum(xq) of each half starts lanes 0 and 4.
+    __m256i offset[8];
+    for (int k = 0; k < 8; k++) {
+      offset[k] = _mm256_setr_epi32(-32 * x[k].sums[0], 0, 0, 0, -32 * x[k].sums[1], 0, 0, 0);
+    }
+    for (int i = 0; i < R; i++) {
+      const BlockQ6_K& blk = rows[i][b];
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
+      for (int h = 0; h < 2; h++) {
+        // d * scales[8h .. 8h + 8) as floats
+        const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
+        q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low),
+                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+        for (int r = 0; r < 4; r++) {
+          const int k = 4 * h + r;
+          const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
+          const __m256i pick = _mm256_setr_epi32(2 * r, 2 * r, 2 * r, 2 * r, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1);
+          const __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(sc, pick), _mm256_set1_ps(x[k].d));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[i]);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
+}
+
+KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+}
+
+KVNNI void matvec_q4_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+}
+
+KVNNI void matvec_q4_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                            std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+}
+
+KVNNI void matvec_q6_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+}
+
+// --- matrix-matrix: GGUF int8 ---------------------------------------------------------------
+
+// A panel of 32 weight rows is transposed so that one vpdpbusd multiplies
+// 4 bytes of 16 rows (the lanes) by the same 4 bytes of one token
+// (broadcast): a tile of 32 rows by kTileTokens tokens then keeps
+// 2 * kTileTokens int32 sums in registers, and each weight load serves
+// kTileTokens tokens. vpdpbusd wants unsigned weights: Q8_0 is stored + 128
+// and Q4_0 as its raw nibbles (w + 8), and each block's sums start at
+// -offset * sum(x), from BlockQ8x32::sums, so every block's int32 is the
+// exact integer dot of matvec_q8_0 / matvec_q4_0. Lanes are rows, so a row's
+// blocks are summed in order in its own lane: no horizontal sums, and no
+// dependence on the tile shape.
+
+constexpr std::size_t kPanelRows = 32;    // two groups of 16 row lanes
+constexpr std::size_t kPanelBlocks = 32;  // 1024 cols of a panel at a time: 36 KB, kept in L1
+constexpr int kTileTokens = 6;
+
+struct alignas(64) PanelBlock {  // one 32-value block of 32 rows
+  std::uint8_t q[8][2][64];      // [4-byte step][row group][lane * 4 + byte] unsigned weights
+  float d[2][16];                // [row group][lane] weight scales
+};
+
+KVNNI_INLINE __mmask16 lane_mask(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
+
+// Transposes blocks [b0, b0 + nb) of n_rows <= 32 rows into panel (rows past
+// n_rows are zero). Per 16 rows and block: each row's 32 values as 8 dwords,
+// two rows to a register (row i low, row i + 8 high), then an 8 x 8 dword
+// transpose in both halves at once, so that step s holds dword s of all 16
+// rows. (Shuffles: gathers are slow on CPUs with the GDS microcode fix.)
+template <bool kQ4>
+KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                             std::size_t b0, std::size_t nb) {
+  static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
+  const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  const __m512i lo_half = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi_half = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (std::size_t g = 0; g < 2; g++) {
+    const std::uint8_t* rows[16];  // (16) row starts, or the zero block
+    for (std::size_t l = 0; l < 16; l++) rows[l] = 16 * g + l < n_rows ? w + (16 * g + l) * row_bytes : nullptr;
+    for (std::size_t bb = 0; bb < nb; bb++) {
+      const std::uint8_t* blk[16];  // (16) the block of each row: d (fp16), then the quants
+      std::uint16_t d16[16];        // (16) weight scales
+      for (std::size_t l = 0; l < 16; l++) {
+        blk[l] = rows[l] ? rows[l] + (b0 + bb) * block_bytes : kZeroBlock;
+        __builtin_memcpy(&d16[l], blk[l], 2);
+      }
+      _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d16))));
+      __m512i z[8];  // row i's 32 unsigned values in the low half, row i + 8's in the high half
+      for (int i = 0; i < 8; i++) {
+        if (kQ4) {
+          // Byte j holds value j (low nibble) and value j + 16 (high nibble):
+          // each row's 16 bytes twice, the second copy shifted down 4.
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i] + 2));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i + 8] + 2));
+          const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
+          z[i] = _mm512_and_si512(_mm512_srlv_epi64(ab, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
+        } else {
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i] + 2));
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i + 8] + 2));
+          z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), _mm512_set1_epi8(char(0x80)));
+        }
+      }
+      // Within each 128-bit lane: rows (0..3 | 4..7) by dwords s and s + 4.
+      __m512i t[8], u[8];
+      for (int h = 0; h < 8; h += 4) {
+        t[h + 0] = _mm512_unpacklo_epi32(z[h + 0], z[h + 1]);
+        t[h + 1] = _mm512_unpackhi_epi32(z[h + 0], z[h + 1]);
+        t[h + 2] = _mm512_unpacklo_epi32(z[h + 2], z[h + 3]);
+        t[h + 3] = _mm512_unpackhi_epi32(z[h + 2], z[h + 3]);
+        u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);  // dwords 0, 4
+        u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);  // dwords 1, 5
+        u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);  // dwords 2, 6
+        u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);  // dwords 3, 7
+      }
+      for (int s = 0; s < 4; s++) {
+        _mm512_store_si512(panel[bb].q[s][g], _mm512_permutex2var_epi64(u[s], lo_half, u[s + 4]));
+        _mm512_store_si512(panel[bb].q[s + 4][g], _mm512_permutex2var_epi64(u[s], hi_half, u[s + 4]));
+      }
+    }
   }
 }
 
-KVNNI void matvec_q4_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq,
-                            std::size_t cols, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_0* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-    __m256 acc = _mm256_setzero_ps();
-    float offset = 0.0f;  // sum of d * 8 * sum(x q): the -8 of every weight
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      const float d = fp16_to_fp32(blocks[b].d) * xq[b].d;
-      const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_q4(blocks[b].qs), load_q8(xq[b].qs));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d), acc);
-      offset += d * float(8 * (xq[b].sums[0] + xq[b].sums[1]));
-    }
-    out[r] = hsum256(acc) - offset;
+// out (T tokens, 32 rows at ldo) += panel (nb blocks) . xq (T tokens, x_stride blocks apart).
+template <int T>
+KVNNI_INLINE void int8_tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb, const BlockQ8x32* xq,
+                            std::size_t x_stride, int offset, __mmask16 m0, __mmask16 m1, bool first) {
+  __m512 acc[2][T];
+  for (int t = 0; t < T; t++) {
+    acc[0][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + t * ldo);
+    acc[1][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + t * ldo + 16);
   }
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelBlock& p = panel[bb];
+    __m512i isum[2][T];
+    for (int t = 0; t < T; t++) {
+      const BlockQ8x32& x = xq[t * x_stride + bb];
+      isum[0][t] = isum[1][t] = _mm512_set1_epi32(-offset * (x.sums[0] + x.sums[1]));
+    }
+    for (int s = 0; s < 8; s++) {
+      const __m512i w0 = _mm512_load_si512(p.q[s][0]), w1 = _mm512_load_si512(p.q[s][1]);
+      for (int t = 0; t < T; t++) {
+        std::int32_t x4;  // 4 quants of token t
+        __builtin_memcpy(&x4, xq[t * x_stride + bb].qs + 4 * s, 4);
+        const __m512i xv = _mm512_set1_epi32(x4);
+        isum[0][t] = _mm512_dpbusd_epi32(isum[0][t], w0, xv);
+        isum[1][t] = _mm512_dpbusd_epi32(isum[1][t], w1, xv);
+      }
+    }
+    const __m512 d0 = _mm512_load_ps(p.d[0]), d1 = _mm512_load_ps(p.d[1]);
+    for (int t = 0; t < T; t++) {
+      const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
+      acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[0][t]), _mm512_mul_ps(d0, dx), acc[0][t]);
+      acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(d1, dx), acc[1][t]);
+    }
+  }
+  for (int t = 0; t < T; t++) {
+    _mm512_mask_storeu_ps(out + t * ldo, m0, acc[0][t]);
+    _mm512_mask_storeu_ps(out + t * ldo + 16, m1, acc[1][t]);
+  }
+}
+
+template <bool kQ4>
+KVNNI_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                              const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  const std::size_t n_blocks = cols / 32;
+  const int offset = kQ4 ? 8 : 128;
+  PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
+    const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
+    const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
+    for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
+      const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
+      pack_panel<kQ4>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, b0, nb);
+      std::size_t t = 0;
+      for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
+        int8_tile<kTileTokens>(out + t * ldo + i0, ldo, panel, nb, xq + t * n_blocks + b0, n_blocks, offset, m0, m1,
+                               b0 == 0);
+      }
+      float* o = out + t * ldo + i0;
+      const BlockQ8x32* x = xq + t * n_blocks + b0;
+      switch (n_tokens - t) {
+        case 5: int8_tile<5>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
+        case 4: int8_tile<4>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
+        case 3: int8_tile<3>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
+        case 2: int8_tile<2>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
+        case 1: int8_tile<1>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
+        default: break;
+      }
+    }
+  }
+}
+
+KVNNI void matmat_q8_0_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
+}
+KVNNI void matmat_q4_0_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
 }
 
 Kernels make_table() {
@@ -440,11 +919,16 @@ Kernels make_table() {
   k.sum_squares = sum_squares;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
+  k.attention_scores_f16 = attention_scores_f16;
+  k.attention_values_f16 = attention_values_f16;
   k.matvec_f32 = matvec_f32;
   k.matvec_q8_group = matvec_q8_group;
   k.matvec_f16 = matvec_f16;
   k.matvec_bf16 = matvec_bf16;
   k.matmat_f32 = matmat_f32;
+  k.transpose = transpose;
+  k.softmax = softmax;
+  k.swiglu = swiglu;
   k.matvec_q8_0_f32 = matvec_q8_0_f32;
   k.matvec_q4_0_f32 = matvec_q4_0_f32;
   k.matvec_q4_k_f32 = matvec_q4_k_f32;
@@ -453,9 +937,17 @@ Kernels make_table() {
   if (cpu_features().avx512vnni) {
     k.matvec_q8_0 = matvec_q8_0_vnni;
     k.matvec_q4_0 = matvec_q4_0_vnni;
+    k.matvec_q4_k = matvec_q4_k_vnni;
+    k.matvec_q6_k = matvec_q6_k_vnni;
+    k.matmat_q8_0 = matmat_q8_0_vnni;
+    k.matmat_q4_0 = matmat_q4_0_vnni;
   } else if (const Kernels* avx2 = kernels_avx2_table()) {
     k.matvec_q8_0 = avx2->matvec_q8_0;
     k.matvec_q4_0 = avx2->matvec_q4_0;
+    k.matvec_q4_k = avx2->matvec_q4_k;
+    k.matvec_q6_k = avx2->matvec_q6_k;
+    k.matmat_q8_0 = avx2->matmat_q8_0;
+    k.matmat_q4_0 = avx2->matmat_q4_0;
   }
   return k;
 }

@@ -45,6 +45,25 @@ void attention_values(float* out, const float* att, const float* values, std::si
   for (std::size_t t = 0; t < n_pos; t++) axpy(out, att[t], values + t * head_size, head_size);
 }
 
+void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                          std::size_t head_size, float scale) {
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* key = keys + t * head_size;
+    float sum = 0.0f;
+    for (std::size_t i = 0; i < head_size; i++) sum += q[i] * fp16_to_fp32(key[i]);
+    att[t] = sum * scale;
+  }
+}
+
+void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                          std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i++) out[i] = 0.0f;
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* value = values + t * head_size;
+    for (std::size_t i = 0; i < head_size; i++) out[i] += att[t] * fp16_to_fp32(value[i]);
+  }
+}
+
 // --- matrix-vector -----------------------------------------------------------------
 
 void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
@@ -119,6 +138,56 @@ void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8
   }
 }
 
+// Q4_K sub-block j of super-block b is x block 8b + j: d * sc * sum(q xq)
+// minus dmin * mn * sum(xq), times xd.
+void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                 std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ4_K* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    float sum = 0.0f;
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const float d = fp16_to_fp32(blocks[b].d), dmin = fp16_to_fp32(blocks[b].dmin);
+      for (int j = 0; j < 8; j++) {
+        const BlockQ8x32& x = xq[8 * b + j];
+        const std::uint8_t* q = blocks[b].qs + 32 * (j / 2);  // low nibbles: even j, high: odd j
+        std::uint8_t sc, mn;
+        scale_min_k4(j, blocks[b].scales, &sc, &mn);
+        int isum = 0;
+        for (int l = 0; l < 32; l++) isum += (j % 2 == 0 ? q[l] & 0xF : q[l] >> 4) * int(x.qs[l]);
+        sum += x.d * (d * float(sc) * float(isum) - dmin * float(mn) * float(x.sums[0] + x.sums[1]));
+      }
+    }
+    out[r] = sum;
+  }
+}
+
+// Q6_K value 32k + l (x block 8b + k, l = 0..31) is value 128h + 32r + l of
+// quants.cpp's layout with h = k / 4, r = k % 4; its sub-block of 16 is 2k + l / 16.
+void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                 std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ6_K* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    float sum = 0.0f;
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = fp16_to_fp32(blk.d);
+      for (int k = 0; k < 8; k++) {
+        const BlockQ8x32& x = xq[8 * b + k];
+        const int h = k / 4, rr = k % 4;
+        int isum[2] = {0, 0};  // per half: sum of (q - 32) * xq
+        for (int l = 0; l < 32; l++) {
+          const std::uint8_t lbyte = blk.ql[64 * h + l + 32 * (rr & 1)];
+          const int low = rr < 2 ? (lbyte & 0xF) : (lbyte >> 4);
+          const int high = (blk.qh[32 * h + l] >> (2 * rr)) & 3;
+          isum[l / 16] += ((low | (high << 4)) - 32) * int(x.qs[l]);
+        }
+        sum += x.d * d * (float(blk.scales[2 * k]) * float(isum[0]) + float(blk.scales[2 * k + 1]) * float(isum[1]));
+      }
+    }
+    out[r] = sum;
+  }
+}
+
 // --- matrix-vector: GGUF blocks with fp32 activations ---------------------------------
 
 // The reference: dequantize one block (the scalar code of quants.cpp), then
@@ -157,11 +226,51 @@ void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const flo
 
 // --- matrix-matrix -----------------------------------------------------------------
 
-void matmat_f32(float* out, std::size_t ldo, const float* w, std::size_t n_rows, const float* x, std::size_t n_batch,
-                std::size_t cols) {
+// The definition every table follows bit for bit: one fused multiply-add
+// chain per output, k in increasing order.
+void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows, const float* x,
+                std::size_t ldx, std::size_t n_batch, std::size_t cols, bool accumulate) {
   for (std::size_t b = 0; b < n_batch; b++) {
-    for (std::size_t i = 0; i < n_rows; i++) out[b * ldo + i] = dot(w + i * cols, x + b * cols, cols);
+    for (std::size_t i = 0; i < n_rows; i++) {
+      float acc = accumulate ? out[b * ldo + i] : 0.0f;
+      for (std::size_t k = 0; k < cols; k++) acc = std::fma(wt[k * ldw + i], x[b * ldx + k], acc);
+      out[b * ldo + i] = acc;
+    }
   }
+}
+
+void transpose(float* out, std::size_t ldo, const float* in, std::size_t ldi, std::size_t rows, std::size_t cols) {
+  for (std::size_t r = 0; r < rows; r++) {
+    for (std::size_t c = 0; c < cols; c++) out[c * ldo + r] = in[r * ldi + c];
+  }
+}
+
+void softmax(float* x, std::size_t n, float scale) {
+  float max_val = x[0] * scale;
+  for (std::size_t i = 1; i < n; i++) max_val = std::fmax(max_val, x[i] * scale);
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < n; i++) {
+    x[i] = std::exp(x[i] * scale - max_val);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (std::size_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void swiglu(float* hb, const float* hb2, std::size_t n) {
+  for (std::size_t i = 0; i < n; i++) hb[i] = hb[i] / (1.0f + std::exp(-hb[i])) * hb2[i];
+}
+
+// --- matrix-matrix: GGUF int8 ---
+
+// Each (row, token) exactly as matvec_q8_0 / matvec_q4_0 compute it.
+void matmat_q8_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  for (std::size_t t = 0; t < n_tokens; t++) matvec_q8_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
+}
+void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
 }
 
 Kernels make_scalar() {
@@ -172,17 +281,26 @@ Kernels make_scalar() {
   k.sum_squares = sum_squares;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
+  k.attention_scores_f16 = attention_scores_f16;
+  k.attention_values_f16 = attention_values_f16;
   k.matvec_f32 = matvec_f32;
   k.matvec_q8_group = matvec_q8_group;
   k.matvec_f16 = matvec_f16;
   k.matvec_bf16 = matvec_bf16;
   k.matvec_q8_0 = matvec_q8_0;
   k.matvec_q4_0 = matvec_q4_0;
+  k.matvec_q4_k = matvec_q4_k;
+  k.matvec_q6_k = matvec_q6_k;
   k.matvec_q8_0_f32 = matvec_q8_0_f32;
   k.matvec_q4_0_f32 = matvec_q4_0_f32;
   k.matvec_q4_k_f32 = matvec_q4_k_f32;
   k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
+  k.transpose = transpose;
+  k.softmax = softmax;
+  k.swiglu = swiglu;
+  k.matmat_q8_0 = matmat_q8_0;
+  k.matmat_q4_0 = matmat_q4_0;
   return k;
 }
 
@@ -247,5 +365,9 @@ const Kernels& kernels() {
 // --- the public name of the choice (transformer.hpp) ---------------------------------
 
 namespace llama2 {
-std::string_view kernel_isa_name() { return isa_name(kernels().isa); }
+std::string_view kernel_isa_name() {
+  // The batched int8 GEMM runs on AMX tiles when it can (matmul_int8.cpp).
+  if (kernels().isa == Isa::AVX512 && kernels_amx_table()) return "avx512+amx";
+  return isa_name(kernels().isa);
+}
 }  // namespace llama2

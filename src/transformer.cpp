@@ -18,7 +18,7 @@ namespace llama2 {
 
 // --- state -------------------------------------------------------------------------
 
-RunState::RunState(const Config& c)
+RunState::RunState(const Config& c, KvType kv_type)
     : x(c.dim),
       xb(c.dim),
       xb2(c.dim),
@@ -29,16 +29,16 @@ RunState::RunState(const Config& c)
       v(c.kv_dim()),
       att(std::size_t(c.n_heads) * c.seq_len),
       logits(c.vocab_size),
-      key_cache(std::size_t(c.n_layers) * c.seq_len * c.kv_dim()),
-      value_cache(std::size_t(c.n_layers) * c.seq_len * c.kv_dim()) {}
+      kv(c, kv_type) {}
 
 namespace {
 
-Config with_context(Config c, int context, const std::string& path) {
+Config with_context(Config c, int context, KvType kv_type, const std::string& path) {
   if (context < 0) throw Error(path + ": context = " + std::to_string(context) + ", expected >= 0");
   if (context > 0 && context < c.seq_len) c.seq_len = context;
   // The KV cache is the one large allocation; refuse one that cannot fit.
-  std::size_t kv_bytes = checked_mul(checked_mul(2 * sizeof(float), std::size_t(c.n_layers), path),
+  const std::size_t element = kv_type == KvType::F16 ? 2 : 4;
+  std::size_t kv_bytes = checked_mul(checked_mul(2 * element, std::size_t(c.n_layers), path),
                                      checked_mul(std::size_t(c.seq_len), std::size_t(c.kv_dim()), path), path);
   long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   if (pages > 0 && page_size > 0 && kv_bytes / std::size_t(page_size) > std::size_t(pages)) {
@@ -51,42 +51,36 @@ Config with_context(Config c, int context, const std::string& path) {
 // Multi-head attention of position `pos` over positions 0..pos of layer l's
 // cache; head h reads kv head h / kv_mul (grouped-query attention).
 void attention(RunState& s, const Config& p, std::size_t l, int pos, ThreadPool& pool) {
-  const std::size_t hs = p.head_size(), seq = p.seq_len, n_kv = p.n_kv_heads;
+  const std::size_t hs = p.head_size(), seq = p.seq_len;
   pool.parallel_for(std::size_t(p.n_heads), [&](std::size_t h0, std::size_t h1, int) {
     for (std::size_t h = h0; h < h1; h++) {
       const std::size_t kv_head = h / std::size_t(p.kv_mul());
       const float* q = s.q.data() + h * hs;                                          // (head_size)
-      const float* keys = s.key_cache.data() + ((l * n_kv + kv_head) * seq) * hs;    // (seq_len, head_size)
-      const float* values = s.value_cache.data() + ((l * n_kv + kv_head) * seq) * hs;
       float* att = s.att.data() + h * seq;                                           // (seq_len)
       float* out = s.xb.data() + h * hs;                                             // (head_size)
-      attention_head(out, att, q, keys, values, std::size_t(pos) + 1, hs);  // softmax(q.k / sqrt(hs)) @ v
+      attention_head(out, att, q, s.kv, l, kv_head, std::size_t(pos) + 1);  // softmax(q.k / sqrt(hs)) @ v
     }
   }, ThreadPool::grain_for(2 * (std::size_t(pos) + 1) * hs));
 }
 
 // Stores this position's k and v (kv_dim each) into the per-head cache rows.
 void store_kv(RunState& s, const Config& p, std::size_t l, int pos) {
-  const std::size_t hs = p.head_size(), seq = p.seq_len, n_kv = p.n_kv_heads;
-  for (std::size_t h = 0; h < n_kv; h++) {
-    std::size_t row = ((l * n_kv + h) * seq + std::size_t(pos)) * hs;
-    for (std::size_t i = 0; i < hs; i++) {
-      s.key_cache[row + i] = s.k[h * hs + i];
-      s.value_cache[row + i] = s.v[h * hs + i];
-    }
+  const std::size_t hs = p.head_size();
+  for (std::size_t h = 0; h < std::size_t(p.n_kv_heads); h++) {
+    s.kv.store(l, h, std::size_t(pos), &s.k[h * hs], &s.v[h * hs]);
   }
 }
 
 }  // namespace
 
-Transformer::Transformer(Model model, int n_threads, int context)
+Transformer::Transformer(Model model, int n_threads, int context, KvType kv_type)
     : model_(std::move(model)),
-      config_(with_context(model_.config(), context, model_.path())),
-      s_(config_),
+      config_(with_context(model_.config(), context, kv_type, model_.path())),
+      s_(config_, kv_type),
       pool_(std::make_unique<ThreadPool>(n_threads)) {}
 
-Transformer::Transformer(const std::string& path, int n_threads, int context)
-    : Transformer(Model::load(path), n_threads, context) {}
+Transformer::Transformer(const std::string& path, int n_threads, int context, KvType kv_type)
+    : Transformer(Model::load(path), n_threads, context, kv_type) {}
 
 // --- forward -------------------------------------------------------------------------
 

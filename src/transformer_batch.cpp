@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "llama2/error.hpp"
 #include "llama2/transformer.hpp"
@@ -33,7 +34,19 @@ void reserve(BatchState& b, const Config& p, std::size_t n_tokens, int n_threads
   b.q.assign(n_tokens * dim, 0.0f);
   b.k.assign(n_tokens * kv_dim, 0.0f);
   b.v.assign(n_tokens * kv_dim, 0.0f);
-  b.att.assign(std::size_t(n_threads) * p.seq_len, 0.0f);
+  b.att.assign(std::size_t(n_threads) * attention_batch_scratch(p.seq_len, p.head_size()), 0.0f);
+  b.kv_f32.clear();  // allocated by the first batch that reads an fp16 cache
+}
+
+// Runs fn(t) for every token t < n, tokens split across the pool (for the
+// per-token steps between the matmuls: norms, RoPE, residuals).
+template <typename Fn>
+void for_each_token(ThreadPool& pool, std::size_t n, std::size_t work_per_token, Fn fn) {
+  pool.parallel_for(
+      n, [&](std::size_t t0, std::size_t t1, int) {
+        for (std::size_t t = t0; t < t1; t++) fn(t);
+      },
+      ThreadPool::grain_for(work_per_token));
 }
 
 // Tokens [0, n) of the batch at positions pos0 .. pos0 + n - 1; leaves the
@@ -42,52 +55,68 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
                std::size_t n, int pos0) {
   const std::size_t dim = p.dim, kv_dim = p.kv_dim(), hidden = p.hidden_dim, hs = p.head_size();
   const std::size_t seq = p.seq_len, n_kv = p.n_kv_heads;
+  const std::size_t scratch = attention_batch_scratch(seq, hs);
 
+  if (s.kv.type() == KvType::F16 && b.kv_f32.empty()) b.kv_f32.resize(std::size_t(pool.size()) * 2 * seq * hs);
   for (std::size_t t = 0; t < n; t++) dequantize_row(w.token_embedding, std::size_t(tokens[t]), &b.x[t * dim]);
+  // RoPE's angles depend on the position only: once for all layers.
+  std::vector<float> cos_sin(n * hs);  // (n, head_size)
+  for (std::size_t t = 0; t < n; t++) rope_angles(&cos_sin[t * hs], hs, pos0 + int(t), p.rope_theta);
 
   for (std::size_t l = 0; l < std::size_t(p.n_layers); l++) {
     const LayerWeights& lw = w.layers[l];
 
     // attention block, for every token of the batch
-    for (std::size_t t = 0; t < n; t++) rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_att, dim, p.norm_eps);
+    for_each_token(pool, n, dim, [&](std::size_t t) {
+      rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_att, dim, p.norm_eps);
+    });
     matmul_batch(b.q.data(), b.xb.data(), n, lw.wq, pool);
     matmul_batch(b.k.data(), b.xb.data(), n, lw.wk, pool);
     matmul_batch(b.v.data(), b.xb.data(), n, lw.wv, pool);
-    for (std::size_t t = 0; t < n; t++) {
-      const int pos = pos0 + int(t);
-      rope(&b.q[t * dim], dim, hs, pos, p.rope_theta);
-      rope(&b.k[t * kv_dim], kv_dim, hs, pos, p.rope_theta);
+    for_each_token(pool, n, dim + kv_dim, [&](std::size_t t) {
+      rope_rotate(&b.q[t * dim], dim, hs, &cos_sin[t * hs]);
+      rope_rotate(&b.k[t * kv_dim], kv_dim, hs, &cos_sin[t * hs]);
       for (std::size_t h = 0; h < n_kv; h++) {  // into the cache rows (layer, kv_head, pos)
-        const std::size_t row = ((l * n_kv + h) * seq + std::size_t(pos)) * hs;
-        std::copy_n(&b.k[t * kv_dim + h * hs], hs, &s.key_cache[row]);
-        std::copy_n(&b.v[t * kv_dim + h * hs], hs, &s.value_cache[row]);
-      }
-    }
-    // Item i is (head i / n, token i % n): every thread gets whole heads, so
-    // the short early rows and long late rows of the causal mask even out.
-    pool.parallel_for(std::size_t(p.n_heads) * n, [&](std::size_t i0, std::size_t i1, int thread) {
-      float* att = &b.att[std::size_t(thread) * seq];  // (seq_len)
-      for (std::size_t i = i0; i < i1; i++) {
-        const std::size_t h = i / n, t = i % n, kv_head = h / std::size_t(p.kv_mul());
-        const float* keys = &s.key_cache[((l * n_kv + kv_head) * seq) * hs];  // (seq_len, head_size)
-        const float* values = &s.value_cache[((l * n_kv + kv_head) * seq) * hs];
-        attention_head(&b.xb[t * dim + h * hs], att, &b.q[t * dim + h * hs], keys, values,
-                       std::size_t(pos0) + t + 1, hs);
+        s.kv.store(l, h, std::size_t(pos0) + t, &b.k[t * kv_dim + h * hs], &b.v[t * kv_dim + h * hs]);
       }
     });
+    // Every head costs the same (the whole causal triangle): threads take heads.
+    // An fp16 cache is widened to fp32 first, one head's rows at a time.
+    const std::size_t n_pos = std::size_t(pos0) + n;
+    pool.parallel_for(std::size_t(p.n_heads), [&](std::size_t h0, std::size_t h1, int thread) {
+      for (std::size_t h = h0; h < h1; h++) {
+        const std::size_t kv_head = h / std::size_t(p.kv_mul());
+        const float* keys;    // (n_pos, head_size)
+        const float* values;  // (n_pos, head_size)
+        if (s.kv.type() == KvType::F32) {
+          keys = static_cast<const float*>(s.kv.keys(l, kv_head));
+          values = static_cast<const float*>(s.kv.values(l, kv_head));
+        } else {
+          float* widened = &b.kv_f32[std::size_t(thread) * 2 * seq * hs];
+          s.kv.load_f32(l, kv_head, n_pos, widened, widened + seq * hs);
+          keys = widened;
+          values = widened + seq * hs;
+        }
+        attention_batch(&b.xb[h * hs], dim, &b.q[h * hs], dim, n, std::size_t(pos0), keys, values, hs,
+                        &b.att[std::size_t(thread) * scratch]);
+      }
+    }, 1);
     matmul_batch(b.xb2.data(), b.xb.data(), n, lw.wo, pool);
-    for (std::size_t i = 0; i < n * dim; i++) b.x[i] += b.xb2[i];
+    for_each_token(pool, n, dim, [&](std::size_t t) {
+      for (std::size_t i = t * dim; i < (t + 1) * dim; i++) b.x[i] += b.xb2[i];
+    });
 
     // feed-forward block (SwiGLU)
-    for (std::size_t t = 0; t < n; t++) rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_ffn, dim, p.norm_eps);
+    for_each_token(pool, n, dim, [&](std::size_t t) {
+      rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_ffn, dim, p.norm_eps);
+    });
     matmul_batch(b.hb.data(), b.xb.data(), n, lw.w1, pool);
     matmul_batch(b.hb2.data(), b.xb.data(), n, lw.w3, pool);
-    for (std::size_t i = 0; i < n * hidden; i++) {
-      float g = b.hb[i];
-      b.hb[i] = g / (1.0f + std::exp(-g)) * b.hb2[i];
-    }
+    for_each_token(pool, n, hidden, [&](std::size_t t) { swiglu(&b.hb[t * hidden], &b.hb2[t * hidden], hidden); });
     matmul_batch(b.xb.data(), b.hb.data(), n, lw.w2, pool);
-    for (std::size_t i = 0; i < n * dim; i++) b.x[i] += b.xb[i];
+    for_each_token(pool, n, dim, [&](std::size_t t) {
+      for (std::size_t i = t * dim; i < (t + 1) * dim; i++) b.x[i] += b.xb[i];
+    });
   }
 }
 

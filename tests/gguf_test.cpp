@@ -224,8 +224,21 @@ TEST_P(GgufBlockTypes, LogitsMatchTheReferenceOnDequantizedWeights) {
   EXPECT_EQ(deq.rms_final[7], fp16_to_fp32(fp32_to_fp16(w.rms_final[7])));
   EXPECT_EQ(deq.rms_att[300], bf16_to_fp32(fp32_to_bf16(w.rms_att[300])));
   const std::vector<int> tokens = {1, 7, 39, 0, 22, 5};
-  const double err = max_rel_error(engine_logits(std::move(m), tokens), test::reference_logits(deq, tokens));
-  EXPECT_LT(err, 1e-4) << "type " << type;
+  const auto want = test::reference_logits(deq, tokens);
+  {
+    // fp32 activations: the dequantized weights, within fp32 rounding.
+    test::Int8Activations fp32(false);
+    EXPECT_LT(max_rel_error(engine_logits(Model::load(file("blocks.gguf")), tokens), want), 1e-4) << "type " << type;
+  }
+  // The default path: int8 activations for the types with integer kernels.
+  const WeightType wtype = m.weights().wcls.type;
+  const bool int8 = wtype == WeightType::Q8_0 || wtype == WeightType::Q4_0 || wtype == WeightType::Q4_K ||
+                    wtype == WeightType::Q6_K;
+  if (!int8) {
+    EXPECT_LT(max_rel_error(engine_logits(std::move(m), tokens), want), 1e-4) << "type " << type;
+    return;
+  }
+  test::expect_int8_matches_rounded_reference(file("blocks.gguf"), deq, {1, 7, 39, 0, 22, 5, 13, 31, 2, 38, 11, 27});
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, GgufBlockTypes,

@@ -60,12 +60,18 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->sum_squares, nullptr);
   EXPECT_NE(table_->attention_scores, nullptr);
   EXPECT_NE(table_->attention_values, nullptr);
+  EXPECT_NE(table_->attention_scores_f16, nullptr);
+  EXPECT_NE(table_->attention_values_f16, nullptr);
   EXPECT_NE(table_->matvec_f32, nullptr);
   EXPECT_NE(table_->matvec_q8_group, nullptr);
   EXPECT_NE(table_->matvec_q8_0_f32, nullptr);
   EXPECT_NE(table_->matvec_q4_0_f32, nullptr);
   EXPECT_NE(table_->matvec_q4_k_f32, nullptr);
   EXPECT_NE(table_->matvec_q6_k_f32, nullptr);
+  EXPECT_NE(table_->matvec_q8_0, nullptr);
+  EXPECT_NE(table_->matvec_q4_0, nullptr);
+  EXPECT_NE(table_->matvec_q4_k, nullptr);
+  EXPECT_NE(table_->matvec_q6_k, nullptr);
 }
 
 TEST_P(KernelsTest, DotMatchesScalar) {
@@ -414,6 +420,135 @@ TEST_P(GgufKernelsTest, BlockRowsDoNotDependOnTheSplit) {
       r0 = r1;
     }
     for (std::size_t r = 0; r < rows; r++) EXPECT_EQ(whole[r], pieces[r]) << weight_type_name(type) << " row " << r;
+  }
+}
+
+// --- GGUF types with int8 activations ---------------------------------------------------
+
+using MatvecBlocksInt8 = void (*)(float*, const void*, std::size_t, const BlockQ8x32*, std::size_t, std::size_t,
+                                  std::size_t);
+
+MatvecBlocksInt8 matvec_int8_for(const Kernels& k, WeightType type) {
+  switch (type) {
+    case WeightType::Q8_0: return k.matvec_q8_0;
+    case WeightType::Q4_0: return k.matvec_q4_0;
+    case WeightType::Q4_K: return k.matvec_q4_k;
+    case WeightType::Q6_K: return k.matvec_q6_k;
+    default: return nullptr;
+  }
+}
+
+// sum |w_j x_j| over a row, with a Q4_K weight counted as its two terms
+// |d sc q| + |dmin mn| (they can cancel): what fp32 rounding is relative to.
+double int8_magnitude(WeightType type, const std::uint8_t* row, const float* deq, const float* xdeq, std::size_t cols) {
+  double m = 0;
+  for (std::size_t j = 0; j < cols; j++) m += std::fabs(double(deq[j]) * xdeq[j]);
+  if (type == WeightType::Q4_K) {
+    for (std::size_t j = 0; j < cols; j++) {
+      const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[j / kQK_K];
+      std::uint8_t sc, mn;
+      scale_min_k4(int(j % kQK_K / 32), b.scales, &sc, &mn);
+      m += 2 * std::fabs(double(fp16_to_fp32(b.dmin)) * mn * xdeq[j]);
+    }
+  }
+  return m;
+}
+
+// Random activations, one block of 32 left zero (scale 0), quantized.
+std::vector<BlockQ8x32> random_q8x32(std::size_t cols, std::mt19937& rng) {
+  auto x = random_floats(cols, rng);
+  for (std::size_t j = 32; j < 64 && j < cols; j++) x[j] = 0.0f;
+  std::vector<BlockQ8x32> xq(cols / 32);
+  quantize_q8x32(x.data(), xq.data(), cols);
+  return xq;
+}
+
+// Every table's integer kernels against the double dot product of the
+// dequantized weights with the dequantized activations (which the scalar
+// kernels must also meet), and against the scalar kernels. The integer sums
+// are exact, so only fp32 rounding of the per-block products and of the
+// running sum separates them: a few ulps of sum |w| |x|, where one wrong
+// quant moves the result by ~1 / cols of that.
+TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsMatchScalarAndDoubleDot) {
+  std::mt19937 rng(17);
+  for (WeightType type : kBlockTypes) {
+    for (std::size_t cols : block_cols(type)) {
+      for (std::size_t rows : {1, 3, 5, 17}) {
+        const std::size_t stride = row_bytes(type, cols);
+        auto bytes = random_blocks(type, rows, cols, rng);
+        const auto xq = random_q8x32(cols, rng);
+        std::vector<float> out(rows + 1, 7.0f), out_ref(rows + 1, 7.0f), deq(cols), xdeq(cols);
+        for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
+        matvec_int8_for(*table_, type)(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+        matvec_int8_for(ref(), type)(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+        EXPECT_EQ(out[rows], 7.0f) << "wrote past r1";
+        for (std::size_t r = 0; r < rows; r++) {
+          dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
+          double exact = 0;
+          for (std::size_t j = 0; j < cols; j++) exact += double(deq[j]) * xdeq[j];
+          const double tol = 1e-5 * int8_magnitude(type, bytes.data() + r * stride, deq.data(), xdeq.data(), cols) + 1e-30;
+          ASSERT_NEAR(out[r], out_ref[r], 2 * tol) << weight_type_name(type) << " cols " << cols << " r " << r;
+          ASSERT_NEAR(out[r], exact, tol) << weight_type_name(type) << " cols " << cols << " r " << r;
+          ASSERT_NEAR(out_ref[r], exact, tol) << "scalar " << weight_type_name(type) << " cols " << cols;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsDoNotDependOnTheSplit) {
+  std::mt19937 rng(18);
+  for (WeightType type : kBlockTypes) {
+    const std::size_t rows = 23, cols = 2 * block_layout(type).block_size, stride = row_bytes(type, cols);
+    auto bytes = random_blocks(type, rows, cols, rng);
+    const auto xq = random_q8x32(cols, rng);
+    std::vector<float> whole(rows), pieces(rows);
+    const MatvecBlocksInt8 fn = matvec_int8_for(*table_, type);
+    fn(whole.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+    for (std::size_t r0 = 0; r0 < rows;) {
+      const std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
+      fn(pieces.data(), bytes.data(), stride, xq.data(), cols, r0, r1);
+      r0 = r1;
+    }
+    for (std::size_t r = 0; r < rows; r++) EXPECT_EQ(whole[r], pieces[r]) << weight_type_name(type) << " row " << r;
+  }
+}
+
+// Extreme quants: every weight quant and every activation at its largest
+// magnitude (Q8_0 -128 against +-127, Q6_K 63, the Q4_K 6-bit scales and
+// mins 63) must not overflow any intermediate integer sum.
+TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsSurviveExtremeQuants) {
+  std::mt19937 rng(19);
+  for (WeightType type : kBlockTypes) {
+    const std::size_t cols = 2 * block_layout(type).block_size, rows = 5, stride = row_bytes(type, cols);
+    for (std::uint8_t fill : {0x00, 0x80, 0xFF}) {
+      auto bytes = random_blocks(type, rows, cols, rng);
+      const BlockLayout layout = block_layout(type);
+      for (std::size_t b = 0; b < rows * cols / layout.block_size; b++) {
+        std::uint8_t* blk = bytes.data() + b * layout.block_bytes;
+        // Keep the fp16 scales, set every other byte.
+        for (std::size_t i = 0; i < layout.block_bytes; i++) {
+          const bool scale = (type == WeightType::Q6_K) ? i >= offsetof(BlockQ6_K, d) : i < 4 && (i < 2 || type == WeightType::Q4_K);
+          if (!scale) blk[i] = fill;
+        }
+      }
+      std::vector<float> x(cols);
+      for (std::size_t j = 0; j < cols; j++) x[j] = (j % 3 == 0) ? -1.0f : 1.0f;
+      std::vector<BlockQ8x32> xq(cols / 32);
+      quantize_q8x32(x.data(), xq.data(), cols);
+      std::vector<float> out(rows), out_ref(rows), deq(cols), xdeq(cols);
+      for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
+      matvec_int8_for(*table_, type)(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      matvec_int8_for(ref(), type)(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      for (std::size_t r = 0; r < rows; r++) {
+        dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
+        double exact = 0;
+        for (std::size_t j = 0; j < cols; j++) exact += double(deq[j]) * xdeq[j];
+        const double tol = 1e-5 * int8_magnitude(type, bytes.data() + r * stride, deq.data(), xdeq.data(), cols) + 1e-30;
+        ASSERT_NEAR(out[r], exact, tol) << weight_type_name(type) << " fill " << int(fill);
+        ASSERT_NEAR(out_ref[r], exact, tol) << "scalar " << weight_type_name(type);
+      }
+    }
   }
 }
 

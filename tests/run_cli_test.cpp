@@ -117,6 +117,10 @@ TEST_F(RunCli, MatchesLlama2cOnAiDreams) {
     EXPECT_EQ(r.out.find("tok/s"), std::string::npos);
     // -n 128 is this model's whole context.
     EXPECT_NE(r.err.find("run: stopped at the end of the context (128 positions)"), std::string::npos) << r.err;
+    // An fp16 KV cache moves these logits by ~1e-3: the greedy text holds.
+    r = run({model, "-z", tok, "-t", "0", "-n", "128", "-i", prompt, "--kv-type", "f16"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.out, want) << "--kv-type f16";
     cases++;
     at = end;
   }
@@ -232,7 +236,7 @@ TEST_F(RunCli, HelpGoesToStdout) {
     EXPECT_EQ(r.out.rfind("usage: run MODEL [options]\n", 0), 0u) << r.out;
     for (const char* f : {"--temperature", "--top-p", "--top-k", "--min-p", "--repeat-penalty", "--repeat-last-n",
                           "--seed", "--steps", "--prompt", "--tokenizer", "--mode", "--system", "--context",
-                          "--threads", "--probs"}) {
+                          "--threads", "--probs", "--kv-type"}) {
       EXPECT_NE(r.out.find(f), std::string::npos) << f;
     }
     EXPECT_EQ(r.err, "");
@@ -267,6 +271,7 @@ TEST_F(RunCli, BadUsageIsOneLineAndExitTwo) {
       {{m, "-s", "-5"}, "-s: expected an integer >= 0, got '-5'"},
       {{m, "-c", "-5"}, "-c: expected a context length >= 0 (0: the model's), got '-5'"},
       {{m, "-m", "story"}, "-m: expected generate or chat, got 'story'"},
+      {{m, "--kv-type", "f8"}, "--kv-type: expected f32 or f16, got 'f8'"},
       {{m, "-y", "be nice"}, "-y/--system is only for -m chat"},
   };
   for (const Case& c : cases) {

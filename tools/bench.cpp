@@ -1,12 +1,16 @@
 // bench: tokens per second of prompt processing and generation, measured
 // the way llama.cpp's llama-bench measures them so the figures compare.
 //
-//   build/bench MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]
+//   build/bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--json]
 //
 // pp N: one prompt of N tokens run from an empty context (as one batch
 //       through forward_batch; --sequential runs it token by token).
 // tg N: N tokens generated one at a time from an empty context, each fed
 //       the previous step's argmax.
+// -d D: both tests start at position D instead of 0, after D prompt tokens
+//       (untimed) fill the KV cache: how speed holds up deep in a long
+//       context, where attention reads D keys and values per layer and head.
+//       Reported as "pp512 @ d4000", as llama-bench's --n-depth does.
 // Each test runs once to warm up (page in the weights), then REPS times; the
 // report gives the median, min and max tokens/s over the repetitions, the
 // peak resident memory (getrusage) and the model file size.
@@ -15,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -28,10 +33,12 @@ namespace {
 using llama2::cli::UsageError;
 
 constexpr const char* kUsage =
-    "usage: bench MODEL [-p N] [-n N] [-t THREADS] [-r REPS] [--sequential] [--json]\n"
+    "usage: bench MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS] [-r REPS] [--sequential] [--json]\n"
     "  MODEL         any supported checkpoint (llama2.c .bin or GGUF)\n"
     "  -p N          prompt-processing test of N tokens (default 512; 0 skips)\n"
     "  -n N          generation test of N tokens (default 128; 0 skips)\n"
+    "  -d N          run both tests after N tokens already in the context (default 0)\n"
+    "  --kv-type T   KV cache element type: f32 (default) or f16\n"
     "  -t THREADS    threads (default: one per core)\n"
     "  -r REPS       repetitions per test (default 5)\n"
     "  --sequential  process the prompt token by token instead of as a batch\n"
@@ -42,6 +49,8 @@ struct Options {
   std::string model_path;
   int n_prompt = 512;
   int n_gen = 128;
+  int depth = 0;
+  llama2::KvType kv_type = llama2::KvType::F32;
   int threads = 0;
   int reps = 5;
   bool sequential = false;
@@ -61,6 +70,12 @@ Options parse_options(int argc, char** argv) {
       opt.n_prompt = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
     } else if (arg == "-n") {
       opt.n_gen = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
+    } else if (arg == "-d") {
+      opt.depth = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
+    } else if (arg == "--kv-type") {
+      const std::string v(args.next_value(arg));
+      if (v != "f32" && v != "f16") throw UsageError{"--kv-type: expected f32 or f16, got '" + v + "'"};
+      opt.kv_type = llama2::parse_kv_type(v);
     } else if (arg == "-t") {
       opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "a thread count >= 1");
     } else if (arg == "-r") {
@@ -100,22 +115,22 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One prompt of `tokens` from position 0; returns the seconds it took.
-double run_prompt(llama2::Transformer& transformer, const std::vector<int>& tokens, bool sequential) {
+// One prompt of `tokens` from position `depth`; returns the seconds it took.
+double run_prompt(llama2::Transformer& transformer, const std::vector<int>& tokens, int depth, bool sequential) {
   auto start = std::chrono::steady_clock::now();
   if (sequential) {
-    for (std::size_t i = 0; i < tokens.size(); i++) transformer.forward(tokens[i], int(i));
+    for (std::size_t i = 0; i < tokens.size(); i++) transformer.forward(tokens[i], depth + int(i));
   } else {
-    transformer.forward_batch(tokens, 0);
+    transformer.forward_batch(tokens, depth);
   }
   return seconds_since(start);
 }
 
-// n tokens generated one by one from an empty context; returns the seconds.
-double run_generation(llama2::Transformer& transformer, int n) {
+// n tokens generated one by one from position `depth`; returns the seconds.
+double run_generation(llama2::Transformer& transformer, int n, int depth) {
   auto start = std::chrono::steady_clock::now();
   int token = 1;  // BOS
-  for (int pos = 0; pos < n; pos++) {
+  for (int pos = depth; pos < depth + n; pos++) {
     std::span<const float> logits = transformer.forward(token, pos);
     token = int(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
@@ -149,32 +164,42 @@ int bench_main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  llama2::Transformer transformer(opt.model_path, opt.threads);
+  llama2::Transformer transformer(opt.model_path, opt.threads, 0, opt.kv_type);
   const llama2::Config& c = transformer.config();
   for (auto [n, flag] : {std::pair{opt.n_prompt, "-p"}, std::pair{opt.n_gen, "-n"}}) {
-    if (n > c.seq_len) {
-      throw UsageError{std::string(flag) + " " + std::to_string(n) + " does not fit the model's context of " +
-                       std::to_string(c.seq_len) + " tokens"};
+    if (std::int64_t(opt.depth) + n > c.seq_len) {
+      throw UsageError{std::string(flag) + " " + std::to_string(n) +
+                       (opt.depth ? " after -d " + std::to_string(opt.depth) : std::string()) +
+                       " does not fit the model's context of " + std::to_string(c.seq_len) + " tokens"};
     }
   }
 
-  // The prompt: random ids (fixed seed) as llama-bench uses.
+  // The prompt and the context before it: random ids (fixed seed) as
+  // llama-bench uses.
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int> token_dist(3, c.vocab_size - 1);
   std::vector<int> prompt(std::size_t(opt.n_prompt));  // (n_prompt) token ids
   for (int& t : prompt) t = token_dist(rng);
+  std::vector<int> context(std::size_t(opt.depth));  // (depth) token ids already in the cache
+  for (int& t : context) t = token_dist(rng);
+  // Fills the cache up to position depth; the tests then overwrite only
+  // positions from depth on, so once is enough.
+  if (opt.depth > 0) transformer.forward_batch(context, 0);
+  const std::string at_depth = opt.depth ? " @ d" + std::to_string(opt.depth) : "";
 
   std::vector<TestResult> results;
   if (opt.n_prompt > 0) {
-    TestResult r{"pp" + std::to_string(opt.n_prompt), opt.n_prompt, {}};
-    run_prompt(transformer, prompt, opt.sequential);  // warm-up
-    for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_prompt / run_prompt(transformer, prompt, opt.sequential));
+    TestResult r{"pp" + std::to_string(opt.n_prompt) + at_depth, opt.n_prompt, {}};
+    run_prompt(transformer, prompt, opt.depth, opt.sequential);  // warm-up
+    for (int i = 0; i < opt.reps; i++) {
+      r.tps.push_back(opt.n_prompt / run_prompt(transformer, prompt, opt.depth, opt.sequential));
+    }
     results.push_back(r);
   }
   if (opt.n_gen > 0) {
-    TestResult r{"tg" + std::to_string(opt.n_gen), opt.n_gen, {}};
-    run_generation(transformer, std::min(opt.n_gen, 16));  // warm-up
-    for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_gen / run_generation(transformer, opt.n_gen));
+    TestResult r{"tg" + std::to_string(opt.n_gen) + at_depth, opt.n_gen, {}};
+    run_generation(transformer, std::min(opt.n_gen, 16), opt.depth);  // warm-up
+    for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_gen / run_generation(transformer, opt.n_gen, opt.depth));
     results.push_back(r);
   }
 
@@ -183,13 +208,16 @@ int bench_main(int argc, char** argv) {
   const std::string type(llama2::weight_type_name(model.weights().layers.at(0).wq.type));
   const std::string isa(llama2::kernel_isa_name());
   const std::string prompt_mode = opt.sequential ? "sequential" : "batched";
+  const std::string kv(llama2::kv_type_name(transformer.kv_type()));
   const double rss = peak_rss_bytes(), size = double(model.file_size());
   if (opt.json) {
     std::printf("{\"model\": \"%s\", \"format\": \"%s\", \"weight_type\": \"%s\", \"model_bytes\": %.0f, "
-                "\"threads\": %d, \"kernels\": \"%s\", \"prompt\": \"%s\", \"reps\": %d, \"peak_rss_bytes\": %.0f, "
+                "\"threads\": %d, \"kernels\": \"%s\", \"prompt\": \"%s\", \"kv_type\": \"%s\", \"depth\": %d, "
+                "\"reps\": %d, "
+                "\"peak_rss_bytes\": %.0f, "
                 "\"tests\": [",
                 json_escape(opt.model_path).c_str(), json_escape(format).c_str(), json_escape(type).c_str(), size,
-                transformer.n_threads(), isa.c_str(), prompt_mode.c_str(), opt.reps, rss);
+                transformer.n_threads(), isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.depth, opt.reps, rss);
     for (std::size_t i = 0; i < results.size(); i++) {
       const TestResult& r = results[i];
       std::printf("%s{\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, "
@@ -202,11 +230,11 @@ int bench_main(int argc, char** argv) {
   } else {
     std::printf("model    %s (%s, %s, %.1f MiB)\n", opt.model_path.c_str(), format.c_str(), type.c_str(),
                 size / 1048576.0);
-    std::printf("threads  %d, kernels %s, prompt %s, %d repetitions\n", transformer.n_threads(), isa.c_str(),
-                prompt_mode.c_str(), opt.reps);
-    std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");
+    std::printf("threads  %d, kernels %s, prompt %s, KV cache %s, %d repetitions\n", transformer.n_threads(),
+                isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.reps);
+    std::printf("%-14s %12s %12s %12s\n", "test", "t/s median", "min", "max");
     for (const TestResult& r : results) {
-      std::printf("%-8s %12.2f %12.2f %12.2f\n", r.name.c_str(), r.median(), r.min(), r.max());
+      std::printf("%-14s %12.2f %12.2f %12.2f\n", r.name.c_str(), r.median(), r.min(), r.max());
     }
     std::printf("peak RSS %.1f MiB (model file %.1f MiB)\n", rss / 1048576.0, size / 1048576.0);
   }

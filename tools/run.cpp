@@ -57,6 +57,8 @@ constexpr const char* kUsage =
     "  -y, --system TEXT       chat: the system prompt\n"
     "  -c, --context N         cap the context (and the KV cache) at N positions;\n"
     "                          0 = the model's (default)\n"
+    "      --kv-type T         KV cache element type: f32 (default, exact) or f16 (half the\n"
+    "                          memory, and faster deep in a long context)\n"
     "      --threads N         worker threads, >= 1 (default: one per core)\n"
     "      --probs K           teaching view: before each sampled token, print to stderr\n"
     "                          the K most likely next tokens and their probabilities\n"
@@ -88,6 +90,7 @@ struct Options {
   std::string mode = "generate";
   std::optional<int> steps;  // default: 256 cut to the context (as llama2.c); chat: the whole context
   int context = 0;
+  llama2::KvType kv_type = llama2::KvType::F32;
   int threads = 0;  // 0: one per core
   int probs_k = 0;
   std::optional<std::uint64_t> seed;
@@ -131,6 +134,10 @@ Options parse_options(int argc, char** argv) {
       opt.steps = int_at_least(0, "a number of steps >= 0 (0: the whole context)");
     } else if (is("-c", "--context")) {
       opt.context = int_at_least(0, "a context length >= 0 (0: the model's)");
+    } else if (is(nullptr, "--kv-type")) {
+      std::string_view v = args.next_value(flag);
+      if (v != "f32" && v != "f16") throw out_of_range(flag, "f32 or f16", v);
+      opt.kv_type = llama2::parse_kv_type(v);
     } else if (is(nullptr, "--threads")) {
       opt.threads = int_at_least(1, "a number of threads >= 1");
     } else if (is(nullptr, "--probs")) {
@@ -261,7 +268,7 @@ int run_main(int argc, char** argv) {
                         std::to_string(model.config().vocab_size) + "; pass the model's own tokenizer with -z");
   }
 
-  llama2::Transformer transformer(std::move(model), opt.threads, opt.context);
+  llama2::Transformer transformer(std::move(model), opt.threads, opt.context, opt.kv_type);
   opt.sampling.seed = opt.seed ? *opt.seed : static_cast<std::uint64_t>(std::time(nullptr));
   llama2::Sampler sampler(transformer.config().vocab_size, opt.sampling);
   llama2::ProbsCallback on_probs;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llama2/kv_cache.hpp"
 #include "llama2/model.hpp"
 #include "llama2/thread_pool.hpp"
 
@@ -24,12 +25,11 @@ struct RunState {
   std::vector<float> v;        // (kv_dim) value of the current position
   std::vector<float> att;      // (n_heads, seq_len) attention scores
   std::vector<float> logits;   // (vocab_size) output
-  // Keys and values of every position seen so far, laid out so that one
-  // head's keys are contiguous: (n_layers, n_kv_heads, seq_len, head_size).
-  std::vector<float> key_cache;
-  std::vector<float> value_cache;
+  // Keys and values of every position seen so far: (n_layers, n_kv_heads,
+  // seq_len, head_size), one head's rows contiguous (kv_cache.hpp).
+  KvCache kv;
 
-  explicit RunState(const Config& c);
+  RunState(const Config& c, KvType kv_type);
 };
 
 // The activations of a batch of prompt tokens (forward_batch): the RunState
@@ -44,7 +44,8 @@ struct BatchState {
   std::vector<float> q;      // (capacity, dim)
   std::vector<float> k;      // (capacity, kv_dim)
   std::vector<float> v;      // (capacity, kv_dim)
-  std::vector<float> att;    // (n_threads, seq_len) attention scores, one row per thread
+  std::vector<float> att;    // (n_threads, attention_batch_scratch(seq_len, head_size)) per-thread attention scratch
+  std::vector<float> kv_f32;  // (n_threads, 2, seq_len, head_size) one head's keys and values as fp32 (F16 cache)
   std::vector<float> logits;  // (n_tokens, vocab_size) forward_batch_all's output
 };
 
@@ -52,15 +53,18 @@ class Transformer {
  public:
   // n_threads <= 0: one per hardware core. context > 0 caps the context
   // (and the KV cache) below the model's seq_len; 0 keeps the model's.
+  // kv_type: the KV cache's element type (F16 halves its memory and the
+  // bytes attention reads; F32, the default, is exact).
   // Throws llama2::Error if the KV cache would not fit in physical memory.
-  explicit Transformer(Model model, int n_threads = 0, int context = 0);
+  explicit Transformer(Model model, int n_threads = 0, int context = 0, KvType kv_type = KvType::F32);
   // Loads the model at `path` (any supported format).
-  explicit Transformer(const std::string& path, int n_threads = 0, int context = 0);
+  explicit Transformer(const std::string& path, int n_threads = 0, int context = 0, KvType kv_type = KvType::F32);
 
   // The model's config, with seq_len = the context this Transformer runs.
   const Config& config() const { return config_; }
   const Model& model() const { return model_; }
   int n_threads() const { return pool_->size(); }
+  KvType kv_type() const { return s_.kv.type(); }
 
   // Runs `token` at position `pos` (0-based) and returns the logits for the
   // next token (vocab_size values, valid until the next call). Positions
@@ -90,8 +94,9 @@ class Transformer {
   std::unique_ptr<ThreadPool> pool_;
 };
 
-// The instruction set the kernels use on this CPU: "avx512", "avx2", "neon"
-// or "scalar" (the environment variable LLAMA2_ISA may cap it).
+// The instruction set the kernels use on this CPU: "avx512+amx" (AMX tiles
+// for the batched int8 GEMM; LLAMA2_AMX=0 turns them off), "avx512", "avx2",
+// "neon" or "scalar" (the environment variable LLAMA2_ISA may cap it).
 std::string_view kernel_isa_name();
 
 }  // namespace llama2

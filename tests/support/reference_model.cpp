@@ -34,6 +34,20 @@ Vec matvec(const std::vector<float>& all, std::size_t offset, std::size_t rows, 
   return out;
 }
 
+// Per block of 32 (the last one may be shorter): x -> d * round(x / d), d = max|x| / 127.
+Vec round_q8x32(const Vec& x) {
+  Vec out(x.size(), 0.0);
+  for (std::size_t b = 0; b < x.size(); b += 32) {
+    const std::size_t e = std::min(x.size(), b + 32);
+    double amax = 0.0;
+    for (std::size_t j = b; j < e; j++) amax = std::max(amax, std::fabs(x[j]));
+    if (amax == 0.0) continue;
+    const double d = amax / 127.0;
+    for (std::size_t j = b; j < e; j++) out[j] = d * std::nearbyint(x[j] / d);
+  }
+  return out;
+}
+
 Vec rmsnorm(const Vec& x, const std::vector<float>& weight, std::size_t offset, double eps) {
   double ss = 0.0;
   for (double v : x) ss += v * v;
@@ -57,7 +71,10 @@ void rope(Vec& v, std::size_t head_size, int pos, double theta) {
 
 }  // namespace
 
-std::vector<std::vector<double>> reference_logits(const SyntheticWeights& w, const std::vector<int>& tokens) {
+std::vector<std::vector<double>> reference_logits(const SyntheticWeights& w, const std::vector<int>& tokens,
+                                                  bool round_activations) {
+  // What a matmul sees of its input.
+  auto in = [&](const Vec& x) { return round_activations ? round_q8x32(x) : x; };
   const Config& c = w.config;
   const std::size_t dim = c.dim, hidden = c.hidden_dim, n_layers = c.n_layers, n_heads = c.n_heads,
                     n_kv_heads = c.n_kv_heads, vocab = c.vocab_size;
@@ -78,9 +95,10 @@ std::vector<std::vector<double>> reference_logits(const SyntheticWeights& w, con
     for (std::size_t l = 0; l < n_layers; l++) {
       // attention
       Vec h = rmsnorm(x, w.rms_att, l * dim, eps);
-      Vec q = matvec(w.wq, l * dim * dim, dim, dim, h);
-      Vec k = matvec(w.wk, l * kv_dim * dim, kv_dim, dim, h);
-      Vec v = matvec(w.wv, l * kv_dim * dim, kv_dim, dim, h);
+      const Vec hq = in(h);
+      Vec q = matvec(w.wq, l * dim * dim, dim, dim, hq);
+      Vec k = matvec(w.wk, l * kv_dim * dim, kv_dim, dim, hq);
+      Vec v = matvec(w.wv, l * kv_dim * dim, kv_dim, dim, hq);
       rope(q, head_size, int(t), theta);
       rope(k, head_size, int(t), theta);
       keys[l].push_back(k);
@@ -107,21 +125,22 @@ std::vector<std::vector<double>> reference_logits(const SyntheticWeights& w, con
           for (std::size_t i = 0; i < head_size; i++) heads[hd * head_size + i] += p * values[l][s][kvh * head_size + i];
         }
       }
-      Vec att_out = matvec(w.wo, l * dim * dim, dim, dim, heads);
+      Vec att_out = matvec(w.wo, l * dim * dim, dim, dim, in(heads));
       for (std::size_t i = 0; i < dim; i++) x[i] += att_out[i];
 
       // feed-forward (SwiGLU)
       h = rmsnorm(x, w.rms_ffn, l * dim, eps);
-      Vec gate = matvec(w.w1, l * hidden * dim, hidden, dim, h);
-      Vec up = matvec(w.w3, l * hidden * dim, hidden, dim, h);
+      const Vec hq2 = in(h);
+      Vec gate = matvec(w.w1, l * hidden * dim, hidden, dim, hq2);
+      Vec up = matvec(w.w3, l * hidden * dim, hidden, dim, hq2);
       Vec act(hidden);
       for (std::size_t i = 0; i < hidden; i++) act[i] = gate[i] / (1.0 + std::exp(-gate[i])) * up[i];
-      Vec ffn_out = matvec(w.w2, l * dim * hidden, dim, hidden, act);
+      Vec ffn_out = matvec(w.w2, l * dim * hidden, dim, hidden, in(act));
       for (std::size_t i = 0; i < dim; i++) x[i] += ffn_out[i];
     }
 
     Vec final_x = rmsnorm(x, w.rms_final, 0, eps);
-    all_logits.push_back(matvec(w.wcls, 0, vocab, dim, final_x));
+    all_logits.push_back(matvec(w.wcls, 0, vocab, dim, in(final_x)));
   }
   return all_logits;
 }

@@ -1,0 +1,302 @@
+// AMX kernels (AMX-TILE + AMX-INT8, Sapphire Rapids and later): the GGUF
+// Q8_0 / Q4_0 int8 GEMM of a batched prompt on the tile registers. A tile is
+// up to 16 rows of 64 bytes; tdpbssd multiplies a 16 x 32 signed int8 tile
+// by a 32 x 16 one (stored 8 rows x 64 bytes, 4 bytes of each column to a
+// row: the "VNNI layout") into 16 x 16 exact int32 sums, 8192 multiply-adds
+// per instruction, against 64 for an AVX-512 vpdpbusd.
+//
+// Used by matmul_batch_int8 in place of the AVX-512 VNNI kernels, with the
+// same results bit for bit: per 32-value block the same exact integer dot,
+// then out += float(dot) * (d_w * d_x) in one fused multiply-add, block by
+// block in order. Compiled into every x86-64 build through per-function
+// target attributes; used only when the CPU has AMX-INT8 and the OS lets this
+// process use the tile registers (Linux asks each process to request them).
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "fp16.hpp"
+#include "kernels.hpp"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+// See kernels_avx512.cpp: gcc 12's AVX-512 headers trip -Wuninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#define KAMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#define KAMX_INLINE KAMX __attribute__((always_inline)) inline
+
+namespace llama2 {
+
+namespace {
+
+// --- may this process use AMX? ---------------------------------------------------------
+
+bool detect_amx() {
+  if (const char* env = std::getenv("LLAMA2_AMX"); env && std::string_view(env) == "0") return false;
+  if (!kernels_for(Isa::AVX512)) return false;  // the epilogue is AVX-512
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  // The OS must have enabled XSAVE (CPUID.1:ECX.OSXSAVE) before XGETBV exists.
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return false;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  if (!(edx & (1u << 24)) || !(edx & (1u << 25))) return false;  // AMX-TILE, AMX-INT8
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG and XTILEDATA state
+#if defined(__linux__)
+  // Linux hands out the 8 KB of tile state per process on request.
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
+// --- packed operands ---------------------------------------------------------------------
+
+// One 32-value block of a panel of 32 weight rows: two A tiles of 16 rows x
+// 32 signed values (Q4_0 nibbles unpacked to q - 8), rows past the matrix 0.
+struct alignas(64) WeightBlock {
+  std::int8_t q[2][16][32];  // [row tile][row][value]
+  float d[32];               // [row] weight scales
+};
+
+// One 32-value block of 16 tokens as a B tile: step s holds values 4s .. 4s + 3
+// of every token, so tdpbssd sums 4 of them per step. Tokens past the batch 0.
+struct alignas(64) TokenBlock {
+  std::int8_t q[8][16][4];  // [step][token][value]
+  float d[16];              // [token] activation scales
+};
+
+// Token tiles of 16: all blocks of tile h at blocks[h * n_blocks ...].
+void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_tokens, std::size_t n_blocks) {
+  const std::size_t n_tiles = (n_tokens + 15) / 16;
+  std::memset(static_cast<void*>(blocks), 0, n_tiles * n_blocks * sizeof(TokenBlock));
+  for (std::size_t t = 0; t < n_tokens; t++) {
+    TokenBlock* tile = blocks + t / 16 * n_blocks;
+    for (std::size_t b = 0; b < n_blocks; b++) {
+      const BlockQ8x32& x = xq[t * n_blocks + b];
+      tile[b].d[t % 16] = x.d;
+      for (int s = 0; s < 8; s++) std::memcpy(tile[b].q[s][t % 16], x.qs + 4 * s, 4);
+    }
+  }
+}
+
+// Rows [0, n_rows <= 32) of w, all n_blocks blocks, into panel.
+template <bool kQ4>
+KAMX_INLINE void pack_weights(WeightBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                              std::size_t n_blocks) {
+  const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  for (std::size_t r = 0; r < 32; r++) {
+    for (std::size_t b = 0; b < n_blocks; b++) {
+      std::int8_t* q = panel[b].q[r / 16][r % 16];
+      if (r >= n_rows) {
+        std::memset(q, 0, 32);
+        panel[b].d[r] = 0.0f;
+        continue;
+      }
+      const std::uint8_t* blk = w + r * row_bytes + b * block_bytes;
+      std::uint16_t d16;
+      std::memcpy(&d16, blk, 2);
+      panel[b].d[r] = fp16_to_fp32(d16);
+      __m256i v;
+      if (kQ4) {
+        // Byte j holds value j (low nibble) and value j + 16 (high nibble).
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+        const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
+        v = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+      } else {
+        v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q), v);
+    }
+  }
+}
+
+// --- the tile loop ------------------------------------------------------------------------
+
+// Tile registers: C[g][h] (row tile g, token tile h) in tmm 2g + h, the
+// weight tiles in tmm4-5, the token tiles in tmm6-7.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;  // palette 1: 8 tiles of up to 16 rows x 64 bytes
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {64, 64, 64, 64, 32, 32, 64, 64};  // bytes per row of tile i
+  std::uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 8, 8};      // rows of tile i
+};
+static_assert(sizeof(TileConfig) == 64);
+
+// C = this block's exact int32 dots of 32 rows by 16 * T tokens.
+template <int T>
+KAMX_INLINE void block_dots(const WeightBlock& w, const TokenBlock& x0, const TokenBlock& x1) {
+  _tile_zero(0);
+  _tile_zero(2);
+  _tile_loadd(4, w.q[0], 32);
+  _tile_loadd(5, w.q[1], 32);
+  _tile_loadd(6, x0.q, 64);
+  _tile_dpbssd(0, 4, 6);
+  _tile_dpbssd(2, 5, 6);
+  if (T == 2) {
+    _tile_zero(1);
+    _tile_zero(3);
+    _tile_loadd(7, x1.q, 64);
+    _tile_dpbssd(1, 4, 7);
+    _tile_dpbssd(3, 5, 7);
+  }
+}
+
+template <int T>
+KAMX_INLINE void store_dots(std::int32_t (*c)[2][16][16]) {
+  _tile_stored(0, c[0][0], 64);
+  _tile_stored(2, c[1][0], 64);
+  if (T == 2) {
+    _tile_stored(1, c[0][1], 64);
+    _tile_stored(3, c[1][1], 64);
+  }
+}
+
+// acc[g][h][i] (16 tokens of row 16g + i) += float(c) * (d_w * d_x): the
+// expression of the VNNI kernel, so the same bits.
+template <int T>
+KAMX_INLINE void scale_dots(float (*acc)[2][16][16], const std::int32_t (*c)[2][16][16], const WeightBlock& w,
+                            const TokenBlock& x0, const TokenBlock& x1) {
+  for (int h = 0; h < T; h++) {
+    const __m512 dx = _mm512_load_ps(h == 0 ? x0.d : x1.d);
+    for (int g = 0; g < 2; g++) {
+      for (int i = 0; i < 16; i++) {
+        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(w.d[16 * g + i]), dx);
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(c[g][h][i]));
+        _mm512_store_ps(acc[g][h][i], _mm512_fmadd_ps(dot, d, _mm512_load_ps(acc[g][h][i])));
+      }
+    }
+  }
+}
+
+// Rows r of the 16 x 16 tile m (row stride 16) into v[r]'s columns:
+// v[c] = column c of m.
+KAMX_INLINE void transpose16(const float (*m)[16], __m512* v) {
+  __m512 t[16], u[16];
+  for (int k = 0; k < 16; k += 2) {
+    t[k] = _mm512_unpacklo_ps(_mm512_load_ps(m[k]), _mm512_load_ps(m[k + 1]));
+    t[k + 1] = _mm512_unpackhi_ps(_mm512_load_ps(m[k]), _mm512_load_ps(m[k + 1]));
+  }
+  // u[4q + e], 128-bit lane j: column 4j + e of rows 4q .. 4q + 3.
+  for (int q = 0; q < 4; q++) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int e = 0; e < 4; e++) {
+    const __m512 a = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), b = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xdd);
+    const __m512 c = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), d = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xdd);
+    v[e] = _mm512_shuffle_f32x4(a, c, 0x88);
+    v[8 + e] = _mm512_shuffle_f32x4(a, c, 0xdd);
+    v[4 + e] = _mm512_shuffle_f32x4(b, d, 0x88);
+    v[12 + e] = _mm512_shuffle_f32x4(b, d, 0xdd);
+  }
+}
+
+// out (n_tokens <= 16 * T tokens at ldo, n_rows <= 32 rows) = the panel
+// times token tiles x0 (and x1), over all n_blocks blocks. The next block's
+// tile products are issued before this block's fp32 work, so the two overlap.
+template <int T>
+KAMX_INLINE void panel_tile(float* out, std::size_t ldo, const WeightBlock* w, const TokenBlock* x0, const TokenBlock* x1,
+                            std::size_t n_blocks, std::size_t n_rows, std::size_t n_tokens) {
+  alignas(64) float acc[2][2][16][16] = {};  // [row tile][token tile][row][token] fp32 sums
+  alignas(64) std::int32_t c[2][2][16][16];  // the same, one block's int32 dots
+  block_dots<T>(w[0], x0[0], x1[0]);
+  for (std::size_t b = 0; b < n_blocks; b++) {
+    store_dots<T>(c);
+    if (b + 1 < n_blocks) block_dots<T>(w[b + 1], x0[b + 1], x1[b + 1]);
+    scale_dots<T>(acc, c, w[b], x0[b], x1[b]);
+  }
+  const __mmask16 m0 = __mmask16(n_rows >= 16 ? 0xffff : (1u << n_rows) - 1);
+  const __mmask16 m1 = __mmask16(n_rows >= 32 ? 0xffff : n_rows > 16 ? (1u << (n_rows - 16)) - 1 : 0);
+  for (int h = 0; h < T; h++) {
+    __m512 v0[16], v1[16];  // token t's rows 0-15 and 16-31
+    transpose16(acc[0][h], v0);
+    transpose16(acc[1][h], v1);
+    for (std::size_t t = 0; t < 16 && 16 * std::size_t(h) + t < n_tokens; t++) {
+      float* o = out + (16 * h + t) * ldo;
+      _mm512_mask_storeu_ps(o, m0, v0[t]);
+      _mm512_mask_storeu_ps(o + 16, m1, v1[t]);
+    }
+  }
+}
+
+template <bool kQ4>
+KAMX void matmat_amx(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                     const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols, WeightBlock* panel,
+                     TokenBlock* tokens) {
+  static const TileConfig config;
+  const std::size_t n_blocks = cols / 32;
+  pack_tokens(tokens, xq, n_tokens, n_blocks);
+  _tile_loadconfig(&config);  // per call: the pool's threads each need it
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += 32) {
+    const std::size_t nr = n_rows - i0 < 32 ? n_rows - i0 : 32;
+    pack_weights<kQ4>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, n_blocks);
+    for (std::size_t t0 = 0; t0 < n_tokens; t0 += 32) {
+      const TokenBlock* x0 = tokens + t0 / 16 * n_blocks;
+      float* o = out + t0 * ldo + i0;
+      if (n_tokens - t0 > 16) {
+        panel_tile<2>(o, ldo, panel, x0, x0 + n_blocks, n_blocks, nr, n_tokens - t0);
+      } else {
+        panel_tile<1>(o, ldo, panel, x0, x0, n_blocks, nr, n_tokens - t0);
+      }
+    }
+  }
+  _tile_release();  // back to the init state: cheaper context switches
+}
+
+// The packed operands live in per-thread buffers, grown only.
+template <bool kQ4>
+void matmat_q0_amx(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                   const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  if (n_rows == 0 || n_tokens == 0 || cols == 0) return;
+  thread_local std::vector<WeightBlock> panel;  // (cols / 32) blocks of 32 rows
+  thread_local std::vector<TokenBlock> tokens;  // (n_tokens / 16 rounded up, cols / 32) blocks
+  const std::size_t n_blocks = cols / 32;
+  if (panel.size() < n_blocks) panel.resize(n_blocks);
+  if (tokens.size() < (n_tokens + 15) / 16 * n_blocks) tokens.resize((n_tokens + 15) / 16 * n_blocks);
+  matmat_amx<kQ4>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols, panel.data(), tokens.data());
+}
+
+Kernels make_table() {
+  Kernels k = *kernels_for(Isa::AVX512);
+  k.matmat_q8_0 = matmat_q0_amx<false>;
+  k.matmat_q4_0 = matmat_q0_amx<true>;
+  return k;
+}
+
+}  // namespace
+
+const Kernels* kernels_amx_table() {
+  static const bool usable = detect_amx();
+  if (!usable) return nullptr;
+  static const Kernels table = make_table();
+  return &table;
+}
+
+}  // namespace llama2
+
+#else
+
+namespace llama2 {
+const Kernels* kernels_amx_table() { return nullptr; }
+}  // namespace llama2
+
+#endif

@@ -1,0 +1,76 @@
+// Batched matmul for GGUF Q8_0 / Q4_0 weights with integer arithmetic: the
+// activation rows are quantized to 8 bits once (quantize_q8x32, as the
+// token-by-token matvec does), then an int8 GEMM kernel (kernels.hpp,
+// matmat_q8_0 / matmat_q4_0) multiplies whole tiles of rows by tokens.
+// A token gets the same per-block sums here as in matmul(), so a prompt
+// processed in a batch gives the logits of one processed token by token.
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "kernels.hpp"
+#include "ops.hpp"
+#include "quants.hpp"
+
+namespace llama2 {
+
+namespace {
+
+// LLAMA2_INT8_DOT=0 keeps fp32 activations (the dequantize path of matmul_batch).
+bool int8_enabled() {
+  static const bool on = [] {
+    const char* env = std::getenv("LLAMA2_INT8_DOT");
+    return !(env && std::string_view(env) == "0");
+  }();
+  return on;
+}
+
+}  // namespace
+
+bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
+  if ((w.type != WeightType::Q8_0 && w.type != WeightType::Q4_0) || w.cols % 32 != 0 || !int8_enabled()) {
+    return false;
+  }
+  // AMX tiles where the CPU and OS allow them (and LLAMA2_AMX is not 0), else
+  // the best table's kernel: the same bits either way.
+  const Kernels* amx = kernels().isa == Isa::AVX512 ? kernels_amx_table() : nullptr;
+  const Kernels& k = amx ? *amx : kernels();
+  const auto fn = w.type == WeightType::Q8_0 ? k.matmat_q8_0 : k.matmat_q4_0;
+  const std::size_t cols = w.cols, n_blocks = cols / 32, ldo = w.rows;
+  const std::size_t stride = row_bytes(w.type, cols);
+
+  // Quantize every token once. The caller's thread_local buffer, read by the workers.
+  thread_local std::vector<BlockQ8x32> xq_buf;  // (n, cols / 32) blocks, grown only
+  if (xq_buf.size() < n * n_blocks) xq_buf.resize(n * n_blocks);
+  BlockQ8x32* xq = xq_buf.data();
+  pool.parallel_for(
+      n, [&](std::size_t t0, std::size_t t1, int) {
+        for (std::size_t t = t0; t < t1; t++) quantize_q8x32(x + t * cols, xq + t * n_blocks, cols);
+      },
+      ThreadPool::grain_for(cols * 4));
+
+  // Cache blocking: each thread takes a run of rows (a multiple of the 32-row
+  // panels) and sweeps them over blocks of tokens whose quantized activations
+  // (about 1 MiB) stay in its L2; the kernel keeps a panel of weights in L1
+  // (VNNI) or L2 (AMX). Token blocks are multiples of the kernel's tile of
+  // tokens (6, or 32 for AMX), split evenly so that the last is not a sliver.
+  constexpr std::size_t kL2Bytes = 1024 * 1024;
+  const std::size_t tile = amx ? 32 : 6;
+  const std::size_t max_block = std::max(tile, kL2Bytes / (n_blocks * sizeof(BlockQ8x32)) / tile * tile);
+  const std::size_t n_token_blocks = (n + max_block - 1) / max_block;
+  const std::size_t token_block = ((n + n_token_blocks - 1) / n_token_blocks + tile - 1) / tile * tile;
+  const auto* base = static_cast<const std::uint8_t*>(w.data);
+  pool.parallel_for(
+      w.rows,
+      [&](std::size_t r0, std::size_t r1, int) {
+        for (std::size_t t0 = 0; t0 < n; t0 += token_block) {
+          const std::size_t nt = std::min(token_block, n - t0);
+          fn(out + t0 * ldo + r0, ldo, base + r0 * stride, stride, r1 - r0, xq + t0 * n_blocks, nt, cols);
+        }
+      },
+      ThreadPool::grain_for(cols * n, 32));
+  return true;
+}
+
+}  // namespace llama2
