@@ -48,7 +48,8 @@ struct BlockQ8x32 {
 };
 static_assert(sizeof(BlockQ8x32) == 40);
 
-// x (n, a multiple of 32) -> n / 32 blocks: d = max|x| / 127, qs = round(x / d).
+// x (n, a multiple of 32) -> n / 32 blocks: d = max|x| / 127, qs = round(x * (1 / d)),
+// with this CPU's table (every table gives the same bits).
 void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n);
 
 struct Kernels {
@@ -61,6 +62,8 @@ struct Kernels {
   void (*axpy)(float* y, float a, const float* x, std::size_t n) = nullptr;
   // sum x[i]^2 (rmsnorm)
   float (*sum_squares)(const float* x, std::size_t n) = nullptr;
+  // quantize_q8x32 (above): the same bits in every table.
+  void (*quantize_q8x32)(const float* x, BlockQ8x32* y, std::size_t n) = nullptr;
 
   // --- attention over one head ---
   // att[t] = scale * (q . keys[t]) for t < n_pos; keys (n_pos, head_size)

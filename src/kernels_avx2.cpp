@@ -64,6 +64,39 @@ K256 void axpy(float* y, float a, const float* x, std::size_t n) {
 
 K256 float sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
 
+// Activations to 8 bits, 32 at a time (kernels.hpp): the scalar code's
+// operations on 8 lanes; vcvtps2dq rounds to nearest even as nearbyint does.
+K256_INLINE int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+K256 void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (std::size_t b = 0; b < n / 32; b++) {
+    __m256 v[4];
+    for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + b * 32 + 8 * i);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    __m256i q[4];
+    for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+    y[b].d = d;
+    y[b].sums[0] = std::int16_t(hsum_i32(_mm256_add_epi32(q[0], q[1])));
+    y[b].sums[1] = std::int16_t(hsum_i32(_mm256_add_epi32(q[2], q[3])));
+    // Saturating packs interleave the 128-bit lanes; the permute puts the 32 bytes back in order.
+    const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    const __m256i q8 = _mm256_permutevar8x32_epi32(q16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), q8);
+  }
+}
+
 // --- attention ---------------------------------------------------------------------
 
 K256 void attention_scores(float* att, const float* q, const float* keys, std::size_t n_pos,
@@ -800,6 +833,7 @@ Kernels make_table() {
   k.dot = dot;
   k.axpy = axpy;
   k.sum_squares = sum_squares;
+  k.quantize_q8x32 = quantize_q8x32;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;

@@ -60,6 +60,24 @@ K512 void axpy(float* y, float a, const float* x, std::size_t n) {
 
 K512 float sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
 
+// Activations to 8 bits, 32 at a time (kernels.hpp): the scalar code's
+// operations on 16 lanes; vcvtps2dq rounds to nearest even as nearbyint does.
+K512 void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  for (std::size_t b = 0; b < n / 32; b++) {
+    const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+    y[b].d = d;
+    y[b].sums[0] = std::int16_t(_mm512_reduce_add_epi32(q0));
+    y[b].sums[1] = std::int16_t(_mm512_reduce_add_epi32(q1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+  }
+}
+
 // --- attention ---------------------------------------------------------------------
 
 K512 void attention_scores(float* att, const float* q, const float* keys, std::size_t n_pos,
@@ -67,28 +85,50 @@ K512 void attention_scores(float* att, const float* q, const float* keys, std::s
   for (std::size_t t = 0; t < n_pos; t++) att[t] = dot(q, keys + t * head_size, head_size) * scale;
 }
 
-// Output chunks of 16 stay in registers while positions stream by; two
-// positions per step keep two independent FMA chains per chunk.
-K512 void attention_values(float* out, const float* att, const float* values, std::size_t n_pos,
-                           std::size_t head_size) {
-  for (std::size_t i = 0; i < head_size; i += 16) {
-    const std::size_t width = head_size - i < 16 ? head_size - i : 16;
-    const __mmask16 m = __mmask16(width == 16 ? 0xffff : (1u << width) - 1);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    std::size_t t = 0;
-    for (; t + 2 <= n_pos; t += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), _mm512_maskz_loadu_ps(m, values + t * head_size + i), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(att[t + 1]), _mm512_maskz_loadu_ps(m, values + (t + 1) * head_size + i),
-                             acc1);
+// Up to four 16-float chunks of the output (64 values) stay in registers while
+// the positions stream by, so a head of 128 reads its values in two passes,
+// each row's bytes once per pass. Values are fp32 or, kHalf, IEEE halves.
+template <int C, bool kHalf>
+K512_INLINE void values_pass(float* out, const float* att, const void* values, std::size_t n_pos,
+                             std::size_t head_size, std::size_t i) {
+  __mmask16 m[C];
+  __m512 acc[C];
+  for (int c = 0; c < C; c++) {
+    const std::size_t left = head_size - i - 16 * c;
+    m[c] = __mmask16(left >= 16 ? 0xffff : (1u << left) - 1);
+    acc[c] = _mm512_setzero_ps();
+  }
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const __m512 a = _mm512_set1_ps(att[t]);
+    for (int c = 0; c < C; c++) {
+      const std::size_t at = t * head_size + i + 16 * c;
+      const __m512 v = kHalf ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[c], static_cast<const std::uint16_t*>(values) + at))
+                             : _mm512_maskz_loadu_ps(m[c], static_cast<const float*>(values) + at);
+      acc[c] = _mm512_fmadd_ps(a, v, acc[c]);
     }
-    if (t < n_pos) {
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), _mm512_maskz_loadu_ps(m, values + t * head_size + i), acc0);
+  }
+  for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(out + i + 16 * c, m[c], acc[c]);
+}
+
+template <bool kHalf>
+K512_INLINE void weighted_values(float* out, const float* att, const void* values, std::size_t n_pos,
+                                 std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i += 64) {
+    switch ((head_size - i + 15) / 16) {
+      case 1: values_pass<1, kHalf>(out, att, values, n_pos, head_size, i); break;
+      case 2: values_pass<2, kHalf>(out, att, values, n_pos, head_size, i); break;
+      case 3: values_pass<3, kHalf>(out, att, values, n_pos, head_size, i); break;
+      default: values_pass<4, kHalf>(out, att, values, n_pos, head_size, i); break;
     }
-    _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(acc0, acc1));
   }
 }
 
-// fp16 cache: the same loops, each 16 halves widened with vcvtph2ps.
+K512 void attention_values(float* out, const float* att, const float* values, std::size_t n_pos,
+                           std::size_t head_size) {
+  weighted_values<false>(out, att, values, n_pos, head_size);
+}
+
+// fp16 cache: each 16 halves widened with vcvtph2ps as they are read.
 K512_INLINE __m512 load_half16(const std::uint16_t* p, __mmask16 m) {
   return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
 }
@@ -108,17 +148,7 @@ K512 void attention_scores_f16(float* att, const float* q, const std::uint16_t* 
 
 K512 void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
                                std::size_t head_size) {
-  for (std::size_t i = 0; i < head_size; i += 16) {
-    const __mmask16 m = __mmask16(head_size - i >= 16 ? 0xffff : (1u << (head_size - i)) - 1);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    std::size_t t = 0;
-    for (; t + 2 <= n_pos; t += 2) {
-      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), load_half16(values + t * head_size + i, m), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(att[t + 1]), load_half16(values + (t + 1) * head_size + i, m), acc1);
-    }
-    if (t < n_pos) acc0 = _mm512_fmadd_ps(_mm512_set1_ps(att[t]), load_half16(values + t * head_size + i, m), acc0);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(acc0, acc1));
-  }
+  weighted_values<true>(out, att, values, n_pos, head_size);
 }
 
 // --- matrix-vector: fp32 ---------------------------------------------------------------
@@ -917,6 +947,7 @@ Kernels make_table() {
   k.dot = dot;
   k.axpy = axpy;
   k.sum_squares = sum_squares;
+  k.quantize_q8x32 = quantize_q8x32;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;

@@ -274,6 +274,7 @@ Kernels make_table() {
   k.dot = dot;
   k.axpy = axpy;
   k.sum_squares = sum_squares;
+  k.quantize_q8x32 = kernels_scalar().quantize_q8x32;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;

@@ -273,12 +273,31 @@ void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_byt
   for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
 }
 
+void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
+  for (std::size_t b = 0; b < n / 32; b++) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = d;
+    int sums[2] = {0, 0};
+    for (int j = 0; j < 32; j++) {
+      const int q = int(std::nearbyint(xb[j] * id));
+      y[b].qs[j] = std::int8_t(q);
+      sums[j / 16] += q;
+    }
+    y[b].sums[0] = std::int16_t(sums[0]);
+    y[b].sums[1] = std::int16_t(sums[1]);
+  }
+}
+
 Kernels make_scalar() {
   Kernels k;
   k.isa = Isa::SCALAR;
   k.dot = dot;
   k.axpy = axpy;
   k.sum_squares = sum_squares;
+  k.quantize_q8x32 = quantize_q8x32_scalar;
   k.attention_scores = attention_scores;
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;
@@ -321,23 +340,7 @@ const Kernels& choose() {
 
 }  // namespace
 
-void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) {
-  for (std::size_t b = 0; b < n / 32; b++) {
-    const float* xb = x + b * 32;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xb[j]));
-    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-    y[b].d = d;
-    int sums[2] = {0, 0};
-    for (int j = 0; j < 32; j++) {
-      const int q = int(std::nearbyint(xb[j] * id));
-      y[b].qs[j] = std::int8_t(q);
-      sums[j / 16] += q;
-    }
-    y[b].sums[0] = std::int16_t(sums[0]);
-    y[b].sums[1] = std::int16_t(sums[1]);
-  }
-}
+void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) { kernels().quantize_q8x32(x, y, n); }
 
 const Kernels& kernels_scalar() {
   static const Kernels table = make_scalar();

@@ -58,6 +58,7 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->dot, nullptr);
   EXPECT_NE(table_->axpy, nullptr);
   EXPECT_NE(table_->sum_squares, nullptr);
+  EXPECT_NE(table_->quantize_q8x32, nullptr);
   EXPECT_NE(table_->attention_scores, nullptr);
   EXPECT_NE(table_->attention_values, nullptr);
   EXPECT_NE(table_->attention_scores_f16, nullptr);
@@ -549,6 +550,28 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsSurviveExtremeQuants) {
         ASSERT_NEAR(out_ref[r], exact, tol) << "scalar " << weight_type_name(type);
       }
     }
+  }
+}
+
+// Every table rounds to the same bits as the scalar reference: the integer
+// kernels' results (and batched = token by token) depend on it. Includes
+// exact ties (x / d = k + 0.5, to even), an all-zero block and one huge value.
+TEST_P(KernelsTest, QuantizeQ8x32GivesTheScalarBits) {
+  std::mt19937 rng(17);
+  const std::size_t n = 32 * 37;
+  auto x = random_floats(n, rng);
+  for (std::size_t j = 32; j < 64; j++) x[j] = 0.0f;
+  x[64] = 127.0f;  // d = 1 for this block, so x = k + 0.5 below are exact ties
+  for (std::size_t j = 65; j < 96; j++) x[j] = float(int(j) - 80) + 0.5f;
+  x[130] = 1e30f;
+  std::vector<BlockQ8x32> want(n / 32), got(n / 32);
+  ref().quantize_q8x32(x.data(), want.data(), n);
+  table_->quantize_q8x32(x.data(), got.data(), n);
+  for (std::size_t b = 0; b < n / 32; b++) {
+    EXPECT_EQ(got[b].d, want[b].d) << "block " << b;
+    EXPECT_EQ(got[b].sums[0], want[b].sums[0]) << "block " << b;
+    EXPECT_EQ(got[b].sums[1], want[b].sums[1]) << "block " << b;
+    EXPECT_EQ(0, std::memcmp(got[b].qs, want[b].qs, 32)) << "block " << b;
   }
 }
 
