@@ -11,12 +11,19 @@
 // block in order. Compiled into every x86-64 build through per-function
 // target attributes; used only when the CPU has AMX-INT8 and the OS lets this
 // process use the tile registers (Linux asks each process to request them).
+//
+// Shape: a panel of 32 weight rows (two A tiles: rows as stored, Q4_0
+// unpacked to signed bytes) times 32 tokens (two B tiles, repacked to the
+// VNNI layout once per call) gives four 16 x 16 int32 tiles per block of 32
+// values. The scales differ per block, so every block's tiles go to memory
+// and AVX-512 turns them into fp32 sums held for the whole row of blocks;
+// that fp32 work (convert, scale, add: 3 instructions per 16 sums) and the
+// tile stores, not the multiplies, bound the speed.
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <vector>
 
-#include "fp16.hpp"
 #include "kernels.hpp"
 
 #if defined(__x86_64__)
@@ -102,25 +109,28 @@ KAMX_INLINE void pack_weights(WeightBlock* panel, const std::uint8_t* w, std::si
       std::int8_t* q = panel[b].q[r / 16][r % 16];
       if (r >= n_rows) {
         std::memset(q, 0, 32);
-        panel[b].d[r] = 0.0f;
         continue;
       }
-      const std::uint8_t* blk = w + r * row_bytes + b * block_bytes;
-      std::uint16_t d16;
-      std::memcpy(&d16, blk, 2);
-      panel[b].d[r] = fp16_to_fp32(d16);
+      const std::uint8_t* qs = w + r * row_bytes + b * block_bytes + 2;
       __m256i v;
       if (kQ4) {
         // Byte j holds value j (low nibble) and value j + 16 (high nibble).
-        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
         const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
         const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
         v = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
       } else {
-        v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+        v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
       }
       _mm256_store_si256(reinterpret_cast<__m256i*>(q), v);
     }
+  }
+  // The fp16 scales, 16 rows per conversion (exact, as fp16_to_fp32).
+  for (std::size_t b = 0; b < n_blocks; b++) {
+    alignas(32) std::uint16_t d16[32] = {};  // (32) row scales; 0 past n_rows
+    for (std::size_t r = 0; r < n_rows; r++) std::memcpy(&d16[r], w + r * row_bytes + b * block_bytes, 2);
+    _mm512_store_ps(panel[b].d, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16))));
+    _mm512_store_ps(panel[b].d + 16, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16 + 16))));
   }
 }
 
@@ -137,49 +147,54 @@ struct alignas(64) TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64);
 
-// C = this block's exact int32 dots of 32 rows by 16 * T tokens.
+// The tile instructions and the fp32 work on the vector units overlap only
+// when they are interleaved finely in program order (measured: issuing a
+// block's 16 tile instructions in one go, then its 64 rows of fp32 work,
+// runs the two one after the other). So each step k of a block issues one
+// tile instruction for blocks b / b + 1 and the fp32 work of 4 rows of
+// block b - 1, whose dots the previous step k stored (c is double-buffered).
+
+// Tile instruction k of 16: store block b's dots from C[g][h] into c (not
+// before block 0: c nullptr), then start block b + 1 in it (w, x0, x1: block
+// b + 1, or w nullptr after the last block). With T = 1 token tile the h = 1
+// instructions are skipped.
 template <int T>
-KAMX_INLINE void block_dots(const WeightBlock& w, const TokenBlock& x0, const TokenBlock& x1) {
-  _tile_zero(0);
-  _tile_zero(2);
-  _tile_loadd(4, w.q[0], 32);
-  _tile_loadd(5, w.q[1], 32);
-  _tile_loadd(6, x0.q, 64);
-  _tile_dpbssd(0, 4, 6);
-  _tile_dpbssd(2, 5, 6);
-  if (T == 2) {
-    _tile_zero(1);
-    _tile_zero(3);
-    _tile_loadd(7, x1.q, 64);
-    _tile_dpbssd(1, 4, 7);
-    _tile_dpbssd(3, 5, 7);
+KAMX_INLINE void tile_step(int k, std::int32_t (*c)[2][16][16], const WeightBlock* w, const TokenBlock* x0,
+                           const TokenBlock* x1) {
+  const bool store = c != nullptr, next = w != nullptr;
+  switch (k) {
+    case 0: if (store) _tile_stored(0, c[0][0], 64); break;
+    case 1: if (next) _tile_zero(0); break;
+    case 2: if (next) _tile_loadd(4, w->q[0], 32); break;
+    case 3: if (next) _tile_loadd(6, x0->q, 64); break;
+    case 4: if (next) _tile_dpbssd(0, 4, 6); break;
+    case 5: if (T == 2 && store) _tile_stored(1, c[0][1], 64); break;
+    case 6: if (T == 2 && next) _tile_zero(1); break;
+    case 7: if (T == 2 && next) _tile_loadd(7, x1->q, 64); break;
+    case 8: if (T == 2 && next) _tile_dpbssd(1, 4, 7); break;
+    case 9: if (store) _tile_stored(2, c[1][0], 64); break;
+    case 10: if (next) _tile_zero(2); break;
+    case 11: if (next) _tile_loadd(5, w->q[1], 32); break;
+    case 12: if (next) _tile_dpbssd(2, 5, 6); break;
+    case 13: if (T == 2 && store) _tile_stored(3, c[1][1], 64); break;
+    case 14: if (T == 2 && next) _tile_zero(3); break;
+    case 15: if (T == 2 && next) _tile_dpbssd(3, 5, 7); break;
   }
 }
 
+// acc[g][h][i] (16 tokens of row 16g + i) += float(c) * (d_w * d_x), for the
+// 4 rows i of step k (g = k / 8, h = k / 4 % 2): the expression of the VNNI
+// kernel, so the same bits.
 template <int T>
-KAMX_INLINE void store_dots(std::int32_t (*c)[2][16][16]) {
-  _tile_stored(0, c[0][0], 64);
-  _tile_stored(2, c[1][0], 64);
-  if (T == 2) {
-    _tile_stored(1, c[0][1], 64);
-    _tile_stored(3, c[1][1], 64);
-  }
-}
-
-// acc[g][h][i] (16 tokens of row 16g + i) += float(c) * (d_w * d_x): the
-// expression of the VNNI kernel, so the same bits.
-template <int T>
-KAMX_INLINE void scale_dots(float (*acc)[2][16][16], const std::int32_t (*c)[2][16][16], const WeightBlock& w,
+KAMX_INLINE void scale_step(int k, float (*acc)[2][16][16], const std::int32_t (*c)[2][16][16], const WeightBlock& w,
                             const TokenBlock& x0, const TokenBlock& x1) {
-  for (int h = 0; h < T; h++) {
-    const __m512 dx = _mm512_load_ps(h == 0 ? x0.d : x1.d);
-    for (int g = 0; g < 2; g++) {
-      for (int i = 0; i < 16; i++) {
-        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(w.d[16 * g + i]), dx);
-        const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(c[g][h][i]));
-        _mm512_store_ps(acc[g][h][i], _mm512_fmadd_ps(dot, d, _mm512_load_ps(acc[g][h][i])));
-      }
-    }
+  const int g = k / 8, h = k / 4 % 2;
+  if (h >= T) return;
+  const __m512 dx = _mm512_load_ps(h == 0 ? x0.d : x1.d);
+  for (int i = k % 4 * 4; i < k % 4 * 4 + 4; i++) {
+    const __m512 d = _mm512_mul_ps(_mm512_set1_ps(w.d[16 * g + i]), dx);
+    const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(c[g][h][i]));
+    _mm512_store_ps(acc[g][h][i], _mm512_fmadd_ps(dot, d, _mm512_load_ps(acc[g][h][i])));
   }
 }
 
@@ -211,19 +226,25 @@ KAMX_INLINE void transpose16(const float (*m)[16], __m512* v) {
 }
 
 // out (n_tokens <= 16 * T tokens at ldo, n_rows <= 32 rows) = the panel
-// times token tiles x0 (and x1), over all n_blocks blocks. The next block's
-// tile products are issued before this block's fp32 work, so the two overlap.
+// times token tiles x0 (and x1), over all n_blocks blocks.
 template <int T>
 KAMX_INLINE void panel_tile(float* out, std::size_t ldo, const WeightBlock* w, const TokenBlock* x0, const TokenBlock* x1,
                             std::size_t n_blocks, std::size_t n_rows, std::size_t n_tokens) {
-  alignas(64) float acc[2][2][16][16] = {};  // [row tile][token tile][row][token] fp32 sums
-  alignas(64) std::int32_t c[2][2][16][16];  // the same, one block's int32 dots
-  block_dots<T>(w[0], x0[0], x1[0]);
+  alignas(64) float acc[2][2][16][16] = {};     // [row tile][token tile][row][token] fp32 sums
+  alignas(64) std::int32_t c[2][2][2][16][16];  // [block b % 2][row tile][token tile][row][token] int32 dots
+  // Block 0's dots, then per block b: store them, start b + 1, scale b - 1.
+#pragma GCC unroll 16
+  for (int k = 0; k < 16; k++) tile_step<T>(k, nullptr, w, x0, x1);
   for (std::size_t b = 0; b < n_blocks; b++) {
-    store_dots<T>(c);
-    if (b + 1 < n_blocks) block_dots<T>(w[b + 1], x0[b + 1], x1[b + 1]);
-    scale_dots<T>(acc, c, w[b], x0[b], x1[b]);
+    const bool next = b + 1 < n_blocks;
+#pragma GCC unroll 16
+    for (int k = 0; k < 16; k++) {
+      tile_step<T>(k, c[b % 2], next ? w + b + 1 : nullptr, x0 + b + 1, x1 + b + 1);
+      if (b > 0) scale_step<T>(k, acc, c[(b - 1) % 2], w[b - 1], x0[b - 1], x1[b - 1]);
+    }
   }
+#pragma GCC unroll 16
+  for (int k = 0; k < 16; k++) scale_step<T>(k, acc, c[(n_blocks - 1) % 2], w[n_blocks - 1], x0[n_blocks - 1], x1[n_blocks - 1]);
   const __mmask16 m0 = __mmask16(n_rows >= 16 ? 0xffff : (1u << n_rows) - 1);
   const __mmask16 m1 = __mmask16(n_rows >= 32 ? 0xffff : n_rows > 16 ? (1u << (n_rows - 16)) - 1 : 0);
   for (int h = 0; h < T; h++) {
