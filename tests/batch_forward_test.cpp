@@ -37,13 +37,6 @@ Config make_config(int dim, int hidden, int layers, int heads, int kv_heads, int
   return c;
 }
 
-std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> dist(0, vocab_size - 1);
-  std::vector<int> tokens(n);
-  for (int& t : tokens) t = dist(rng);
-  return tokens;
-}
 
 // |batched - sequential| <= 1e-4 * max(1, max |sequential|), for every logit.
 void expect_close(std::span<const float> got, const std::vector<float>& want, const std::string& what) {

@@ -13,6 +13,7 @@
 #include "fp16.hpp"
 #include "kernels.hpp"
 #include "llama2/transformer.hpp"
+#include "support/engine_logits.hpp"
 #include "support/golden_logits.hpp"
 #include "support/reference_model.hpp"
 #include "support/shared_files.hpp"
@@ -71,43 +72,18 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, KvF16KernelsTest, ::testing::Values(Isa::SCALA
 
 // --- engine ----------------------------------------------------------------------------
 
-std::vector<int> random_tokens(int vocab, std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(0, vocab - 1);
-  std::vector<int> t(n);
-  for (int& x : t) x = dist(rng);
-  return t;
-}
-
 std::vector<std::vector<float>> run(const std::string& path, const std::vector<int>& tokens, KvType kv, int threads) {
-  Transformer t(path, threads, 0, kv);
-  EXPECT_EQ(t.kv_type(), kv);
-  std::vector<std::vector<float>> out;
-  for (std::size_t pos = 0; pos < tokens.size(); pos++) {
-    auto logits = t.forward(tokens[pos], int(pos));
-    out.emplace_back(logits.begin(), logits.end());
-  }
-  return out;
+  return engine_logits(llama2::Model::load(path), tokens, threads, 0, kv);
 }
 
-double max_error(const std::vector<std::vector<float>>& got, const std::vector<std::vector<double>>& want) {
-  double err = 0, scale = 1;
-  for (std::size_t p = 0; p < want.size(); p++)
-    for (std::size_t i = 0; i < want[p].size(); i++) {
-      err = std::max(err, std::fabs(got[p][i] - want[p][i]));
-      scale = std::max(scale, std::fabs(want[p][i]));
-    }
-  return err / scale;
-}
-
-struct Model {
+struct SmallModel {
   std::string path;
   SyntheticWeights weights;
 };
 
-const Model& small_model() {
-  static const Model m = [] {
-    Model m{make_temp_dir("kv_f16") + "/small.bin", make_weights(small_config(), 21)};
+const SmallModel& small_model() {
+  static const SmallModel m = [] {
+    SmallModel m{make_temp_dir("kv_f16") + "/small.bin", make_weights(small_config(), 21)};
     write_llama2c_v1(m.path, m.weights);
     return m;
   }();
@@ -118,11 +94,11 @@ const Model& small_model() {
 // logits by about that much; an indexing or conversion error moves them by
 // O(1). The fp32 cache meets 1e-4 on the same model.
 TEST(KvF16, EngineMatchesTheDoubleReferenceWithinHalfPrecision) {
-  const Model& m = small_model();
+  const SmallModel& m = small_model();
   const auto tokens = random_tokens(m.weights.config.vocab_size, std::size_t(m.weights.config.seq_len), 4);
   const auto want = reference_logits(m.weights, tokens);
-  const double err16 = max_error(run(m.path, tokens, KvType::F16, 1), want);
-  const double err32 = max_error(run(m.path, tokens, KvType::F32, 1), want);
+  const double err16 = max_rel_error(run(m.path, tokens, KvType::F16, 1), want);
+  const double err32 = max_rel_error(run(m.path, tokens, KvType::F32, 1), want);
   EXPECT_LE(err32, 1e-4);
   EXPECT_LE(err16, 2e-3);
   EXPECT_GT(err16, err32) << "the f16 cache should round something";
@@ -130,17 +106,18 @@ TEST(KvF16, EngineMatchesTheDoubleReferenceWithinHalfPrecision) {
 }
 
 TEST(KvF16, OneThreadAndTwoThreadsGiveTheSameBits) {
-  const Model& m = small_model();
+  const SmallModel& m = small_model();
   const auto tokens = random_tokens(m.weights.config.vocab_size, 30, 5);
   EXPECT_EQ(run(m.path, tokens, KvType::F16, 1), run(m.path, tokens, KvType::F16, 2));
 }
 
 TEST(KvF16, BatchedPromptEqualsTokenByToken) {
-  const Model& m = small_model();
+  const SmallModel& m = small_model();
   const auto tokens = random_tokens(m.weights.config.vocab_size, 33, 6);
   const auto sequential = run(m.path, tokens, KvType::F16, 2);
   for (int threads : {1, 2}) {
     Transformer t(m.path, threads, 0, KvType::F16);
+    EXPECT_EQ(t.kv_type(), KvType::F16);
     // 20 tokens as one batch, then 13 more as a second batch at position 20.
     t.forward_batch(std::span(tokens).first(20), 0);
     auto logits = t.forward_batch(std::span(tokens).subspan(20), 20);

@@ -31,8 +31,8 @@ class Int8Activations {
 
 // Runs `tokens` teacher-forced through the engine; logits at each position.
 inline std::vector<std::vector<float>> engine_logits(Model model, const std::vector<int>& tokens, int n_threads = 1,
-                                                     int context = 0) {
-  Transformer t(std::move(model), n_threads, context);
+                                                     int context = 0, KvType kv_type = KvType::F32) {
+  Transformer t(std::move(model), n_threads, context, kv_type);
   std::vector<std::vector<float>> out;
   for (std::size_t pos = 0; pos < tokens.size(); pos++) {
     auto logits = t.forward(tokens[pos], int(pos));

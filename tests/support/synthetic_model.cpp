@@ -208,4 +208,12 @@ std::string make_temp_dir(const std::string& tag) {
   return buf.data();
 }
 
+std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> dist(0, vocab_size - 1);
+  std::vector<int> tokens(n);
+  for (int& t : tokens) t = dist(rng);
+  return tokens;
+}
+
 }  // namespace llama2::test

@@ -46,6 +46,9 @@ SyntheticWeights write_llama2c_v2(const std::string& path, const SyntheticWeight
 // byte pieces <0x00>..<0xFF> when vocab_size >= 259, then short letter pieces.
 void write_tokenizer_bin(const std::string& path, int vocab_size);
 
+// n token ids uniform in [0, vocab_size), deterministic in seed.
+std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed);
+
 // A fresh empty temporary directory (removed by the OS/tmp cleaner, not by us).
 std::string make_temp_dir(const std::string& tag);
 
