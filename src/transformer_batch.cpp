@@ -35,7 +35,6 @@ void reserve(BatchState& b, const Config& p, std::size_t n_tokens, int n_threads
   b.k.assign(n_tokens * kv_dim, 0.0f);
   b.v.assign(n_tokens * kv_dim, 0.0f);
   b.att.assign(std::size_t(n_threads) * attention_batch_scratch(p.seq_len, p.head_size()), 0.0f);
-  b.kv_f32.clear();  // allocated by the first batch that reads an fp16 cache
 }
 
 // Runs fn(t) for every token t < n, tokens split across the pool (for the
@@ -57,6 +56,7 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
   const std::size_t seq = p.seq_len, n_kv = p.n_kv_heads;
   const std::size_t scratch = attention_batch_scratch(seq, hs);
 
+  // An fp16 cache is widened per head into this scratch (its size depends on no batch size).
   if (s.kv.type() == KvType::F16 && b.kv_f32.empty()) b.kv_f32.resize(std::size_t(pool.size()) * 2 * seq * hs);
   for (std::size_t t = 0; t < n; t++) dequantize_row(w.token_embedding, std::size_t(tokens[t]), &b.x[t * dim]);
   // RoPE's angles depend on the position only: once for all layers.
