@@ -19,6 +19,7 @@
 // and AVX-512 turns them into fp32 sums held for the whole row of blocks;
 // that fp32 work (convert, scale, add: 3 instructions per 16 sums) and the
 // tile stores, not the multiplies, bound the speed.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -85,16 +86,52 @@ struct alignas(64) TokenBlock {
   float d[16];              // [token] activation scales
 };
 
+// v[s] (16 dwords) = dword s of rows 0 .. 15, for 16 rows of 8 dwords.
+KAMX_INLINE void transpose_dwords(const __m256i* row, __m512i* v) {
+  // z[k]: rows k and k + 4 (k < 4), rows k + 4 and k + 8 (k >= 4), so that
+  // after two unpack rounds one lane shuffle puts rows 0 .. 15 in order.
+  __m512i z[8], t[8], u[8];
+  for (int k = 0; k < 8; k++) {
+    const int lo = k < 4 ? k : k + 4;
+    z[k] = _mm512_inserti64x4(_mm512_castsi256_si512(row[lo]), row[lo + 4], 1);
+  }
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = _mm512_unpacklo_epi32(z[k], z[k + 1]);
+    t[k + 1] = _mm512_unpackhi_epi32(z[k], z[k + 1]);
+  }
+  for (int k = 0; k < 8; k += 4) {  // u[k + e], 128-bit lane j: dword e (j even) or 4 + e (j odd) of 4 rows
+    u[k + 0] = _mm512_unpacklo_epi64(t[k], t[k + 2]);
+    u[k + 1] = _mm512_unpackhi_epi64(t[k], t[k + 2]);
+    u[k + 2] = _mm512_unpacklo_epi64(t[k + 1], t[k + 3]);
+    u[k + 3] = _mm512_unpackhi_epi64(t[k + 1], t[k + 3]);
+  }
+  for (int e = 0; e < 4; e++) {
+    v[e] = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88);      // lanes 0, 2 of each: rows 0-3, 4-7; 8-11, 12-15
+    v[4 + e] = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xdd);  // lanes 1, 3
+  }
+}
+
 // Token tiles of 16: all blocks of tile h at blocks[h * n_blocks ...].
-void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_tokens, std::size_t n_blocks) {
-  const std::size_t n_tiles = (n_tokens + 15) / 16;
-  std::memset(static_cast<void*>(blocks), 0, n_tiles * n_blocks * sizeof(TokenBlock));
-  for (std::size_t t = 0; t < n_tokens; t++) {
-    TokenBlock* tile = blocks + t / 16 * n_blocks;
+KAMX void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_tokens, std::size_t n_blocks) {
+  for (std::size_t t0 = 0; t0 < n_tokens; t0 += 16) {
+    const std::size_t nt = std::min<std::size_t>(16, n_tokens - t0);
+    TokenBlock* tile = blocks + t0 / 16 * n_blocks;
     for (std::size_t b = 0; b < n_blocks; b++) {
-      const BlockQ8x32& x = xq[t * n_blocks + b];
-      tile[b].d[t % 16] = x.d;
-      for (int s = 0; s < 8; s++) std::memcpy(tile[b].q[s][t % 16], x.qs + 4 * s, 4);
+      __m256i row[16];
+      alignas(64) float d[16] = {};
+      for (std::size_t t = 0; t < 16; t++) {
+        if (t >= nt) {
+          row[t] = _mm256_setzero_si256();
+          continue;
+        }
+        const BlockQ8x32& x = xq[(t0 + t) * n_blocks + b];
+        row[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+        d[t] = x.d;
+      }
+      __m512i v[8];
+      transpose_dwords(row, v);
+      for (int s = 0; s < 8; s++) _mm512_store_si512(tile[b].q[s], v[s]);
+      _mm512_store_ps(tile[b].d, _mm512_load_ps(d));
     }
   }
 }

@@ -5,6 +5,7 @@
 // A token gets the same per-block sums here as in matmul(), so a prompt
 // processed in a batch gives the logits of one processed token by token.
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "kernels.hpp"
@@ -13,20 +14,16 @@
 
 namespace llama2 {
 
-bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
-  if ((w.type != WeightType::Q8_0 && w.type != WeightType::Q4_0) || w.cols % 32 != 0 ||
-      !int8_activations()) {  // LLAMA2_INT8_DOT=0: fp32 activations (matmul_batch's dequantize path)
-    return false;
-  }
-  // AMX tiles where the CPU and OS allow them (and LLAMA2_AMX is not 0), else
-  // the best table's kernel: the same bits either way.
-  const Kernels* amx = kernels().isa == Isa::AVX512 ? kernels_amx_table() : nullptr;
-  const Kernels& k = amx ? *amx : kernels();
-  const auto fn = w.type == WeightType::Q8_0 ? k.matmat_q8_0 : k.matmat_q4_0;
-  const std::size_t cols = w.cols, n_blocks = cols / 32, ldo = w.rows;
-  const std::size_t stride = row_bytes(w.type, cols);
+namespace {
 
-  // Quantize every token once. The caller's thread_local buffer, read by the workers.
+bool int8_eligible(const Tensor& w) {
+  return (w.type == WeightType::Q8_0 || w.type == WeightType::Q4_0) && w.cols % 32 == 0;
+}
+
+// x (n, cols) rounded to 8 bits per 32-block: (n, cols / 32) blocks in the
+// caller's thread_local buffer, read by the workers.
+const BlockQ8x32* quantize_rows(const float* x, std::size_t n, std::size_t cols, ThreadPool& pool) {
+  const std::size_t n_blocks = cols / 32;
   thread_local std::vector<BlockQ8x32> xq_buf;  // (n, cols / 32) blocks, grown only
   if (xq_buf.size() < n * n_blocks) xq_buf.resize(n * n_blocks);
   BlockQ8x32* xq = xq_buf.data();
@@ -35,7 +32,18 @@ bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& 
         for (std::size_t t = t0; t < t1; t++) quantize_q8x32(x + t * cols, xq + t * n_blocks, cols);
       },
       ThreadPool::grain_for(cols * 4));
+  return xq;
+}
 
+// out (n, w.rows) = the quantized rows xq @ w^T with the int8 GEMM kernel.
+void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w, ThreadPool& pool) {
+  // AMX tiles where the CPU and OS allow them (and LLAMA2_AMX is not 0), else
+  // the best table's kernel: the same bits either way.
+  const Kernels* amx = kernels().isa == Isa::AVX512 ? kernels_amx_table() : nullptr;
+  const Kernels& k = amx ? *amx : kernels();
+  const auto fn = w.type == WeightType::Q8_0 ? k.matmat_q8_0 : k.matmat_q4_0;
+  const std::size_t cols = w.cols, n_blocks = cols / 32, ldo = w.rows;
+  const std::size_t stride = row_bytes(w.type, cols);
   // Cache blocking: each thread takes a run of rows (a multiple of the 32-row
   // panels) and sweeps them over blocks of tokens. VNNI: blocks whose
   // quantized activations (about 1 MiB) stay in L2, with a panel of weights
@@ -60,6 +68,24 @@ bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& 
         }
       },
       ThreadPool::grain_for(cols * n, 32));
+}
+
+}  // namespace
+
+bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
+  // LLAMA2_INT8_DOT=0: fp32 activations (matmul_batch's dequantize path).
+  if (!int8_eligible(w) || !int8_activations()) return false;
+  gemm_int8(out, quantize_rows(x, n, w.cols, pool), n, w, pool);
+  return true;
+}
+
+bool matmul_batch_int8(std::span<const BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool) {
+  if (products.empty() || !int8_activations()) return false;
+  for (const BatchProduct& p : products) {
+    if (!int8_eligible(*p.w) || p.w->cols != products[0].w->cols) return false;
+  }
+  const BlockQ8x32* xq = quantize_rows(x, n, products[0].w->cols, pool);
+  for (const BatchProduct& p : products) gemm_int8(p.out, xq, n, *p.w, pool);
   return true;
 }
 

@@ -254,6 +254,11 @@ constexpr std::size_t kDepth = 256;  // columns per slice: kDepth * kPanel float
 
 }  // namespace
 
+void matmul_batch(std::initializer_list<BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool) {
+  if (matmul_batch_int8(std::span<const BatchProduct>(products.begin(), products.size()), x, n, pool)) return;
+  for (const BatchProduct& p : products) matmul_batch(p.out, x, n, *p.w, pool);
+}
+
 void matmul_batch(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
   if (matmul_batch_int8(out, x, n, w, pool)) return;  // GGUF Q8_0 / Q4_0: integer GEMM (matmul_int8.cpp)
   const Kernels& k = kernels();

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
+#include <span>
 
 #include "llama2/kv_cache.hpp"
 #include "llama2/tensor.hpp"
@@ -34,10 +36,23 @@ void set_int8_activations(bool on);
 // the weights read once per cache block rather than once per row of x.
 void matmul_batch(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool);
 
+// One product of a batch that several matrices read: out (n, w->rows) = x @ w^T.
+struct BatchProduct {
+  float* out;
+  const Tensor* w;
+};
+
+// matmul_batch for matrices that read the same x (attention's q, k and v;
+// the feed-forward gate and up), with matmul_batch's results bit for bit;
+// the int8 path rounds x to 8 bits once for all of them.
+void matmul_batch(std::initializer_list<BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool);
+
 // matmul_batch for GGUF Q8_0 / Q4_0 with int8 activations and an integer GEMM
 // (matmul_int8.cpp); returns false, doing nothing, for other types or when
-// LLAMA2_INT8_DOT=0 asks for fp32 activations.
+// LLAMA2_INT8_DOT=0 asks for fp32 activations. The span form needs every
+// matrix int8-ready with the same number of columns.
 bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool);
+bool matmul_batch_int8(std::span<const BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool);
 
 // RoPE at position pos: rotates each adjacent pair (v[i], v[i+1]) of every
 // head of vec (n) by pos * theta^(-(i % head_size) / head_size).

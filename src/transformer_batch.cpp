@@ -70,9 +70,7 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
     for_each_token(pool, n, dim, [&](std::size_t t) {
       rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_att, dim, p.norm_eps);
     });
-    matmul_batch(b.q.data(), b.xb.data(), n, lw.wq, pool);
-    matmul_batch(b.k.data(), b.xb.data(), n, lw.wk, pool);
-    matmul_batch(b.v.data(), b.xb.data(), n, lw.wv, pool);
+    matmul_batch({{b.q.data(), &lw.wq}, {b.k.data(), &lw.wk}, {b.v.data(), &lw.wv}}, b.xb.data(), n, pool);
     for_each_token(pool, n, dim + kv_dim, [&](std::size_t t) {
       rope_rotate(&b.q[t * dim], dim, hs, &cos_sin[t * hs]);
       rope_rotate(&b.k[t * kv_dim], kv_dim, hs, &cos_sin[t * hs]);
@@ -110,8 +108,7 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
     for_each_token(pool, n, dim, [&](std::size_t t) {
       rmsnorm(&b.xb[t * dim], &b.x[t * dim], lw.rms_ffn, dim, p.norm_eps);
     });
-    matmul_batch(b.hb.data(), b.xb.data(), n, lw.w1, pool);
-    matmul_batch(b.hb2.data(), b.xb.data(), n, lw.w3, pool);
+    matmul_batch({{b.hb.data(), &lw.w1}, {b.hb2.data(), &lw.w3}}, b.xb.data(), n, pool);
     for_each_token(pool, n, hidden, [&](std::size_t t) { swiglu(&b.hb[t * hidden], &b.hb2[t * hidden], hidden); });
     matmul_batch(b.xb.data(), b.hb.data(), n, lw.w2, pool);
     for_each_token(pool, n, dim, [&](std::size_t t) {
@@ -124,10 +121,9 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
 
 // The body of forward_batch and forward_batch_all: runs the batch in chunks,
 // then the final norm and classifier on the rows wanted. all_logits: every
-// row, into batch_.logits (n_tokens, vocab_size); else the last row only,
-// into s_.logits (vocab_size). Both use matmul_batch, whose output rows do not
-// depend on how many rows it is given, so the last row is the same bits
-// either way.
+// row, into batch_.logits (n_tokens, vocab_size), with matmul_batch; else the
+// last row only, into s_.logits (vocab_size), with matmul as forward() does
+// (one row does not pay for repacking the whole classifier into panels).
 std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int pos0, bool all_logits) {
   const Config& p = config_;
   const char* what = all_logits ? "forward_batch_all" : "forward_batch";
@@ -159,9 +155,10 @@ std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int 
     for (std::size_t t = first; t < n; t++) {
       rmsnorm(&batch_.xb[t * dim], &batch_.x[t * dim], w.rms_final, dim, p.norm_eps);
     }
-    if (first < n) {
-      float* out = all_logits ? &batch_.logits[done * vocab] : s_.logits.data();
-      matmul_batch(out, &batch_.xb[first * dim], n - first, w.wcls, *pool_);
+    if (all_logits) {
+      matmul_batch(&batch_.logits[done * vocab], batch_.xb.data(), n, w.wcls, *pool_);
+    } else if (first < n) {
+      matmul(s_.logits.data(), &batch_.xb[first * dim], w.wcls, *pool_);
     }
     done += n;
   }

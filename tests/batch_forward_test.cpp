@@ -159,7 +159,10 @@ TEST_P(BatchForward, AllRowsEqualSequential) {
   }
 }
 
-TEST_P(BatchForward, AllLastRowIsForwardBatchBitForBit) {
+// The last row of forward_batch_all is forward_batch's logits: the same final
+// hidden state, through the classifier as a matrix product there and as
+// forward()'s matvec here, so equal up to fp32 summation order.
+TEST_P(BatchForward, AllLastRowIsForwardBatch) {
   const Config& c = GetParam().config;
   const std::size_t vocab = std::size_t(c.vocab_size);
   for (std::size_t n : {std::size_t(1), std::size_t(6), std::size_t(c.seq_len)}) {
@@ -169,7 +172,12 @@ TEST_P(BatchForward, AllLastRowIsForwardBatchBitForBit) {
     std::vector<float> want(last.begin(), last.end());
     auto all = b.forward_batch_all(tokens, 0);
     ASSERT_EQ(all.size(), n * vocab);
-    EXPECT_EQ(0, std::memcmp(want.data(), all.data() + (n - 1) * vocab, vocab * sizeof(float))) << n << " tokens";
+    double scale = 1e-30, worst = 0.0;
+    for (std::size_t i = 0; i < vocab; i++) {
+      scale = std::max(scale, double(std::fabs(want[i])));
+      worst = std::max(worst, std::fabs(double(all[(n - 1) * vocab + i]) - want[i]));
+    }
+    EXPECT_LE(worst, 1e-5 * scale) << n << " tokens";
   }
 }
 
