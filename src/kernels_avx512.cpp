@@ -1,6 +1,7 @@
 // AVX-512 kernels (F, BW, VL; VNNI where noted): 16 floats per register.
 // Compiled into every x86-64 build through per-function target attributes
 // and used only when cpu_features() reports the instructions.
+#include <cstdlib>
 #include <cstring>
 
 #include "fp16.hpp"
@@ -33,7 +34,12 @@ K512_INLINE __m512 load_tail(const float* p, std::size_t n) {
 // not run far enough ahead of when they come from DRAM. So each step also
 // fetches the same bytes of the next R rows, a whole pass ahead.
 __attribute__((always_inline)) inline void prefetch_lines(const void* p, std::size_t bytes) {
-  for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
+  // To L2 from DRAM, to L1 from the last-level cache (kernels.hpp: weights_from_dram).
+  if (weights_from_dram()) {
+    for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T1);
+  } else {
+    for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
+  }
 }
 
 // --- vectors ---------------------------------------------------------------------
@@ -765,6 +771,56 @@ KVNNI_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, co
   for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
 }
 
+// Q4_0 on 512-bit registers: two blocks per instruction. A register holds
+// [low nibbles of block b | high nibbles of b | low of b + 1 | high of b + 1]
+// (values 0-15, 16-31 of each) against the two activation blocks; lanes
+// 0-7 sum block b, 8-15 block b + 1, each scaled by its own d_w * d_x. Per
+// block this is half the instructions of q_0_rows<true, R>. The blocks of an
+// odd tail run one at a time on 256 bits, and a row's arithmetic does not
+// depend on R.
+template <int R>
+KVNNI_INLINE void q4_0_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const BlockQ4_0* rows[R];
+  __m512 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_0>(w, row_bytes, i), acc[i] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  const __m512i shift = _mm512_setr_epi64(0, 0, 0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004,
+                                          0x0004000400040004);  // 16-bit lanes: 4 in the high-nibble quarters
+  std::size_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(BlockQ4_0));
+    const __m256 xd = _mm256_castsi256_ps(gather8(&xq[b].d, sizeof(BlockQ8x32)));
+    __m512 s[R];  // lanes 0-7: d_j * xd_j of the 8 blocks
+    for (int i = 0; i < R; i++) {
+      s[i] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(low_halves(gather8(rows[i] + b, sizeof(BlockQ4_0)))), xd));
+    }
+    for (int j = 0; j < 8; j += 2) {
+      const BlockQ8x32 &x0 = xq[b + j], &x1 = xq[b + j + 1];
+      const __m512i xv = _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(x0.qs)), load_q8(x1.qs), 1);
+      // The -8 of every weight: -8 * sum(xq) starts lane 0 of each block.
+      const __m512i offset = _mm512_maskz_set1_epi32(1, -8 * (x0.sums[0] + x0.sums[1])) |
+                             _mm512_maskz_set1_epi32(0x100, -8 * (x1.sums[0] + x1.sums[1]));
+      const __m512i pick = _mm512_setr_epi32(j, j, j, j, j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1);
+      for (int i = 0; i < R; i++) {
+        const __m256i q0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j].qs)));
+        const __m256i q1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j + 1].qs)));
+        const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), shift), low);
+        const __m512i isum = _mm512_dpbusd_epi32(offset, q, xv);
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pick, s[i]), acc[i]);
+      }
+    }
+  }
+  __m256 tail[R];
+  for (int i = 0; i < R; i++) tail[i] = _mm256_setzero_ps();
+  for (; b < nb; b++) {
+    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<true>(xq[b]);
+    for (int i = 0; i < R; i++) {
+      tail[i] = q_0_block<true>(tail[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + hsum256(tail[i]);
+}
+
 KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
@@ -775,8 +831,9 @@ KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, co
 KVNNI void matvec_q4_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 8 <= r1; r += 8) q4_0_rows512<8>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q4_0_rows512<4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q4_0_rows512<1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
 }
 
 KVNNI void matvec_q4_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,

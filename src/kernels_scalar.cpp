@@ -1,4 +1,6 @@
 // The scalar reference kernels and the run-time choice of a kernel table.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -361,6 +363,18 @@ const Kernels* kernels_for(Isa isa) {
 const Kernels& kernels() {
   static const Kernels& chosen = choose();
   return chosen;
+}
+
+bool detail::weights_from_dram = true;
+void set_weights_from_dram(bool from_dram) { __atomic_store_n(&detail::weights_from_dram, from_dram, __ATOMIC_RELAXED); }
+
+bool weights_fit_in_cache(std::size_t bytes) {
+  long l3 = -1;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+  const std::size_t cache = l3 > 0 ? std::size_t(l3) : std::size_t(32) << 20;
+  return bytes <= cache / 2;
 }
 
 }  // namespace llama2

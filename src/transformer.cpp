@@ -12,6 +12,7 @@
 
 #include "checked_math.hpp"
 #include "llama2/error.hpp"
+#include "kernels.hpp"
 #include "ops.hpp"
 
 namespace llama2 {
@@ -77,7 +78,10 @@ Transformer::Transformer(Model model, int n_threads, int context, KvType kv_type
     : model_(std::move(model)),
       config_(with_context(model_.config(), context, kv_type, model_.path())),
       s_(config_, kv_type),
-      pool_(std::make_unique<ThreadPool>(n_threads)) {}
+      pool_(std::make_unique<ThreadPool>(n_threads)) {
+  // Only where the matvec kernels prefetch to (kernels.hpp) depends on it.
+  set_weights_from_dram(!weights_fit_in_cache(model_.file_size()));
+}
 
 Transformer::Transformer(const std::string& path, int n_threads, int context, KvType kv_type)
     : Transformer(Model::load(path), n_threads, context, kv_type) {}

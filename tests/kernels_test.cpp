@@ -303,6 +303,12 @@ TEST_P(GgufKernelsTest, QuantizedRowsMatchScalarAndDequantizedDot) {
   }
 }
 
+TEST(WeightsFitInCache, SmallFitsHugeDoesNot) {
+  EXPECT_TRUE(weights_fit_in_cache(0));
+  EXPECT_TRUE(weights_fit_in_cache(1 << 20));
+  EXPECT_FALSE(weights_fit_in_cache(std::size_t(1) << 40));
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, GgufKernelsTest, ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON),
                          [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
 
@@ -497,20 +503,27 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsMatchScalarAndDoubleDot) {
   }
 }
 
+// Row r comes out the same bits in a block of 8 rows, of 4 or on its own,
+// over the 8-block steps and the tail, wherever the prefetches go
+// (kernels.hpp: set_weights_from_dram).
 TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsDoNotDependOnTheSplit) {
   std::mt19937 rng(18);
   for (WeightType type : kBlockTypes) {
-    const std::size_t rows = 23, cols = 2 * block_layout(type).block_size, stride = row_bytes(type, cols);
+    const std::size_t block = block_layout(type).block_size;
+    const std::size_t rows = 23, cols = (block == 32 ? 25 : 3) * block, stride = row_bytes(type, cols);
     auto bytes = random_blocks(type, rows, cols, rng);
     const auto xq = random_q8x32(cols, rng);
     std::vector<float> whole(rows), pieces(rows);
     const MatvecBlocksInt8 fn = matvec_int8_for(*table_, type);
     fn(whole.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+    const bool from_dram = weights_from_dram();
+    set_weights_from_dram(!from_dram);
     for (std::size_t r0 = 0; r0 < rows;) {
       const std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
       fn(pieces.data(), bytes.data(), stride, xq.data(), cols, r0, r1);
       r0 = r1;
     }
+    set_weights_from_dram(from_dram);
     for (std::size_t r = 0; r < rows; r++) EXPECT_EQ(whole[r], pieces[r]) << weight_type_name(type) << " row " << r;
   }
 }
