@@ -21,7 +21,10 @@
 # Set BENCH_7B=0 to skip the 7B rows (they take several minutes).
 #
 # This script builds nothing: the anchors are built outside the project.
-# Every figure is a median over REPS runs; llama-bench's is its mean of REPS.
+# The machine is shared and its speed drifts by tens of percent over minutes,
+# so the engines take turns: each of the REPS rounds runs ours once, then
+# each anchor once, on the same file; every figure is the median of its
+# REPS runs, and the ratio compares medians taken over the same minutes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
   sed -n '2,19p' "$0" >&2
@@ -33,24 +36,35 @@ trap 'rm -f "$log"' EXIT
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
-# ours: median tokens/s of one test ("pp512" or "tg128"), from bench --json
-ours() {  # MODEL ARGS...
+# One run of each engine, printing tokens/s (and logging the raw output).
+ours() {  # MODEL ARGS...: bench's median of one repetition (after its warm-up), from --json
   local model=$1; shift
-  "$bench" "$models/$model" -t "$threads" -r "$reps" --json "$@" | tee -a "$log" |
+  "$bench" "$models/$model" -t "$threads" -r 1 --json "$@" | tee -a "$log" |
     grep -o '"tps_median": [0-9.]*' | head -1 | awk '{print $2}'
 }
-# llama2.c: "achieved tok/s: X" of run_omp / runq_omp, median over REPS runs of -n 256
-llama2c() {  # PROGRAM MODEL
-  for _ in $(seq "$reps"); do
-    OMP_NUM_THREADS=$threads "$l2c/$1" "$models/$2" -z "$l2c/tokenizer.bin" -t 0 -s 42 -n 256 2>&1 >/dev/null |
-      grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}'
-  done | tee -a "$log" | median
+llama2c() {  # PROGRAM MODEL: "achieved tok/s" of run_omp / runq_omp generating 256 tokens
+  OMP_NUM_THREADS=$threads "$l2c/$1" "$models/$2" -z "$l2c/tokenizer.bin" -t 0 -s 42 -n 256 2>&1 >/dev/null |
+    grep -o 'achieved tok/s: [0-9.]*' | awk '{print $3}' | tee -a "$log"
 }
-# llama-bench: avg_ts of one test, CSV output
-llamacpp() {  # MODEL -p N -n N
+llamacpp() {  # MODEL -p N -n N: llama-bench's avg_ts of one repetition (after its warm-up), CSV output
   local model=$1; shift
-  "$llama_bench" -m "$models/$model" -t "$threads" -r "$reps" "$@" -o csv 2>/dev/null | tee -a "$log" |
+  "$llama_bench" -m "$models/$model" -t "$threads" -r 1 "$@" -o csv 2>/dev/null | tee -a "$log" |
     awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i ~ /avg_ts/) c = i; next} {gsub(/"/, "", $c); print $c}' | tail -1
+}
+# rounds OURS_CMD [L2C_CMD] [LCPP_CMD]: REPS rounds, one run of each given
+# command per round, in turn; sets o, a, b to the medians ("" for a command
+# not given). Each command is one string of the function and its arguments.
+rounds() {
+  local i xo="" xa="" xb=""
+  for i in $(seq "$reps"); do
+    xo+="$(eval "$1") "
+    [ -n "${2:-}" ] && xa+="$(eval "$2") "
+    [ -n "${3:-}" ] && xb+="$(eval "$3") "
+  done
+  o=$(echo $xo | tr ' ' '\n' | median)
+  a=""; [ -n "${2:-}" ] && a=$(echo $xa | tr ' ' '\n' | median)
+  b=""; [ -n "${3:-}" ] && b=$(echo $xb | tr ' ' '\n' | median)
+  return 0
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
@@ -85,21 +99,21 @@ row() {  # NAME TEST OURS L2C LCPP MODEL_FILE (prompt processing is bound by ari
   echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b |"
 }
 
-o=$(ours s15M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s15M.v0.bin); b=$(llamacpp s15M.f32.gguf -p 0 -n 128)
+rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
 row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
-o=$(ours s15M.v2.bin -p 0 -n 256); a=$(llama2c runq_omp s15M.v2.bin)
+rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
 row "s15M int8 (v2)" tg "$o" "$a" "" s15M.v2.bin
-o=$(ours s110M.v0.bin -p 0 -n 256); a=$(llama2c run_omp s110M.v0.bin); b=$(llamacpp s110M.f32.gguf -p 0 -n 128)
+rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp s110M.f32.gguf -p 0 -n 128"
 row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
-o=$(ours s110M.v0.bin -p 512 -n 0); b=$(llamacpp s110M.f32.gguf -p 512 -n 0)
+rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
 row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
 if [ "${BENCH_7B:-1}" != 0 ]; then
   for q in q4_0 q8_0; do
     f=7B.$q.gguf
     [ -f "$models/$f" ] || continue
-    o=$(ours "$f" -p 0 -n 16); b=$(llamacpp "$f" -p 0 -n 16)
+    rounds "ours $f -p 0 -n 16" "" "llamacpp $f -p 0 -n 16"
     row "7B ${q^^} GGUF" tg16 "$o" "" "$b" "$f"
-    o=$(ours "$f" -p 512 -n 0); b=$(llamacpp "$f" -p 512 -n 0)
+    rounds "ours $f -p 512 -n 0" "" "llamacpp $f -p 512 -n 0"
     row "7B ${q^^} GGUF" pp512 "$o" "" "$b" "$f"
   done
 fi

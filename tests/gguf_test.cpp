@@ -179,15 +179,7 @@ TEST_P(GgufBlockTypes, LogitsMatchTheReferenceOnDequantizedWeights) {
   c.shared_classifier = false;
   const test::SyntheticWeights w = test::make_weights(c, 13);
   GgufBuilder b;
-  b.kv_str("general.architecture", "llama")
-      .kv_u32("llama.context_length", 16)
-      .kv_u32("llama.embedding_length", 256)
-      .kv_u32("llama.block_count", 2)
-      .kv_u32("llama.feed_forward_length", 512)
-      .kv_u32("llama.attention.head_count", 4)
-      .kv_u32("llama.attention.head_count_kv", 2)
-      .kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f)
-      .kv_f32("llama.rope.freq_base", 10000.0f);
+  add_llama_metadata(b, c);
   std::uint64_t seed = 100;
   auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
     b.tensor(name, {cols, rows}, type, test::random_blocks(type, rows, cols, seed++));

@@ -274,15 +274,7 @@ std::string write_block_model(const std::string& dir, std::uint32_t ggml_type) {
   c.shared_classifier = false;
   const test::SyntheticWeights sw = test::make_weights(c, 3);
   test::GgufBuilder b;
-  b.kv_str("general.architecture", "llama")
-      .kv_u32("llama.context_length", 40)
-      .kv_u32("llama.embedding_length", 160)
-      .kv_u32("llama.block_count", 2)
-      .kv_u32("llama.feed_forward_length", 288)
-      .kv_u32("llama.attention.head_count", 5)
-      .kv_u32("llama.attention.head_count_kv", 1)
-      .kv_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f)
-      .kv_f32("llama.rope.freq_base", 10000.0f);
+  test::add_llama_metadata(b, c);
   std::uint64_t seed = 40;
   auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
     b.tensor(name, {cols, rows}, ggml_type, test::random_blocks(ggml_type, rows, cols, seed++));

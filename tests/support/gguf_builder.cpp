@@ -178,9 +178,7 @@ void add_small_tokenizer(GgufBuilder& b, int vocab_size) {
       .kv_u32("tokenizer.ggml.unknown_token_id", 0);
 }
 
-GgufBuilder llama_gguf_f32(const SyntheticWeights& w) {
-  const Config& c = w.config;
-  GgufBuilder b;
+void add_llama_metadata(GgufBuilder& b, const Config& c) {
   b.kv_str("general.architecture", "llama")
       .kv_u32("llama.context_length", std::uint32_t(c.seq_len))
       .kv_u32("llama.embedding_length", std::uint32_t(c.dim))
@@ -191,6 +189,12 @@ GgufBuilder llama_gguf_f32(const SyntheticWeights& w) {
       .kv_u32("llama.attention.head_count_kv", std::uint32_t(c.n_kv_heads))
       .kv_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps)
       .kv_f32("llama.rope.freq_base", c.rope_theta);
+}
+
+GgufBuilder llama_gguf_f32(const SyntheticWeights& w) {
+  const Config& c = w.config;
+  GgufBuilder b;
+  add_llama_metadata(b, c);
   add_small_tokenizer(b, c.vocab_size);
   const std::uint64_t dim = c.dim, hidden = c.hidden_dim, kv_dim = c.kv_dim(), vocab = c.vocab_size, L = c.n_layers;
   auto slice = [](const std::vector<float>& v, std::size_t l, std::size_t n) {

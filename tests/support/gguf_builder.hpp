@@ -79,6 +79,9 @@ constexpr std::uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3
 // </s>, byte pieces if they fit, then letters).
 void add_small_tokenizer(GgufBuilder& b, int vocab_size);
 
+// general.architecture "llama" and the llama.* hyperparameters of `c`.
+void add_llama_metadata(GgufBuilder& b, const Config& c);
+
 // A complete llama GGUF of `w` (F32 everything; norms F32), with the
 // hyperparameters as metadata. Tests then break one thing at a time.
 GgufBuilder llama_gguf_f32(const SyntheticWeights& w);
