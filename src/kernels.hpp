@@ -149,6 +149,13 @@ struct Kernels {
                       const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
   void (*matmat_q4_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
                       const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  // The same for GGUF Q4_K / Q6_K rows (cols a multiple of 256), against
+  // matvec_q4_k / q6_k's per-sub-block integer dots. nullptr in a table
+  // without an int8 GEMM for them: matmul_batch then dequantizes to fp32.
+  void (*matmat_q4_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  void (*matmat_q6_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
 };
 
 // The scalar reference (always available).

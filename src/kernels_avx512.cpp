@@ -874,6 +874,28 @@ struct alignas(64) PanelBlock {  // one 32-value block of 32 rows
 
 KVNNI_INLINE __mmask16 lane_mask(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
 
+// z[i]: row i's 32 bytes in the low half, row i + 8's in the high half ->
+// q[s][g] = dword s of the 16 rows: the transpose of pack_panel and pack_panel_k.
+KVNNI_INLINE void store_transposed(std::uint8_t (*q)[2][64], std::size_t g, const __m512i* z) {
+  const __m512i lo_half = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi_half = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  // Within each 128-bit lane: rows (0..3 | 4..7) by dwords s and s + 4.
+  __m512i t[8], u[8];
+  for (int h = 0; h < 8; h += 4) {
+    t[h + 0] = _mm512_unpacklo_epi32(z[h + 0], z[h + 1]);
+    t[h + 1] = _mm512_unpackhi_epi32(z[h + 0], z[h + 1]);
+    t[h + 2] = _mm512_unpacklo_epi32(z[h + 2], z[h + 3]);
+    t[h + 3] = _mm512_unpackhi_epi32(z[h + 2], z[h + 3]);
+    u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);
+    u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);
+    u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
+    u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
+  }
+  for (int s = 0; s < 4; s++) {
+    _mm512_store_si512(q[s][g], _mm512_permutex2var_epi64(u[s], lo_half, u[s + 4]));
+    _mm512_store_si512(q[s + 4][g], _mm512_permutex2var_epi64(u[s], hi_half, u[s + 4]));
+  }
+}
+
 // Transposes blocks [b0, b0 + nb) of n_rows <= 32 rows into panel (rows past
 // n_rows are zero). Per 16 rows and block: each row's 32 values as 8 dwords,
 // two rows to a register (row i low, row i + 8 high), then an 8 x 8 dword
@@ -884,7 +906,6 @@ KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size
                              std::size_t b0, std::size_t nb) {
   static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
   const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  const __m512i lo_half = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi_half = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   for (std::size_t g = 0; g < 2; g++) {
     const std::uint8_t* rows[16];  // (16) row starts, or the zero block
     for (std::size_t l = 0; l < 16; l++) rows[l] = 16 * g + l < n_rows ? w + (16 * g + l) * row_bytes : nullptr;
@@ -911,22 +932,42 @@ KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size
           z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), _mm512_set1_epi8(char(0x80)));
         }
       }
-      // Within each 128-bit lane: rows (0..3 | 4..7) by dwords s and s + 4.
-      __m512i t[8], u[8];
-      for (int h = 0; h < 8; h += 4) {
-        t[h + 0] = _mm512_unpacklo_epi32(z[h + 0], z[h + 1]);
-        t[h + 1] = _mm512_unpackhi_epi32(z[h + 0], z[h + 1]);
-        t[h + 2] = _mm512_unpacklo_epi32(z[h + 2], z[h + 3]);
-        t[h + 3] = _mm512_unpackhi_epi32(z[h + 2], z[h + 3]);
-        u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);  // dwords 0, 4
-        u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);  // dwords 1, 5
-        u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);  // dwords 2, 6
-        u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);  // dwords 3, 7
-      }
-      for (int s = 0; s < 4; s++) {
-        _mm512_store_si512(panel[bb].q[s][g], _mm512_permutex2var_epi64(u[s], lo_half, u[s + 4]));
-        _mm512_store_si512(panel[bb].q[s + 4][g], _mm512_permutex2var_epi64(u[s], hi_half, u[s + 4]));
-      }
+      store_transposed(panel[bb].q, g, z);
+    }
+  }
+}
+
+// A tile's fp32 sums (32 rows, two registers masked by m0, m1, of T tokens):
+// 0 before the first chunk of blocks, else what out holds; stored back after.
+template <int T>
+KVNNI_INLINE void load_tile_sums(__m512 (*acc)[T], const float* out, std::size_t ldo, __mmask16 m0, __mmask16 m1,
+                                 bool first) {
+  for (int t = 0; t < T; t++) {
+    acc[0][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + t * ldo);
+    acc[1][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + t * ldo + 16);
+  }
+}
+template <int T>
+KVNNI_INLINE void store_tile_sums(float* out, std::size_t ldo, __mmask16 m0, __mmask16 m1, const __m512 (*acc)[T]) {
+  for (int t = 0; t < T; t++) {
+    _mm512_mask_storeu_ps(out + t * ldo, m0, acc[0][t]);
+    _mm512_mask_storeu_ps(out + t * ldo + 16, m1, acc[1][t]);
+  }
+}
+
+// isum[g][t] += the 4-byte steps [s0, s1) of a transposed block q (16 rows
+// of group g in the lanes) times token t's quants, broadcast.
+template <int T>
+KVNNI_INLINE void dot_steps(__m512i (*isum)[T], const std::uint8_t (*q)[2][64], const BlockQ8x32* x,
+                            std::size_t x_stride, int s0, int s1) {
+  for (int s = s0; s < s1; s++) {
+    const __m512i w0 = _mm512_load_si512(q[s][0]), w1 = _mm512_load_si512(q[s][1]);
+    for (int t = 0; t < T; t++) {
+      std::int32_t x4;  // 4 quants of token t
+      __builtin_memcpy(&x4, x[t * x_stride].qs + 4 * s, 4);
+      const __m512i xv = _mm512_set1_epi32(x4);
+      isum[0][t] = _mm512_dpbusd_epi32(isum[0][t], w0, xv);
+      isum[1][t] = _mm512_dpbusd_epi32(isum[1][t], w1, xv);
     }
   }
 }
@@ -936,10 +977,7 @@ template <int T>
 KVNNI_INLINE void int8_tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb, const BlockQ8x32* xq,
                             std::size_t x_stride, int offset, __mmask16 m0, __mmask16 m1, bool first) {
   __m512 acc[2][T];
-  for (int t = 0; t < T; t++) {
-    acc[0][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + t * ldo);
-    acc[1][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + t * ldo + 16);
-  }
+  load_tile_sums<T>(acc, out, ldo, m0, m1, first);
   for (std::size_t bb = 0; bb < nb; bb++) {
     const PanelBlock& p = panel[bb];
     __m512i isum[2][T];
@@ -947,16 +985,7 @@ KVNNI_INLINE void int8_tile(float* out, std::size_t ldo, const PanelBlock* panel
       const BlockQ8x32& x = xq[t * x_stride + bb];
       isum[0][t] = isum[1][t] = _mm512_set1_epi32(-offset * (x.sums[0] + x.sums[1]));
     }
-    for (int s = 0; s < 8; s++) {
-      const __m512i w0 = _mm512_load_si512(p.q[s][0]), w1 = _mm512_load_si512(p.q[s][1]);
-      for (int t = 0; t < T; t++) {
-        std::int32_t x4;  // 4 quants of token t
-        __builtin_memcpy(&x4, xq[t * x_stride + bb].qs + 4 * s, 4);
-        const __m512i xv = _mm512_set1_epi32(x4);
-        isum[0][t] = _mm512_dpbusd_epi32(isum[0][t], w0, xv);
-        isum[1][t] = _mm512_dpbusd_epi32(isum[1][t], w1, xv);
-      }
-    }
+    dot_steps<T>(isum, p.q, xq + bb, x_stride, 0, 8);
     const __m512 d0 = _mm512_load_ps(p.d[0]), d1 = _mm512_load_ps(p.d[1]);
     for (int t = 0; t < T; t++) {
       const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
@@ -964,11 +993,37 @@ KVNNI_INLINE void int8_tile(float* out, std::size_t ldo, const PanelBlock* panel
       acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(d1, dx), acc[1][t]);
     }
   }
-  for (int t = 0; t < T; t++) {
-    _mm512_mask_storeu_ps(out + t * ldo, m0, acc[0][t]);
-    _mm512_mask_storeu_ps(out + t * ldo + 16, m1, acc[1][t]);
+  store_tile_sums<T>(out, ldo, m0, m1, acc);
+}
+
+// Runs Tile<T>::run(out rows of T tokens, their activation blocks, ...)
+// over n_tokens tokens: tiles of kTileTokens, then one tile of the rest.
+template <template <int> class Tile, typename... Args>
+KVNNI_INLINE void over_token_tiles(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t n_tokens,
+                                   std::size_t n_blocks, Args... args) {
+  std::size_t t = 0;
+  for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
+    Tile<kTileTokens>::run(out + t * ldo, ldo, xq + t * n_blocks, n_blocks, args...);
+  }
+  float* o = out + t * ldo;
+  const BlockQ8x32* x = xq + t * n_blocks;
+  switch (n_tokens - t) {
+    case 5: Tile<5>::run(o, ldo, x, n_blocks, args...); break;
+    case 4: Tile<4>::run(o, ldo, x, n_blocks, args...); break;
+    case 3: Tile<3>::run(o, ldo, x, n_blocks, args...); break;
+    case 2: Tile<2>::run(o, ldo, x, n_blocks, args...); break;
+    case 1: Tile<1>::run(o, ldo, x, n_blocks, args...); break;
+    default: break;
   }
 }
+
+template <int T>
+struct Q0Tile {
+  KVNNI_INLINE static void run(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t x_stride,
+                               const PanelBlock* panel, std::size_t nb, int offset, __mmask16 m0, __mmask16 m1, bool first) {
+    int8_tile<T>(out, ldo, panel, nb, xq, x_stride, offset, m0, m1, first);
+  }
+};
 
 template <bool kQ4>
 KVNNI_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
@@ -982,23 +1037,177 @@ KVNNI_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::s
     for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
       const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
       pack_panel<kQ4>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, b0, nb);
-      std::size_t t = 0;
-      for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-        int8_tile<kTileTokens>(out + t * ldo + i0, ldo, panel, nb, xq + t * n_blocks + b0, n_blocks, offset, m0, m1,
-                               b0 == 0);
+      over_token_tiles<Q0Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks, static_cast<const PanelBlock*>(panel), nb,
+                               offset, m0, m1, b0 == 0);
+    }
+  }
+}
+
+// --- matrix-matrix: GGUF K-quants, int8 ---------------------------------------------------------
+
+// Q4_K and Q6_K on the same panels: each 32-value sub-block of a super-block
+// meets one activation block, with 16 rows in the lanes and the unsigned
+// quants transposed as pack_panel does. Per row and sub-block two scales:
+// Q4_K's d * sc (of q) and dmin * mn (of the min, times the block's sum of
+// quants), or Q6_K's d * sc of each 16-value half (q - 32: the halves start
+// at -32 * their sums). The integer dots are exact, as in the matvecs; the
+// fp32 scaling of each sub-block's dot is the same for every row and token
+// split.
+
+constexpr std::size_t kPanelSubBlocks = 24;  // 3 super-blocks: 30 KB of quants and 6 KB of scales in L1
+
+struct alignas(64) PanelSubBlock {  // one 32-value sub-block of 32 rows
+  std::uint8_t q[8][2][64];         // [4-byte step][row group][lane * 4 + byte] unsigned quants
+  float a[2][2][16];                // [scale][row group][lane]: Q4_K d * sc, dmin * mn; Q6_K d * sc of each half
+};
+
+// One row's super-block as 8 sub-blocks of 32 unsigned quants and their two scales.
+template <bool kQ6>
+KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q)[32], float (*a)[8]) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  if constexpr (!kQ6) {
+    const BlockQ4_K& b = *reinterpret_cast<const BlockQ4_K*>(block);
+    const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+    for (int j = 0; j < 8; j++) {
+      std::uint8_t sc, mn;
+      scale_min_k4(j, b.scales, &sc, &mn);
+      a[0][j] = d * float(sc);
+      a[1][j] = dmin * float(mn);
+    }
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    for (int c = 0; c < 4; c++) {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[2 * c]), _mm256_and_si256(bytes, low));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[2 * c + 1]), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low));
+    }
+  } else {
+    const BlockQ6_K& b = *reinterpret_cast<const BlockQ6_K*>(block);
+    const float d = _cvtsh_ss(b.d);
+    for (int j = 0; j < 8; j++) {
+      a[0][j] = d * float(b.scales[2 * j]);
+      a[1][j] = d * float(b.scales[2 * j + 1]);
+    }
+    // Sub-block 4h + r: as q6_k_rows rebuilds it.
+    const __m256i top = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; h++) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+      const __m256i v[4] = {
+          _mm256_or_si256(_mm256_and_si256(x, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top)),
+          _mm256_or_si256(_mm256_and_si256(y, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), low), _mm256_and_si256(hb, top)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(y, 4), low), _mm256_and_si256(_mm256_srli_epi16(hb, 2), top))};
+      for (int r = 0; r < 4; r++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[4 * h + r]), v[r]);
+    }
+  }
+}
+
+// Super-blocks [s0, s0 + ns) of n_rows <= 32 rows into panel (8 sub-blocks
+// each; rows past n_rows are zero).
+template <bool kQ6>
+KVNNI_INLINE void pack_panel_k(PanelSubBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                               std::size_t s0, std::size_t ns) {
+  const std::size_t block_bytes = kQ6 ? sizeof(BlockQ6_K) : sizeof(BlockQ4_K);
+  alignas(64) std::uint8_t q[16][8][32];  // [lane][sub-block][value] one group's super-block
+  alignas(64) float a[16][2][8];          // [lane][scale][sub-block]
+  for (std::size_t g = 0; g < 2; g++) {
+    for (std::size_t sb = 0; sb < ns; sb++) {
+      for (std::size_t l = 0; l < 16; l++) {
+        if (16 * g + l < n_rows) {
+          unpack_super_block<kQ6>(w + (16 * g + l) * row_bytes + (s0 + sb) * block_bytes, q[l], a[l]);
+        } else {
+          std::memset(q[l], 0, sizeof(q[l]));
+          std::memset(a[l], 0, sizeof(a[l]));
+        }
       }
-      float* o = out + t * ldo + i0;
-      const BlockQ8x32* x = xq + t * n_blocks + b0;
-      switch (n_tokens - t) {
-        case 5: int8_tile<5>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
-        case 4: int8_tile<4>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
-        case 3: int8_tile<3>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
-        case 2: int8_tile<2>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
-        case 1: int8_tile<1>(o, ldo, panel, nb, x, n_blocks, offset, m0, m1, b0 == 0); break;
-        default: break;
+      for (int j = 0; j < 8; j++) {
+        PanelSubBlock& p = panel[8 * sb + std::size_t(j)];
+        __m512i z[8];
+        for (int i = 0; i < 8; i++) {
+          z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][j]))),
+                                    _mm256_load_si256(reinterpret_cast<const __m256i*>(q[i + 8][j])), 1);
+        }
+        store_transposed(p.q, g, z);
+        for (int k = 0; k < 2; k++) {
+          for (std::size_t l = 0; l < 16; l++) p.a[k][g][l] = a[l][k][j];
+        }
       }
     }
   }
+}
+
+// out (T tokens, 32 rows at ldo) += panel (nb sub-blocks) . xq (T tokens, x_stride blocks apart).
+template <bool kQ6, int T>
+KVNNI_INLINE void int8_tile_k(float* out, std::size_t ldo, const PanelSubBlock* panel, std::size_t nb,
+                              const BlockQ8x32* xq, std::size_t x_stride, __mmask16 m0, __mmask16 m1, bool first) {
+  __m512 acc[2][T];
+  load_tile_sums<T>(acc, out, ldo, m0, m1, first);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelSubBlock& p = panel[bb];
+    // Q4_K: one dot of the 8 steps; Q6_K: one per half (steps 0-3, 4-7).
+    for (int half = 0; half < (kQ6 ? 2 : 1); half++) {
+      __m512i isum[2][T];
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + bb];
+        isum[0][t] = isum[1][t] = kQ6 ? _mm512_set1_epi32(-32 * x.sums[half]) : _mm512_setzero_si512();
+      }
+      dot_steps<T>(isum, p.q, xq + bb, x_stride, kQ6 ? 4 * half : 0, kQ6 ? 4 * half + 4 : 8);
+      const __m512 a0 = _mm512_load_ps(p.a[half][0]), a1 = _mm512_load_ps(p.a[half][1]);
+      for (int t = 0; t < T; t++) {
+        const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
+        acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[0][t]), _mm512_mul_ps(a0, dx), acc[0][t]);
+        acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(a1, dx), acc[1][t]);
+      }
+    }
+    if constexpr (!kQ6) {  // - dmin * mn * (xd * sum of the block's quants)
+      const __m512 m0v = _mm512_load_ps(p.a[1][0]), m1v = _mm512_load_ps(p.a[1][1]);
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + bb];
+        const __m512 xs = _mm512_set1_ps(x.d * float(x.sums[0] + x.sums[1]));
+        acc[0][t] = _mm512_fnmadd_ps(m0v, xs, acc[0][t]);
+        acc[1][t] = _mm512_fnmadd_ps(m1v, xs, acc[1][t]);
+      }
+    }
+  }
+  store_tile_sums<T>(out, ldo, m0, m1, acc);
+}
+
+template <bool kQ6>
+struct KTile {
+  template <int T>
+  struct Tile {
+    KVNNI_INLINE static void run(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t x_stride,
+                                 const PanelSubBlock* panel, std::size_t nb, __mmask16 m0, __mmask16 m1, bool first) {
+      int8_tile_k<kQ6, T>(out, ldo, panel, nb, xq, x_stride, m0, m1, first);
+    }
+  };
+};
+
+template <bool kQ6>
+KVNNI_INLINE void matmat_int8_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                                const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  const std::size_t n_blocks = cols / 32, n_super = cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
+  PanelSubBlock panel[kPanelSubBlocks];  // (kPanelSubBlocks) transposed sub-blocks of 32 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
+    const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
+    const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
+    for (std::size_t s0 = 0; s0 < n_super; s0 += super_per_panel) {
+      const std::size_t ns = n_super - s0 < super_per_panel ? n_super - s0 : super_per_panel, nb = 8 * ns, b0 = 8 * s0;
+      pack_panel_k<kQ6>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, s0, ns);
+      over_token_tiles<KTile<kQ6>::template Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks,
+                                                  static_cast<const PanelSubBlock*>(panel), nb, m0, m1, s0 == 0);
+    }
+  }
+}
+
+KVNNI void matmat_q4_k_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8_k<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
+}
+KVNNI void matmat_q6_k_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  matmat_int8_k<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
 }
 
 KVNNI void matmat_q8_0_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
@@ -1041,6 +1250,8 @@ Kernels make_table() {
     k.matvec_q6_k = matvec_q6_k_vnni;
     k.matmat_q8_0 = matmat_q8_0_vnni;
     k.matmat_q4_0 = matmat_q4_0_vnni;
+    k.matmat_q4_k = matmat_q4_k_vnni;
+    k.matmat_q6_k = matmat_q6_k_vnni;
   } else if (const Kernels* avx2 = kernels_avx2_table()) {
     k.matvec_q8_0 = avx2->matvec_q8_0;
     k.matvec_q4_0 = avx2->matvec_q4_0;

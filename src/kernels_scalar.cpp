@@ -275,6 +275,15 @@ void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_byt
   for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
 }
 
+void matmat_q4_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_k(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
+}
+void matmat_q6_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  for (std::size_t t = 0; t < n_tokens; t++) matvec_q6_k(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
+}
+
 void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
   for (std::size_t b = 0; b < n / 32; b++) {
     const float* xb = x + b * 32;
@@ -322,6 +331,8 @@ Kernels make_scalar() {
   k.swiglu = swiglu;
   k.matmat_q8_0 = matmat_q8_0;
   k.matmat_q4_0 = matmat_q4_0;
+  k.matmat_q4_k = matmat_q4_k;
+  k.matmat_q6_k = matmat_q6_k;
   return k;
 }
 

@@ -1,7 +1,7 @@
-// Batched matmul for GGUF Q8_0 / Q4_0 weights with integer arithmetic: the
+// Batched matmul for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K weights with integer arithmetic: the
 // activation rows are quantized to 8 bits once (quantize_q8x32, as the
 // token-by-token matvec does), then an int8 GEMM kernel (kernels.hpp,
-// matmat_q8_0 / matmat_q4_0) multiplies whole tiles of rows by tokens.
+// matmat_q8_0 / q4_0 / q4_k / q6_k) multiplies whole tiles of rows by tokens.
 // A token gets the same per-block sums here as in matmul(), so a prompt
 // processed in a batch gives the logits of one processed token by token.
 #include <algorithm>
@@ -16,9 +16,30 @@ namespace llama2 {
 
 namespace {
 
-bool int8_eligible(const Tensor& w) {
-  return (w.type == WeightType::Q8_0 || w.type == WeightType::Q4_0) && w.cols % 32 == 0;
+// The table whose int8 GEMM runs: AMX tiles for Q8_0 / Q4_0 where the CPU
+// and OS allow them (and LLAMA2_AMX is not 0), else the best table; the same
+// bits either way.
+const Kernels& gemm_table() {
+  const Kernels* amx = kernels().isa == Isa::AVX512 ? kernels_amx_table() : nullptr;
+  return amx ? *amx : kernels();
 }
+
+using GemmFn = void (*)(float*, std::size_t, const void*, std::size_t, std::size_t, const BlockQ8x32*, std::size_t,
+                        std::size_t);
+
+// The kernel for w's type, or nullptr (another type, or none in this table).
+GemmFn gemm_kernel(const Tensor& w) {
+  const Kernels& k = gemm_table();
+  switch (w.type) {
+    case WeightType::Q8_0: return w.cols % 32 == 0 ? k.matmat_q8_0 : nullptr;
+    case WeightType::Q4_0: return w.cols % 32 == 0 ? k.matmat_q4_0 : nullptr;
+    case WeightType::Q4_K: return w.cols % kQK_K == 0 ? k.matmat_q4_k : nullptr;
+    case WeightType::Q6_K: return w.cols % kQK_K == 0 ? k.matmat_q6_k : nullptr;
+    default: return nullptr;
+  }
+}
+
+bool int8_eligible(const Tensor& w) { return gemm_kernel(w) != nullptr; }
 
 // x (n, cols) rounded to 8 bits per 32-block: (n, cols / 32) blocks in the
 // caller's thread_local buffer, read by the workers.
@@ -37,11 +58,8 @@ const BlockQ8x32* quantize_rows(const float* x, std::size_t n, std::size_t cols,
 
 // out (n, w.rows) = the quantized rows xq @ w^T with the int8 GEMM kernel.
 void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w, ThreadPool& pool) {
-  // AMX tiles where the CPU and OS allow them (and LLAMA2_AMX is not 0), else
-  // the best table's kernel: the same bits either way.
-  const Kernels* amx = kernels().isa == Isa::AVX512 ? kernels_amx_table() : nullptr;
-  const Kernels& k = amx ? *amx : kernels();
-  const auto fn = w.type == WeightType::Q8_0 ? k.matmat_q8_0 : k.matmat_q4_0;
+  const GemmFn fn = gemm_kernel(w);
+  const bool amx = (w.type == WeightType::Q8_0 || w.type == WeightType::Q4_0) && &gemm_table() != &kernels();
   const std::size_t cols = w.cols, n_blocks = cols / 32, ldo = w.rows;
   const std::size_t stride = row_bytes(w.type, cols);
   // Cache blocking: each thread takes a run of rows (a multiple of the 32-row

@@ -47,8 +47,9 @@ struct BatchProduct {
 // the int8 path rounds x to 8 bits once for all of them.
 void matmul_batch(std::initializer_list<BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool);
 
-// matmul_batch for GGUF Q8_0 / Q4_0 with int8 activations and an integer GEMM
-// (matmul_int8.cpp); returns false, doing nothing, for other types or when
+// matmul_batch for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations and an integer GEMM
+// (matmul_int8.cpp); returns false, doing nothing, for other types (or a
+// table without that kernel: the K types on AVX2 / NEON) or when
 // LLAMA2_INT8_DOT=0 asks for fp32 activations. The span form needs every
 // matrix int8-ready with the same number of columns.
 bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool);

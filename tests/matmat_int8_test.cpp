@@ -1,9 +1,9 @@
-// The int8 GEMM for GGUF Q8_0 / Q4_0 (kernels matmat_q8_0 / matmat_q4_0 and
-// matmul_batch_int8 in matmul_int8.cpp): every instruction set against a
+// The int8 GEMM for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K (kernels matmat_q8_0 ..
+// matmat_q6_k and matmul_batch_int8 in matmul_int8.cpp): every instruction set against a
 // double-precision dot of the dequantized weights and the dequantized
 // activation blocks, against the scalar table and the token-by-token matvec,
 // tile and thread splits bit for bit, and a whole batched forward pass on
-// Q8_0 / Q4_0 GGUF models against the token-by-token one.
+// Q8_0 / Q4_0 / Q4_K / Q6_K GGUF models against the token-by-token one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include "llama2/thread_pool.hpp"
 #include "llama2/transformer.hpp"
 #include "ops.hpp"
+#include "fp16.hpp"
 #include "quants.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/synthetic_model.hpp"
@@ -41,9 +42,31 @@ struct Problem {
   std::size_t stride() const { return row_bytes(type, cols); }
 };
 
+std::uint32_t ggml_id(WeightType type) {
+  switch (type) {
+    case WeightType::Q8_0: return test::kGgmlQ8_0;
+    case WeightType::Q4_0: return test::kGgmlQ4_0;
+    case WeightType::Q4_K: return test::kGgmlQ4_K;
+    default: return test::kGgmlQ6_K;
+  }
+}
+
+bool is_k_type(WeightType type) { return type == WeightType::Q4_K || type == WeightType::Q6_K; }
+
+// |dmin * mn| of the sub-block of value j of a Q4_K row, else 0: a Q4_K
+// weight is d sc q - dmin mn, and the kernels sum the two terms apart, so
+// fp32 rounding is relative to both.
+double min_term(WeightType type, const std::uint8_t* row, std::size_t j) {
+  if (type != WeightType::Q4_K) return 0.0;
+  const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[j / kQK_K];
+  std::uint8_t sc, mn;
+  scale_min_k4(int(j % kQK_K / 32), b.scales, &sc, &mn);
+  return std::fabs(double(fp16_to_fp32(b.dmin)) * mn);
+}
+
 Problem make_problem(WeightType type, std::size_t rows, std::size_t tokens, std::size_t cols, std::uint32_t seed) {
   Problem p{type, rows, tokens, cols, {}, {}, {}, {}, {}};
-  p.w = test::random_blocks(type == WeightType::Q8_0 ? test::kGgmlQ8_0 : test::kGgmlQ4_0, rows, cols, seed);
+  p.w = test::random_blocks(ggml_id(type), rows, cols, seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   p.x.resize(tokens * cols);
@@ -64,9 +87,10 @@ Problem make_problem(WeightType type, std::size_t rows, std::size_t tokens, std:
       double sum = 0, abs_sum = 0;
       for (std::size_t j = 0; j < cols; j++) {
         const BlockQ8x32& b = p.xq[t * nb + j / 32];
-        const double term = double(wrow[j]) * (double(b.d) * double(b.qs[j % 32]));
+        const double xj = double(b.d) * double(b.qs[j % 32]);
+        const double term = double(wrow[j]) * xj;
         sum += term;
-        abs_sum += std::fabs(term);
+        abs_sum += std::fabs(term) + 2 * min_term(type, p.w.data() + r * p.stride(), j) * std::fabs(xj);
       }
       p.want[t * rows + r] = sum;
       // Exact integer sums per block; fp32 only in the block scales and the
@@ -80,7 +104,27 @@ Problem make_problem(WeightType type, std::size_t rows, std::size_t tokens, std:
 using MatmatFn = void (*)(float*, std::size_t, const void*, std::size_t, std::size_t, const BlockQ8x32*, std::size_t,
                           std::size_t);
 
-MatmatFn matmat_of(const Kernels& k, WeightType type) { return type == WeightType::Q8_0 ? k.matmat_q8_0 : k.matmat_q4_0; }
+MatmatFn matmat_of(const Kernels& k, WeightType type) {
+  switch (type) {
+    case WeightType::Q8_0: return k.matmat_q8_0;
+    case WeightType::Q4_0: return k.matmat_q4_0;
+    case WeightType::Q4_K: return k.matmat_q4_k;
+    default: return k.matmat_q6_k;
+  }
+}
+
+constexpr WeightType kTypes[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_K, WeightType::Q6_K};
+
+// The table's kernel for type, or nullptr where a table leaves the K types
+// to matmul_batch's fp32 path (AVX2, NEON); the scalar reference and
+// AVX-512 with VNNI have all four.
+MatmatFn kernel_or_gap(const Kernels& k, WeightType type) {
+  const MatmatFn fn = matmat_of(k, type);
+  if (!fn) {
+    EXPECT_TRUE(is_k_type(type) && k.isa != Isa::SCALAR && k.isa != Isa::AVX512) << weight_type_name(type);
+  }
+  return fn;
+}
 
 // Runs the kernel into a (tokens, rows + 3) output with a sentinel gutter:
 // it must write exactly its rows.
@@ -101,6 +145,13 @@ struct Shape {
 };
 // Rows and tokens off every tile size; 1088 cols cross a 1024-col panel.
 constexpr Shape kShapes[] = {{1, 1, 32}, {5, 7, 64}, {17, 13, 96}, {33, 6, 32}, {47, 11, 1088}, {70, 19, 160}, {160, 31, 288}};
+// The K types: cols whole super-blocks, across the 24-sub-block panels.
+constexpr Shape kShapesK[] = {{1, 1, 256}, {5, 7, 512}, {17, 13, 768}, {33, 6, 1024}, {47, 11, 1792}, {70, 19, 256}};
+
+std::vector<Shape> shapes_for(WeightType type) {
+  if (is_k_type(type)) return {std::begin(kShapesK), std::end(kShapesK)};
+  return {std::begin(kShapes), std::end(kShapes)};
+}
 
 class MatmatInt8 : public ::testing::TestWithParam<Isa> {
  protected:
@@ -112,14 +163,15 @@ class MatmatInt8 : public ::testing::TestWithParam<Isa> {
 };
 
 TEST_P(MatmatInt8, MatchesTheDoubleDotOfTheDequantizedBlocks) {
-  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
+  for (WeightType type : kTypes) {
+    const MatmatFn fn = kernel_or_gap(*table_, type);
+    if (!fn) continue;
     std::uint32_t seed = 1;
-    for (const Shape& s : kShapes) {
-      SCOPED_TRACE(std::string(type == WeightType::Q8_0 ? "Q8_0 " : "Q4_0 ") + std::to_string(s.rows) + "x" +
+    for (const Shape& s : shapes_for(type)) {
+      SCOPED_TRACE(std::string(weight_type_name(type)) + " " + std::to_string(s.rows) + "x" +
                    std::to_string(s.tokens) + "x" + std::to_string(s.cols));
       const Problem p = make_problem(type, s.rows, s.tokens, s.cols, seed++);
-      ASSERT_NE(matmat_of(*table_, type), nullptr);
-      const std::vector<float> got = run(matmat_of(*table_, type), p);
+      const std::vector<float> got = run(fn, p);
       const std::vector<float> ref = run(matmat_of(kernels_scalar(), type), p);
       for (std::size_t i = 0; i < got.size(); i++) {
         ASSERT_NEAR(got[i], p.want[i], p.tol[i]) << "token " << i / p.rows << " row " << i % p.rows;
@@ -132,10 +184,15 @@ TEST_P(MatmatInt8, MatchesTheDoubleDotOfTheDequantizedBlocks) {
 // The batched kernel and this table's token-by-token matvec give one token
 // the same sums (up to fp32 summation order).
 TEST_P(MatmatInt8, AgreesWithTheMatvec) {
-  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
-    const Problem p = make_problem(type, 37, 9, 320, 7);
-    const std::vector<float> got = run(matmat_of(*table_, type), p);
-    const auto matvec = type == WeightType::Q8_0 ? table_->matvec_q8_0 : table_->matvec_q4_0;
+  for (WeightType type : kTypes) {
+    const MatmatFn fn = kernel_or_gap(*table_, type);
+    if (!fn) continue;
+    const Problem p = make_problem(type, 37, 9, is_k_type(type) ? 512 : 320, 7);
+    const std::vector<float> got = run(fn, p);
+    const auto matvec = type == WeightType::Q8_0   ? table_->matvec_q8_0
+                        : type == WeightType::Q4_0 ? table_->matvec_q4_0
+                        : type == WeightType::Q4_K ? table_->matvec_q4_k
+                                                   : table_->matvec_q6_k;
     std::vector<float> one(p.rows);
     for (std::size_t t = 0; t < p.tokens; t++) {
       matvec(one.data(), p.w.data(), p.stride(), p.xq.data() + t * (p.cols / 32), p.cols, 0, p.rows);
@@ -148,9 +205,10 @@ TEST_P(MatmatInt8, AgreesWithTheMatvec) {
 
 // Any split into row ranges and token ranges computes every element the same.
 void expect_splits_bit_identical(const Kernels& table, std::size_t row_step, std::size_t token_step) {
-  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
-    const Problem p = make_problem(type, 53, 37, 1088, 11);
-    const MatmatFn fn = matmat_of(table, type);
+  for (WeightType type : kTypes) {
+    const MatmatFn fn = kernel_or_gap(table, type);
+    if (!fn) continue;
+    const Problem p = make_problem(type, 53, 37, is_k_type(type) ? 1792 : 1088, 11);
     const std::vector<float> whole = run(fn, p);
     std::vector<float> parts(p.tokens * p.rows, 0.0f);
     const std::size_t nb = p.cols / 32;
@@ -223,7 +281,8 @@ TEST(MatmulBatchInt8, UsesTheInt8KernelAndSplitsThreadsBitForBit) {
   if (const char* env = std::getenv("LLAMA2_INT8_DOT"); env && std::string_view(env) == "0") {
     GTEST_SKIP() << "LLAMA2_INT8_DOT=0: fp32 activations";
   }
-  for (WeightType type : {WeightType::Q8_0, WeightType::Q4_0}) {
+  for (WeightType type : kTypes) {
+    if (!matmat_of(kernels(), type)) continue;  // K types on AVX2 / NEON: matmul_batch's fp32 path
     const Problem p = make_problem(type, 75, 23, 256, 5);
     Tensor w;
     w.type = type;
@@ -261,17 +320,21 @@ TEST(MatmulBatchInt8, OtherTypesAreNotItsJob) {
 // --- a whole batched forward pass -------------------------------------------------------------
 
 // A llama GGUF whose matrices are random `ggml_type` blocks (norms F32).
-// Shapes off the 32-row panels: vocab 45, kv_dim 32, hidden 288.
+// Shapes off the 32-row panels: vocab 45, kv_dim 32, hidden 288; for the K
+// types, whose rows are whole 256-value super-blocks: dim 256, hidden 512,
+// kv_dim 64.
 std::string write_block_model(const std::string& dir, std::uint32_t ggml_type) {
+  const bool k_type = ggml_type == test::kGgmlQ4_K || ggml_type == test::kGgmlQ6_K;
   Config c;
-  c.dim = 160;
-  c.hidden_dim = 288;
+  c.dim = k_type ? 256 : 160;
+  c.hidden_dim = k_type ? 512 : 288;
   c.n_layers = 2;
-  c.n_heads = 5;
+  c.n_heads = k_type ? 4 : 5;
   c.n_kv_heads = 1;
   c.vocab_size = 45;
   c.seq_len = 40;
   c.shared_classifier = false;
+  const std::uint64_t dim = std::uint64_t(c.dim), hidden = std::uint64_t(c.hidden_dim), kv_dim = std::uint64_t(c.kv_dim());
   const test::SyntheticWeights sw = test::make_weights(c, 3);
   test::GgufBuilder b;
   test::add_llama_metadata(b, c);
@@ -280,22 +343,22 @@ std::string write_block_model(const std::string& dir, std::uint32_t ggml_type) {
     b.tensor(name, {cols, rows}, ggml_type, test::random_blocks(ggml_type, rows, cols, seed++));
   };
   auto norm = [&](const std::string& name, const float* v) {
-    b.tensor_f32(name, {160}, std::vector<float>(v, v + 160));
+    b.tensor_f32(name, {dim}, std::vector<float>(v, v + dim));
   };
-  mat("token_embd.weight", 45, 160);
-  mat("output.weight", 45, 160);
+  mat("token_embd.weight", 45, dim);
+  mat("output.weight", 45, dim);
   norm("output_norm.weight", sw.rms_final.data());
-  for (int l = 0; l < 2; l++) {
+  for (std::uint64_t l = 0; l < 2; l++) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    norm(p + "attn_norm.weight", sw.rms_att.data() + 160 * l);
-    norm(p + "ffn_norm.weight", sw.rms_ffn.data() + 160 * l);
-    mat(p + "attn_q.weight", 160, 160);
-    mat(p + "attn_k.weight", 32, 160);
-    mat(p + "attn_v.weight", 32, 160);
-    mat(p + "attn_output.weight", 160, 160);
-    mat(p + "ffn_gate.weight", 288, 160);
-    mat(p + "ffn_down.weight", 160, 288);
-    mat(p + "ffn_up.weight", 288, 160);
+    norm(p + "attn_norm.weight", sw.rms_att.data() + dim * l);
+    norm(p + "ffn_norm.weight", sw.rms_ffn.data() + dim * l);
+    mat(p + "attn_q.weight", dim, dim);
+    mat(p + "attn_k.weight", kv_dim, dim);
+    mat(p + "attn_v.weight", kv_dim, dim);
+    mat(p + "attn_output.weight", dim, dim);
+    mat(p + "ffn_gate.weight", hidden, dim);
+    mat(p + "ffn_down.weight", dim, hidden);
+    mat(p + "ffn_up.weight", hidden, dim);
   }
   const std::string path = dir + "/blocks.gguf";
   b.write(path);
@@ -365,9 +428,15 @@ TEST_P(BatchForwardInt8, BitIdenticalFor1To3Threads) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, BatchForwardInt8, ::testing::Values(test::kGgmlQ8_0, test::kGgmlQ4_0),
+INSTANTIATE_TEST_SUITE_P(Types, BatchForwardInt8,
+                         ::testing::Values(test::kGgmlQ8_0, test::kGgmlQ4_0, test::kGgmlQ4_K, test::kGgmlQ6_K),
                          [](const ::testing::TestParamInfo<std::uint32_t>& info) {
-                           return std::string(info.param == test::kGgmlQ8_0 ? "Q8_0" : "Q4_0");
+                           switch (info.param) {
+                             case test::kGgmlQ8_0: return std::string("Q8_0");
+                             case test::kGgmlQ4_0: return std::string("Q4_0");
+                             case test::kGgmlQ4_K: return std::string("Q4_K");
+                             default: return std::string("Q6_K");
+                           }
                          });
 
 }  // namespace
