@@ -609,14 +609,6 @@ KVNNI_INLINE __m256i gather8(const void* p, int stride) {
   return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
 }
 
-// The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
-// xd of the 8 activation blocks they meet: one gather and one conversion
-// for 8 blocks instead of 8 scalar ones.
-KVNNI_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x32* x) {
-  const __m256 d = _mm256_cvtph_ps(low_halves(gather8(blocks, stride)));
-  return _mm256_mul_ps(d, _mm256_castsi256_ps(gather8(&x->d, sizeof(BlockQ8x32))));
-}
-
 // One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
 // Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
 template <bool kQ4>
@@ -635,35 +627,6 @@ KVNNI_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk
 template <bool kQ4>
 KVNNI_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
   return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
-}
-
-// Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
-// one by one; block b's arithmetic is the same either way.
-template <bool kQ4, int R>
-KVNNI_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  using Block = typename Q0Block<kQ4>::type;
-  const Block* rows[R];
-  __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
-  std::size_t b = 0;
-  for (; b + 8 <= nb; b += 8) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(Block));
-    __m256 s[R];  // lane j: d_j * xd_j
-    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
-    for (int j = 0; j < 8; j++) {
-      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
-      for (int i = 0; i < R; i++) {
-        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
-      }
-    }
-  }
-  for (; b < nb; b++) {
-    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
-    for (int i = 0; i < R; i++) {
-      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
-    }
-  }
-  for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
 }
 
 // xd and xd * sum(xq) of the 8 activation blocks of one super-block.
@@ -771,41 +734,51 @@ KVNNI_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, co
   for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
 }
 
-// Q4_0 on 512-bit registers: two blocks per instruction. A register holds
-// [low nibbles of block b | high nibbles of b | low of b + 1 | high of b + 1]
-// (values 0-15, 16-31 of each) against the two activation blocks; lanes
-// 0-7 sum block b, 8-15 block b + 1, each scaled by its own d_w * d_x. Per
-// block this is half the instructions of q_0_rows<true, R>. The blocks of an
-// odd tail run one at a time on 256 bits, and a row's arithmetic does not
-// depend on R.
-template <int R>
-KVNNI_INLINE void q4_0_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  const BlockQ4_0* rows[R];
+// Q8_0 and Q4_0 on 512-bit registers: two blocks per instruction. A
+// register holds blocks b and b + 1 against their two activation blocks;
+// lanes 0-7 sum block b, 8-15 block b + 1, each scaled by its own d_w * d_x.
+// Q4_0: [low nibbles of b | high nibbles of b | low of b + 1 | high of b + 1]
+// (values 0-15, 16-31 of each), the -8 of every weight through -8 * sum(xq);
+// Q8_0: the signed quants + 128 (vpdpbusd multiplies unsigned by signed),
+// taken back through -128 * sum(xq). Per block this is half the
+// instructions of q_0_rows. The blocks of an odd tail run one at a time on
+// 256 bits (q_0_block), and a row's arithmetic does not depend on R.
+template <bool kQ4, int R>
+KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  using Block = typename Q0Block<kQ4>::type;
+  const Block* rows[R];
   __m512 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_0>(w, row_bytes, i), acc[i] = _mm512_setzero_ps();
-  const __m512i low = _mm512_set1_epi8(0x0f);
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm512_setzero_ps();
+  const __m512i low = _mm512_set1_epi8(0x0f), bias = _mm512_set1_epi8(char(0x80));
   const __m512i shift = _mm512_setr_epi64(0, 0, 0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004,
                                           0x0004000400040004);  // 16-bit lanes: 4 in the high-nibble quarters
+  const int offset = kQ4 ? -8 : -128;
   std::size_t b = 0;
   for (; b + 8 <= nb; b += 8) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(BlockQ4_0));
+    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(Block));
     const __m256 xd = _mm256_castsi256_ps(gather8(&xq[b].d, sizeof(BlockQ8x32)));
     __m512 s[R];  // lanes 0-7: d_j * xd_j of the 8 blocks
     for (int i = 0; i < R; i++) {
-      s[i] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(low_halves(gather8(rows[i] + b, sizeof(BlockQ4_0)))), xd));
+      s[i] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(low_halves(gather8(rows[i] + b, sizeof(Block)))), xd));
     }
     for (int j = 0; j < 8; j += 2) {
       const BlockQ8x32 &x0 = xq[b + j], &x1 = xq[b + j + 1];
       const __m512i xv = _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(x0.qs)), load_q8(x1.qs), 1);
-      // The -8 of every weight: -8 * sum(xq) starts lane 0 of each block.
-      const __m512i offset = _mm512_maskz_set1_epi32(1, -8 * (x0.sums[0] + x0.sums[1])) |
-                             _mm512_maskz_set1_epi32(0x100, -8 * (x1.sums[0] + x1.sums[1]));
+      // The weights' offset times sum(xq) starts lane 0 of each block.
+      const __m512i start = _mm512_maskz_set1_epi32(1, offset * (x0.sums[0] + x0.sums[1])) |
+                            _mm512_maskz_set1_epi32(0x100, offset * (x1.sums[0] + x1.sums[1]));
       const __m512i pick = _mm512_setr_epi32(j, j, j, j, j, j, j, j, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1, j + 1);
       for (int i = 0; i < R; i++) {
-        const __m256i q0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j].qs)));
-        const __m256i q1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j + 1].qs)));
-        const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), shift), low);
-        const __m512i isum = _mm512_dpbusd_epi32(offset, q, xv);
+        __m512i q;
+        if constexpr (kQ4) {
+          const __m256i q0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j].qs)));
+          const __m256i q1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j + 1].qs)));
+          q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), shift), low);
+        } else {
+          q = _mm512_xor_si512(
+              _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(rows[i][b + j].qs)), load_q8(rows[i][b + j + 1].qs), 1), bias);
+        }
+        const __m512i isum = _mm512_dpbusd_epi32(start, q, xv);
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pick, s[i]), acc[i]);
       }
     }
@@ -813,9 +786,9 @@ KVNNI_INLINE void q4_0_rows512(float* out, const void* w, std::size_t row_bytes,
   __m256 tail[R];
   for (int i = 0; i < R; i++) tail[i] = _mm256_setzero_ps();
   for (; b < nb; b++) {
-    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<true>(xq[b]);
+    const __m256i xv = load_q8(xq[b].qs), off = q_0_offset<kQ4>(xq[b]);
     for (int i = 0; i < R; i++) {
-      tail[i] = q_0_block<true>(tail[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+      tail[i] = q_0_block<kQ4>(tail[i], rows[i][b], xv, off, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
     }
   }
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + hsum256(tail[i]);
@@ -824,16 +797,17 @@ KVNNI_INLINE void q4_0_rows512(float* out, const void* w, std::size_t row_bytes,
 KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 8 <= r1; r += 8) q_0_rows512<false, 8>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows512<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows512<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
 }
 
 KVNNI void matvec_q4_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
                       std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 8 <= r1; r += 8) q4_0_rows512<8>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r + 4 <= r1; r += 4) q4_0_rows512<4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q4_0_rows512<1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 8 <= r1; r += 8) q_0_rows512<true, 8>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows512<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows512<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
 }
 
 KVNNI void matvec_q4_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
