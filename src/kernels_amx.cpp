@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "transpose_x86.hpp"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -86,38 +87,13 @@ struct alignas(64) TokenBlock {
   float d[16];              // [token] activation scales
 };
 
-// v[s] (16 dwords) = dword s of rows 0 .. 15, for 16 rows of 8 dwords.
-KAMX_INLINE void transpose_dwords(const __m256i* row, __m512i* v) {
-  // z[k]: rows k and k + 4 (k < 4), rows k + 4 and k + 8 (k >= 4), so that
-  // after two unpack rounds one lane shuffle puts rows 0 .. 15 in order.
-  __m512i z[8], t[8], u[8];
-  for (int k = 0; k < 8; k++) {
-    const int lo = k < 4 ? k : k + 4;
-    z[k] = _mm512_inserti64x4(_mm512_castsi256_si512(row[lo]), row[lo + 4], 1);
-  }
-  for (int k = 0; k < 8; k += 2) {
-    t[k] = _mm512_unpacklo_epi32(z[k], z[k + 1]);
-    t[k + 1] = _mm512_unpackhi_epi32(z[k], z[k + 1]);
-  }
-  for (int k = 0; k < 8; k += 4) {  // u[k + e], 128-bit lane j: dword e (j even) or 4 + e (j odd) of 4 rows
-    u[k + 0] = _mm512_unpacklo_epi64(t[k], t[k + 2]);
-    u[k + 1] = _mm512_unpackhi_epi64(t[k], t[k + 2]);
-    u[k + 2] = _mm512_unpacklo_epi64(t[k + 1], t[k + 3]);
-    u[k + 3] = _mm512_unpackhi_epi64(t[k + 1], t[k + 3]);
-  }
-  for (int e = 0; e < 4; e++) {
-    v[e] = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88);      // lanes 0, 2 of each: rows 0-3, 4-7; 8-11, 12-15
-    v[4 + e] = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xdd);  // lanes 1, 3
-  }
-}
-
 // Token tiles of 16: all blocks of tile h at blocks[h * n_blocks ...].
 KAMX void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_tokens, std::size_t n_blocks) {
   for (std::size_t t0 = 0; t0 < n_tokens; t0 += 16) {
     const std::size_t nt = std::min<std::size_t>(16, n_tokens - t0);
     TokenBlock* tile = blocks + t0 / 16 * n_blocks;
     for (std::size_t b = 0; b < n_blocks; b++) {
-      __m256i row[16];
+      __m256i row[16];  // token t's 32 quants; 0 past the batch
       alignas(64) float d[16] = {};
       for (std::size_t t = 0; t < 16; t++) {
         if (t >= nt) {
@@ -128,8 +104,9 @@ KAMX void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_to
         row[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
         d[t] = x.d;
       }
-      __m512i v[8];
-      transpose_dwords(row, v);
+      __m512i z[8], v[8];  // z[i]: tokens i and i + 8
+      for (int i = 0; i < 8; i++) z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(row[i]), row[i + 8], 1);
+      x86::transpose16x8_epi32(z, v);
       for (int s = 0; s < 8; s++) _mm512_store_si512(tile[b].q[s], v[s]);
       _mm512_store_ps(tile[b].d, _mm512_load_ps(d));
     }
@@ -235,33 +212,6 @@ KAMX_INLINE void scale_step(int k, float (*acc)[2][16][16], const std::int32_t (
   }
 }
 
-// Rows r of the 16 x 16 tile m (row stride 16) into v[r]'s columns:
-// v[c] = column c of m.
-KAMX_INLINE void transpose16(const float (*m)[16], __m512* v) {
-  __m512 t[16], u[16];
-  for (int k = 0; k < 16; k += 2) {
-    t[k] = _mm512_unpacklo_ps(_mm512_load_ps(m[k]), _mm512_load_ps(m[k + 1]));
-    t[k + 1] = _mm512_unpackhi_ps(_mm512_load_ps(m[k]), _mm512_load_ps(m[k + 1]));
-  }
-  // u[4q + e], 128-bit lane j: column 4j + e of rows 4q .. 4q + 3.
-  for (int q = 0; q < 4; q++) {
-    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
-    u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int e = 0; e < 4; e++) {
-    const __m512 a = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), b = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xdd);
-    const __m512 c = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), d = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xdd);
-    v[e] = _mm512_shuffle_f32x4(a, c, 0x88);
-    v[8 + e] = _mm512_shuffle_f32x4(a, c, 0xdd);
-    v[4 + e] = _mm512_shuffle_f32x4(b, d, 0x88);
-    v[12 + e] = _mm512_shuffle_f32x4(b, d, 0xdd);
-  }
-}
-
 // out (n_tokens <= 16 * T tokens at ldo, n_rows <= 32 rows) = the panel
 // times token tiles x0 (and x1), over all n_blocks blocks.
 template <int T>
@@ -285,9 +235,10 @@ KAMX_INLINE void panel_tile(float* out, std::size_t ldo, const WeightBlock* w, c
   const __mmask16 m0 = __mmask16(n_rows >= 16 ? 0xffff : (1u << n_rows) - 1);
   const __mmask16 m1 = __mmask16(n_rows >= 32 ? 0xffff : n_rows > 16 ? (1u << (n_rows - 16)) - 1 : 0);
   for (int h = 0; h < T; h++) {
-    __m512 v0[16], v1[16];  // token t's rows 0-15 and 16-31
-    transpose16(acc[0][h], v0);
-    transpose16(acc[1][h], v1);
+    __m512 v0[16], v1[16];  // rows 0-15 and 16-31 by token, then (transposed) token t's rows
+    for (int i = 0; i < 16; i++) v0[i] = _mm512_load_ps(acc[0][h][i]), v1[i] = _mm512_load_ps(acc[1][h][i]);
+    x86::transpose16(v0);
+    x86::transpose16(v1);
     for (std::size_t t = 0; t < 16 && 16 * std::size_t(h) + t < n_tokens; t++) {
       float* o = out + (16 * h + t) * ldo;
       _mm512_mask_storeu_ps(o, m0, v0[t]);

@@ -6,6 +6,7 @@
 
 #include "fp16.hpp"
 #include "kernels.hpp"
+#include "transpose_x86.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -294,31 +295,6 @@ K512 void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t l
   }
 }
 
-// Transposes a 16 x 16 block in registers: v[i] lane j becomes v[j] lane i.
-// Pairs of rows interleave, then quadruples, then 128-bit lanes move.
-K512_INLINE void transpose16(__m512 v[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-  }
-  // u[4i + c], 128-bit lane L: column 4L + c of rows 4i .. 4i + 3
-  for (int i = 0; i < 4; i++) {
-    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; c++) {
-    const __m512 a = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), b = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
-    const __m512 e = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), f = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
-    v[c] = _mm512_shuffle_f32x4(a, e, 0x88);
-    v[4 + c] = _mm512_shuffle_f32x4(a, e, 0xDD);
-    v[8 + c] = _mm512_shuffle_f32x4(b, f, 0x88);
-    v[12 + c] = _mm512_shuffle_f32x4(b, f, 0xDD);
-  }
-}
-
 // 16 x 16 blocks, edges masked.
 K512 void transpose(float* out, std::size_t ldo, const float* in, std::size_t ldi, std::size_t rows, std::size_t cols) {
   for (std::size_t r0 = 0; r0 < rows; r0 += 16) {
@@ -331,7 +307,7 @@ K512 void transpose(float* out, std::size_t ldo, const float* in, std::size_t ld
       for (std::size_t i = 0; i < 16; i++) {
         v[i] = i < nr ? _mm512_maskz_loadu_ps(col_mask, in + (r0 + i) * ldi + c0) : _mm512_setzero_ps();
       }
-      transpose16(v);
+      x86::transpose16(v);
       for (std::size_t j = 0; j < nc; j++) _mm512_mask_storeu_ps(out + (c0 + j) * ldo + r0, row_mask, v[j]);
     }
   }
@@ -848,26 +824,12 @@ struct alignas(64) PanelBlock {  // one 32-value block of 32 rows
 
 KVNNI_INLINE __mmask16 lane_mask(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
 
-// z[i]: row i's 32 bytes in the low half, row i + 8's in the high half ->
-// q[s][g] = dword s of the 16 rows: the transpose of pack_panel and pack_panel_k.
+// q[s][g] = dword s of 16 rows: row i's 32 bytes in the low half of z[i],
+// row i + 8's in the high half (pack_panel, pack_panel_k).
 KVNNI_INLINE void store_transposed(std::uint8_t (*q)[2][64], std::size_t g, const __m512i* z) {
-  const __m512i lo_half = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi_half = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  // Within each 128-bit lane: rows (0..3 | 4..7) by dwords s and s + 4.
-  __m512i t[8], u[8];
-  for (int h = 0; h < 8; h += 4) {
-    t[h + 0] = _mm512_unpacklo_epi32(z[h + 0], z[h + 1]);
-    t[h + 1] = _mm512_unpackhi_epi32(z[h + 0], z[h + 1]);
-    t[h + 2] = _mm512_unpacklo_epi32(z[h + 2], z[h + 3]);
-    t[h + 3] = _mm512_unpackhi_epi32(z[h + 2], z[h + 3]);
-    u[h + 0] = _mm512_unpacklo_epi64(t[h + 0], t[h + 2]);
-    u[h + 1] = _mm512_unpackhi_epi64(t[h + 0], t[h + 2]);
-    u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
-    u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
-  }
-  for (int s = 0; s < 4; s++) {
-    _mm512_store_si512(q[s][g], _mm512_permutex2var_epi64(u[s], lo_half, u[s + 4]));
-    _mm512_store_si512(q[s + 4][g], _mm512_permutex2var_epi64(u[s], hi_half, u[s + 4]));
-  }
+  __m512i v[8];
+  x86::transpose16x8_epi32(z, v);
+  for (int s = 0; s < 8; s++) _mm512_store_si512(q[s][g], v[s]);
 }
 
 // Transposes blocks [b0, b0 + nb) of n_rows <= 32 rows into panel (rows past
