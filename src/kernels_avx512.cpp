@@ -663,13 +663,24 @@ KVNNI_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, co
   for (int i = 0; i < R; i++) out[i] = hsum256(acc[i]);
 }
 
-// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout:
-// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits
-// 4, 5 from bits 2r, 2r + 1 of qh[32h + l]; lanes 0-3 of its integer sum
-// are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+// The 32 unsigned 6-bit quants of x block 4h + r of a Q6_K super-block, in q[r]:
+// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits 4
+// and 5 from bits 2r, 2r + 1 of qh[32h + l].
+KVNNI_INLINE void q6_k_quants(const BlockQ6_K& blk, int h, __m256i q[4]) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+  q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
+  q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low), _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+}
+
+// x block 8b + k meets the quants q6_k_quants(h = k / 4)[k % 4]; lanes 0-3
+// of its integer sum are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
 template <int R>
 KVNNI_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
   const BlockQ6_K* rows[R];
   __m256 acc[R];
   for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
@@ -688,15 +699,8 @@ KVNNI_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, co
         // d * scales[8h .. 8h + 8) as floats
         const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
         const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
-        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
-        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
         __m256i q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
-        q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low),
-                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+        q6_k_quants(blk, h, q);
         for (int r = 0; r < 4; r++) {
           const int k = 4 * h + r;
           const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
@@ -1000,17 +1004,14 @@ struct alignas(64) PanelSubBlock {  // one 32-value sub-block of 32 rows
 // One row's super-block as 8 sub-blocks of 32 unsigned quants and their two scales.
 template <bool kQ6>
 KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q)[32], float (*a)[8]) {
-  const __m256i low = _mm256_set1_epi8(0x0f);
   if constexpr (!kQ6) {
     const BlockQ4_K& b = *reinterpret_cast<const BlockQ4_K*>(block);
-    const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
-    for (int j = 0; j < 8; j++) {
-      std::uint8_t sc, mn;
-      scale_min_k4(j, b.scales, &sc, &mn);
-      a[0][j] = d * float(sc);
-      a[1][j] = dmin * float(mn);
-    }
+    __m256 sc, mn;
+    q4_k_scales8(b.scales, &sc, &mn);
+    _mm256_storeu_ps(a[0], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.d)), sc));
+    _mm256_storeu_ps(a[1], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.dmin)), mn));
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    const __m256i low = _mm256_set1_epi8(0x0f);
     for (int c = 0; c < 4; c++) {
       const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[2 * c]), _mm256_and_si256(bytes, low));
@@ -1023,17 +1024,9 @@ KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q
       a[0][j] = d * float(b.scales[2 * j]);
       a[1][j] = d * float(b.scales[2 * j + 1]);
     }
-    // Sub-block 4h + r: as q6_k_rows rebuilds it.
-    const __m256i top = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; h++) {
-      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
-      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
-      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
-      const __m256i v[4] = {
-          _mm256_or_si256(_mm256_and_si256(x, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top)),
-          _mm256_or_si256(_mm256_and_si256(y, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(x, 4), low), _mm256_and_si256(hb, top)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(y, 4), low), _mm256_and_si256(_mm256_srli_epi16(hb, 2), top))};
+      __m256i v[4];  // sub-blocks 4h .. 4h + 3
+      q6_k_quants(b, h, v);
       for (int r = 0; r < 4; r++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[4 * h + r]), v[r]);
     }
   }
