@@ -796,8 +796,8 @@ K256_INLINE void int8_tile(float* out, std::size_t ldo, const std::uint8_t* w, s
 }
 
 template <bool kQ4>
-K256_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                             const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+K256 void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
   constexpr int kR = 2, kT = 3;
   const std::size_t n_blocks = cols / 32;
   const std::uint8_t* base = static_cast<const std::uint8_t*>(w);
@@ -816,15 +816,6 @@ K256_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::si
         int8_tile<kQ4, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
     }
   }
-}
-
-K256 void matmat_q8_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
-}
-K256 void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
 }
 
 Kernels make_table() {
@@ -852,8 +843,8 @@ Kernels make_table() {
   k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
   k.transpose = kernels_scalar().transpose;  // the scalar copy loop
-  k.matmat_q8_0 = matmat_q8_0;
-  k.matmat_q4_0 = matmat_q4_0;
+  k.matmat_q8_0 = matmat_int8<false>;
+  k.matmat_q4_0 = matmat_int8<true>;
   k.softmax = softmax;
   k.swiglu = swiglu;
   return k;

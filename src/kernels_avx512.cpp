@@ -774,20 +774,14 @@ KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, 
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]) + hsum256(tail[i]);
 }
 
-KVNNI void matvec_q8_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+template <bool kQ4>
+KVNNI void matvec_q_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                           std::size_t r0, std::size_t r1) {
+  using Block = typename Q0Block<kQ4>::type;
   std::size_t r = r0;
-  for (; r + 8 <= r1; r += 8) q_0_rows512<false, 8>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r + 4 <= r1; r += 4) q_0_rows512<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows512<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-}
-
-KVNNI void matvec_q4_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
-  std::size_t r = r0;
-  for (; r + 8 <= r1; r += 8) q_0_rows512<true, 8>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r + 4 <= r1; r += 4) q_0_rows512<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows512<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 8 <= r1; r += 8) q_0_rows512<kQ4, 8>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows512<kQ4, 4>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows512<kQ4, 1>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
 }
 
 KVNNI void matvec_q4_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
@@ -966,8 +960,8 @@ struct Q0Tile {
 };
 
 template <bool kQ4>
-KVNNI_INLINE void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                              const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+KVNNI void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                       const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
   const std::size_t n_blocks = cols / 32;
   const int offset = kQ4 ? 8 : 128;
   PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
@@ -1114,8 +1108,8 @@ struct KTile {
 };
 
 template <bool kQ6>
-KVNNI_INLINE void matmat_int8_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                                const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+KVNNI void matmat_int8_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                         const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
   const std::size_t n_blocks = cols / 32, n_super = cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
   PanelSubBlock panel[kPanelSubBlocks];  // (kPanelSubBlocks) transposed sub-blocks of 32 rows
   for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
@@ -1128,24 +1122,6 @@ KVNNI_INLINE void matmat_int8_k(float* out, std::size_t ldo, const void* w, std:
                                                   static_cast<const PanelSubBlock*>(panel), nb, m0, m1, s0 == 0);
     }
   }
-}
-
-KVNNI void matmat_q4_k_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8_k<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
-}
-KVNNI void matmat_q6_k_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8_k<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
-}
-
-KVNNI void matmat_q8_0_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8<false>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
-}
-KVNNI void matmat_q4_0_vnni(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                            const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  matmat_int8<true>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols);
 }
 
 Kernels make_table() {
@@ -1173,14 +1149,14 @@ Kernels make_table() {
   k.matvec_q6_k_f32 = matvec_q6_k_f32;
   // The integer kernels need VNNI; without it (Skylake-X) the AVX2 ones serve.
   if (cpu_features().avx512vnni) {
-    k.matvec_q8_0 = matvec_q8_0_vnni;
-    k.matvec_q4_0 = matvec_q4_0_vnni;
+    k.matvec_q8_0 = matvec_q_0_vnni<false>;
+    k.matvec_q4_0 = matvec_q_0_vnni<true>;
     k.matvec_q4_k = matvec_q4_k_vnni;
     k.matvec_q6_k = matvec_q6_k_vnni;
-    k.matmat_q8_0 = matmat_q8_0_vnni;
-    k.matmat_q4_0 = matmat_q4_0_vnni;
-    k.matmat_q4_k = matmat_q4_k_vnni;
-    k.matmat_q6_k = matmat_q6_k_vnni;
+    k.matmat_q8_0 = matmat_int8<false>;
+    k.matmat_q4_0 = matmat_int8<true>;
+    k.matmat_q4_k = matmat_int8_k<false>;
+    k.matmat_q6_k = matmat_int8_k<true>;
   } else if (const Kernels* avx2 = kernels_avx2_table()) {
     k.matvec_q8_0 = avx2->matvec_q8_0;
     k.matvec_q4_0 = avx2->matvec_q4_0;

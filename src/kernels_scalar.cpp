@@ -265,23 +265,13 @@ void swiglu(float* hb, const float* hb2, std::size_t n) {
 
 // --- matrix-matrix: GGUF int8 ---
 
-// Each (row, token) exactly as matvec_q8_0 / matvec_q4_0 compute it.
-void matmat_q8_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  for (std::size_t t = 0; t < n_tokens; t++) matvec_q8_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
-}
-void matmat_q4_0(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_0(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
-}
+using MatvecInt8 = void (*)(float*, const void*, std::size_t, const BlockQ8x32*, std::size_t, std::size_t, std::size_t);
 
-void matmat_q4_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  for (std::size_t t = 0; t < n_tokens; t++) matvec_q4_k(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
-}
-void matmat_q6_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                 const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  for (std::size_t t = 0; t < n_tokens; t++) matvec_q6_k(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
+// Each (row, token) exactly as the matvec (matvec_q8_0 .. matvec_q6_k) computes it.
+template <MatvecInt8 kMatvec>
+void matmat_by_token(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                     const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  for (std::size_t t = 0; t < n_tokens; t++) kMatvec(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
 }
 
 void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
@@ -329,10 +319,10 @@ Kernels make_scalar() {
   k.transpose = transpose;
   k.softmax = softmax;
   k.swiglu = swiglu;
-  k.matmat_q8_0 = matmat_q8_0;
-  k.matmat_q4_0 = matmat_q4_0;
-  k.matmat_q4_k = matmat_q4_k;
-  k.matmat_q6_k = matmat_q6_k;
+  k.matmat_q8_0 = matmat_by_token<matvec_q8_0>;
+  k.matmat_q4_0 = matmat_by_token<matvec_q4_0>;
+  k.matmat_q4_k = matmat_by_token<matvec_q4_k>;
+  k.matmat_q6_k = matmat_by_token<matvec_q6_k>;
   return k;
 }
 

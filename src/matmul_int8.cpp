@@ -90,13 +90,7 @@ void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w,
 
 }  // namespace
 
-bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
-  // LLAMA2_INT8_DOT=0: fp32 activations (matmul_batch's dequantize path).
-  if (!int8_eligible(w) || !int8_activations()) return false;
-  gemm_int8(out, quantize_rows(x, n, w.cols, pool), n, w, pool);
-  return true;
-}
-
+// LLAMA2_INT8_DOT=0: fp32 activations (matmul_batch's dequantize path).
 bool matmul_batch_int8(std::span<const BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool) {
   if (products.empty() || !int8_activations()) return false;
   for (const BatchProduct& p : products) {
@@ -105,6 +99,11 @@ bool matmul_batch_int8(std::span<const BatchProduct> products, const float* x, s
   const BlockQ8x32* xq = quantize_rows(x, n, products[0].w->cols, pool);
   for (const BatchProduct& p : products) gemm_int8(p.out, xq, n, *p.w, pool);
   return true;
+}
+
+bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
+  const BatchProduct one{out, &w};
+  return matmul_batch_int8(std::span<const BatchProduct>(&one, 1), x, n, pool);
 }
 
 }  // namespace llama2
