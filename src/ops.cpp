@@ -260,7 +260,7 @@ void matmul_batch(std::initializer_list<BatchProduct> products, const float* x, 
 }
 
 void matmul_batch(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool) {
-  if (matmul_batch_int8(out, x, n, w, pool)) return;  // GGUF Q8_0 / Q4_0: integer GEMM (matmul_int8.cpp)
+  if (matmul_batch_int8(out, x, n, w, pool)) return;  // GGUF Q8_0 / Q4_0 / Q4_K / Q6_K: integer GEMM (matmul_int8.cpp)
   const Kernels& k = kernels();
   const std::size_t cols = w.cols, ldo = w.rows;
   // Slices of equal width, at most kDepth (288 columns: 2 x 144, not 256 + 32).
