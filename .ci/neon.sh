@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the library and its tests for aarch64 with Debian's
 # g++-aarch64-linux-gnu and runs the kernel and model tests under qemu-user,
-# so the NEON kernels (src/kernels_neon.cpp) are tested on every CI run.
+# so the NEON kernels (src/kernels/kernels_neon.cpp) are tested on every CI run.
 # GoogleTest is built from /usr/src/googletest (libgtest-dev ships the
 # sources) with the same cross toolchain.
 #

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "fuzz_common.hpp"
-#include "gguf.hpp"
+#include "formats/gguf.hpp"
 #include "llama2/error.hpp"
 #include "llama2/tokenizer.hpp"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "gguf_writer.hpp"
+#include "formats/gguf_writer.hpp"
 #include "llama2/model.hpp"
 #include "llama2/tokenizer.hpp"
 #include "support/gguf_builder.hpp"

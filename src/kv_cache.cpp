@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "fp16.hpp"
+#include "kernels/fp16.hpp"
 #include "llama2/error.hpp"
 
 namespace llama2 {

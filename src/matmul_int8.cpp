@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "kernels.hpp"
+#include "kernels/kernels.hpp"
 #include "ops.hpp"
-#include "quants.hpp"
+#include "kernels/quants.hpp"
 
 namespace llama2 {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "kernels.hpp"
-#include "quants.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/quants.hpp"
 
 namespace llama2 {
 

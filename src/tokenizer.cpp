@@ -33,7 +33,7 @@
 #include <queue>
 #include <utility>
 
-#include "gguf.hpp"
+#include "formats/gguf.hpp"
 #include "llama2/error.hpp"
 #include "llama2/mapped_file.hpp"
 

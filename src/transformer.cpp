@@ -10,9 +10,9 @@
 #include <cmath>
 #include <string>
 
-#include "checked_math.hpp"
+#include "formats/checked_math.hpp"
 #include "llama2/error.hpp"
-#include "kernels.hpp"
+#include "kernels/kernels.hpp"
 #include "ops.hpp"
 
 namespace llama2 {
@@ -134,6 +134,13 @@ std::span<const float> Transformer::forward(int token, int pos) {
   rmsnorm(x, x, w.rms_final, dim, p.norm_eps);
   matmul(s.logits.data(), x, w.wcls, pool);  // classifier into logits
   return {s.logits.data(), s.logits.size()};
+}
+
+// The kernel table in use, as bench and run print it.
+std::string_view kernel_isa_name() {
+  // The batched int8 GEMM runs on AMX tiles when it can (matmul_int8.cpp).
+  if (kernels().isa == Isa::AVX512 && kernels_amx_table()) return "avx512+amx";
+  return isa_name(kernels().isa);
 }
 
 }  // namespace llama2

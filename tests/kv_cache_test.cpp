@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "fp16.hpp"
+#include "kernels/fp16.hpp"
 #include "llama2/error.hpp"
 #include "support/expect_error.hpp"
 

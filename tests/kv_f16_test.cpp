@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "fp16.hpp"
-#include "kernels.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
 #include "llama2/transformer.hpp"
 #include "support/engine_logits.hpp"
 #include "support/golden_logits.hpp"

@@ -12,10 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "../src/gguf.hpp"
-#include "../src/gguf_writer.hpp"
 #include "cli.hpp"
 #include "llama2/model.hpp"
+#include "llama2/quantize.hpp"
 #include "llama2/tokenizer.hpp"
 
 namespace {
@@ -74,7 +73,7 @@ int quantize_main(int argc, char** argv) {
   if (tokenizer) {
     vocab = llama2::Tokenizer::load(*tokenizer).vocab();
   } else if (is_gguf(in)) {
-    vocab = llama2::Tokenizer(llama2::load_gguf_vocab(in)).vocab();  // validated as the engine will use it
+    vocab = llama2::Tokenizer::load(in).vocab();  // the GGUF's own, validated as the engine will use it
   } else {
     throw UsageError{in + " has no tokenizer: give one with -z tokenizer.bin"};
   }

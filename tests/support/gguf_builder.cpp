@@ -8,8 +8,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "fp16.hpp"
-#include "quants.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/quants.hpp"
 
 namespace llama2::test {
 

@@ -1,7 +1,7 @@
 // GgufBuilder: writes GGUF files byte by byte for the tests, valid or
 // deliberately broken (wrong counts, bad offsets, odd types, truncation).
 //
-// It shares no code with src/gguf_writer.cpp, so that a reader bug cannot be
+// It shares no code with src/formats/gguf_writer.cpp, so that a reader bug cannot be
 // hidden by the same bug in the writer.
 #pragma once
 

@@ -1,0 +1,196 @@
+// Kernels: the inner loops of the forward pass, one table per instruction set.
+//
+// Every table computes the same functions; kernels_scalar.cpp is the plain
+// C++ reference that the SIMD tables (kernels_avx2.cpp, kernels_avx512.cpp,
+// kernels_neon.cpp) are tested against. kernels() picks the best table this
+// CPU supports once, at first use, so one binary runs on any x86-64.
+// Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
+// the choice (for benchmarks and for tests of the slower paths).
+//
+// Row kernels take a row range [r0, r1) and write out[r] for each row in it.
+// How row r is computed never depends on r0 and r1 (blocked and left-over
+// rows run the same arithmetic), so results do not depend on how the thread
+// pool splits the rows.
+//
+// These files include no standard-library templates inside the SIMD code:
+// the SIMD functions carry __attribute__((target)), and a template compiled
+// there could be picked by the linker for the whole program and then run on
+// a CPU without that instruction set.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu_features.hpp"
+#include "kernels/quants.hpp"
+
+namespace llama2 {
+
+// Activations quantized to 8 bits for the integer dot products of the GGUF
+// quantized types, once per matmul: one block per 32 values with an fp32
+// scale (finer than ggml's fp16 Q8_0), and the sums of each half of the
+// quants for the types whose weights carry an offset (Q4_0: q - 8).
+//
+// The rounding scheme, for every weight type: block k of x (values 32k ..
+// 32k + 31) becomes xd * xq with xd = max|x| / 127 and xq = round(x / xd)
+// (ties to even), |xq| <= 127. The weight blocks line up with these: a Q8_0
+// or Q4_0 block is one x block, a Q4_K sub-block of 32 is one x block, and a
+// Q6_K sub-block of 16 is one half of one. Per such piece the kernels take
+// the exact integer sum of weight quant times xq (the offsets -8, -32 and
+// the Q4_K min enter through the half sums `sums`), then scale it in fp32
+// by the fp16 weight scales and xd. So a matvec equals the dot product of
+// the dequantized weights with the rounded activations, up to fp32 rounding
+// of the per-block products and of the sum over blocks.
+struct BlockQ8x32 {
+  float d;                 // x ~= d * qs
+  std::int16_t sums[2];    // qs[0] + ... + qs[15], qs[16] + ... + qs[31]
+  std::int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8x32) == 40);
+
+// x (n, a multiple of 32) -> n / 32 blocks: d = max|x| / 127, qs = round(x * (1 / d)),
+// with this CPU's table (every table gives the same bits).
+void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n);
+
+struct Kernels {
+  Isa isa = Isa::SCALAR;
+
+  // --- vectors ---
+  // sum a[i] * b[i]
+  float (*dot)(const float* a, const float* b, std::size_t n) = nullptr;
+  // y[i] += a * x[i]
+  void (*axpy)(float* y, float a, const float* x, std::size_t n) = nullptr;
+  // sum x[i]^2 (rmsnorm)
+  float (*sum_squares)(const float* x, std::size_t n) = nullptr;
+  // quantize_q8x32 (above): the same bits in every table.
+  void (*quantize_q8x32)(const float* x, BlockQ8x32* y, std::size_t n) = nullptr;
+
+  // --- attention over one head ---
+  // att[t] = scale * (q . keys[t]) for t < n_pos; keys (n_pos, head_size)
+  void (*attention_scores)(float* att, const float* q, const float* keys, std::size_t n_pos,
+                           std::size_t head_size, float scale) = nullptr;
+  // out = sum over t < n_pos of att[t] * values[t]; values (n_pos, head_size)
+  void (*attention_values)(float* out, const float* att, const float* values, std::size_t n_pos,
+                           std::size_t head_size) = nullptr;
+  // The same over an fp16 KV cache (KvType::F16): keys / values are IEEE
+  // halves, widened to fp32 as they are read.
+  void (*attention_scores_f16)(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                               std::size_t head_size, float scale) = nullptr;
+  void (*attention_values_f16)(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                               std::size_t head_size) = nullptr;
+
+  // --- matrix-vector products: out[r] = row r of w . x, for r in [r0, r1) ---
+  // w (rows, cols) fp32, row-major.
+  void (*matvec_f32)(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0,
+                     std::size_t r1) = nullptr;
+  // llama2.c v2 int8: w[r][j] = q[r * cols + j] * scales[(r * cols + j) / group_size],
+  // cols % group_size == 0. Activations stay fp32: exact w.r.t. the dequantized weights.
+  void (*matvec_q8_group)(float* out, const std::int8_t* q, const float* scales, std::size_t group_size,
+                          const float* x, std::size_t cols, std::size_t r0, std::size_t r1) = nullptr;
+  // 16-bit floats (IEEE half / bfloat16) with fp32 activations.
+  void (*matvec_f16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                     std::size_t r1) = nullptr;
+  void (*matvec_bf16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                      std::size_t r1) = nullptr;
+  // GGUF Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized
+  // with quantize_q8x32 (cols / 32 blocks): integer dot products per block.
+  void (*matvec_q8_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  // GGUF Q4_K / Q6_K rows (cols a multiple of 256) against the same blocks.
+  void (*matvec_q4_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q6_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) = nullptr;
+  // GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows (row_bytes apart) against fp32
+  // activations x (cols, a multiple of the block size): each weight is
+  // dequantized in registers to exactly the value dequantize_blocks gives,
+  // then multiplied into fp32 sums, so these are as exact as the F16 path.
+  void (*matvec_q8_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q4_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+  void (*matvec_q6_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) = nullptr;
+
+  // --- matrix-matrix (batched prompt) ---
+  // out[b * ldo + i] = sum over k < cols of wt[k * ldw + i] * x[b * ldx + k]
+  // for i < n_rows, b < n_batch. The weights come k-major ("packed": row k of
+  // wt holds column k of n_rows weight rows), so a SIMD register holds
+  // consecutive outputs and a tile of them stays in registers while k runs.
+  // With accumulate the sum starts from the value already in out, else 0.
+  // Each output is one chain of fused multiply-adds over k in increasing
+  // order, in every table: all tables give the same bits, and no result
+  // depends on the tile shape, n_rows, n_batch, the thread split, or on
+  // splitting k into pieces run one after another with accumulate.
+  void (*matmat_f32)(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows,
+                     const float* x, std::size_t ldx, std::size_t n_batch, std::size_t cols,
+                     bool accumulate) = nullptr;
+  // out[c * ldo + r] = in[r * ldi + c] for r < rows, c < cols (and nothing
+  // else written): packs weight rows k-major for matmat_f32.
+  void (*transpose)(float* out, std::size_t ldo, const float* in, std::size_t ldi, std::size_t rows,
+                    std::size_t cols) = nullptr;
+  // x = softmax(scale * x) over n values, in place.
+  void (*softmax)(float* x, std::size_t n, float scale) = nullptr;
+  // SwiGLU's gate: hb[i] = silu(hb[i]) * hb2[i], silu(g) = g / (1 + exp(-g)).
+  void (*swiglu)(float* hb, const float* hb2, std::size_t n) = nullptr;
+
+  // --- matrix-matrix: GGUF int8 ---
+  // out[t * ldo + i] = row i of w . token t, for i < n_rows, t < n_tokens: GGUF
+  // Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized with
+  // quantize_q8x32, token t's cols / 32 blocks at xq + t * (cols / 32). Per
+  // block the same exact integer dot and scales as matvec_q8_0 / q4_0, summed
+  // block by block; element (i, t) is computed the same way whatever n_rows
+  // and n_tokens are.
+  void (*matmat_q8_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  void (*matmat_q4_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  // The same for GGUF Q4_K / Q6_K rows (cols a multiple of 256), against
+  // matvec_q4_k / q6_k's per-sub-block integer dots. nullptr in a table
+  // without an int8 GEMM for them: matmul_batch then dequantizes to fp32.
+  void (*matmat_q4_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  void (*matmat_q6_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+};
+
+// The scalar reference (always available).
+const Kernels& kernels_scalar();
+// The table for `isa`, or nullptr when it is not compiled in or this CPU
+// lacks the instructions.
+const Kernels* kernels_for(Isa isa);
+// The best table for this CPU (capped by LLAMA2_ISA), chosen once.
+const Kernels& kernels();
+
+// Tables defined in each kernels_<isa>.cpp; nullptr where not compiled for
+// this architecture. Use kernels_for(), which also checks the CPU.
+const Kernels* kernels_avx2_table();
+const Kernels* kernels_avx512_table();
+const Kernels* kernels_neon_table();
+
+// Where the AVX-512 matvec kernels' prefetches of the next rows go: into L2
+// (prefetcht1) when the weights stream from DRAM, since L2's queue keeps
+// more misses in flight than L1's fill buffers (measured here: +10-20% on
+// 7B and stories110M); into L1 (prefetcht0) when the model stays in the last
+// level cache, one hop less (+7% on stories15M). Process-wide (relaxed):
+// Transformer sets it from its weights' size (weights_fit_in_cache). Only
+// speed depends on it, never a result.
+void set_weights_from_dram(bool from_dram);
+namespace detail {
+extern bool weights_from_dram;  // read and written with __atomic builtins: no template in SIMD code
+}  // namespace detail
+inline bool weights_from_dram() { return __atomic_load_n(&detail::weights_from_dram, __ATOMIC_RELAXED); }
+// Whether `bytes` of weights stay in this machine's last-level cache
+// between tokens: at most half the L3 (sysconf), 16 MiB when unknown.
+bool weights_fit_in_cache(std::size_t bytes);
+
+// The AVX-512 table with matmat_q8_0 / matmat_q4_0 on AMX tiles
+// (kernels_amx.cpp), the same results bit for bit. nullptr unless the CPU has
+// AMX-INT8, the OS grants this process the tile state, LLAMA2_AMX is not 0.
+const Kernels* kernels_amx_table();
+
+}  // namespace llama2

@@ -1,0 +1,868 @@
+// AVX2 + FMA kernels: 8 floats per register. Compiled into every x86-64
+// build through per-function target attributes and used only when
+// cpu_features() reports AVX2, FMA and F16C.
+#include <cstring>
+
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define K256 __attribute__((target("avx2,fma,f16c")))
+#define K256_INLINE K256 __attribute__((always_inline)) inline
+
+namespace llama2 {
+
+namespace {
+
+// Lane i of the mask is on when i < n (n <= 8).
+K256_INLINE __m256i tail_mask(std::size_t n) {
+  static const int kOnes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes + 8 - n));
+}
+
+K256_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// --- vectors ---------------------------------------------------------------------
+
+// Two accumulators (even and odd 8-wide chunks) hide the FMA latency.
+K256 float dot(const float* a, const float* b, std::size_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  if (i + 8 <= n) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    i += 8;
+  }
+  if (i < n) {
+    const __m256i m = tail_mask(n - i);
+    acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m), acc1);
+  }
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+K256 void axpy(float* y, float a, const float* x, std::size_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(y + i, m, _mm256_fmadd_ps(va, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m)));
+  }
+}
+
+K256 float sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
+
+// Activations to 8 bits, 32 at a time (kernels.hpp): the scalar code's
+// operations on 8 lanes; vcvtps2dq rounds to nearest even as nearbyint does.
+K256_INLINE int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+K256 void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (std::size_t b = 0; b < n / 32; b++) {
+    __m256 v[4];
+    for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + b * 32 + 8 * i);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    __m256i q[4];
+    for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+    y[b].d = d;
+    y[b].sums[0] = std::int16_t(hsum_i32(_mm256_add_epi32(q[0], q[1])));
+    y[b].sums[1] = std::int16_t(hsum_i32(_mm256_add_epi32(q[2], q[3])));
+    // Saturating packs interleave the 128-bit lanes; the permute puts the 32 bytes back in order.
+    const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    const __m256i q8 = _mm256_permutevar8x32_epi32(q16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), q8);
+  }
+}
+
+// --- attention ---------------------------------------------------------------------
+
+K256 void attention_scores(float* att, const float* q, const float* keys, std::size_t n_pos,
+                           std::size_t head_size, float scale) {
+  for (std::size_t t = 0; t < n_pos; t++) att[t] = dot(q, keys + t * head_size, head_size) * scale;
+}
+
+K256 void attention_values(float* out, const float* att, const float* values, std::size_t n_pos,
+                           std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i += 8) {
+    const std::size_t width = head_size - i < 8 ? head_size - i : 8;
+    const __m256i m = tail_mask(width);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t t = 0;
+    for (; t + 2 <= n_pos; t += 2) {
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), _mm256_maskload_ps(values + t * head_size + i, m), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(att[t + 1]), _mm256_maskload_ps(values + (t + 1) * head_size + i, m),
+                             acc1);
+    }
+    if (t < n_pos) {
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), _mm256_maskload_ps(values + t * head_size + i, m), acc0);
+    }
+    _mm256_maskstore_ps(out + i, m, _mm256_add_ps(acc0, acc1));
+  }
+}
+
+// fp16 cache: 8 halves at a time widened with vcvtph2ps (F16C); a head size
+// that is not a multiple of 8 finishes element by element.
+K256_INLINE __m256 load_half8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+K256 void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                               std::size_t head_size, float scale) {
+  const std::size_t full = head_size / 8 * 8;
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* key = keys + t * head_size;
+    __m256 acc = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < full; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load_half8(key + i), acc);
+    float sum = hsum(acc);
+    for (std::size_t i = full; i < head_size; i++) sum += q[i] * fp16_to_fp32(key[i]);
+    att[t] = sum * scale;
+  }
+}
+
+K256 void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                               std::size_t head_size) {
+  const std::size_t full = head_size / 8 * 8;
+  for (std::size_t i = 0; i < full; i += 8) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t t = 0;
+    for (; t + 2 <= n_pos; t += 2) {
+      acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), load_half8(values + t * head_size + i), acc0);
+      acc1 = _mm256_fmadd_ps(_mm256_set1_ps(att[t + 1]), load_half8(values + (t + 1) * head_size + i), acc1);
+    }
+    if (t < n_pos) acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[t]), load_half8(values + t * head_size + i), acc0);
+    _mm256_storeu_ps(out + i, _mm256_add_ps(acc0, acc1));
+  }
+  for (std::size_t i = full; i < head_size; i++) {
+    float sum = 0.0f;
+    for (std::size_t t = 0; t < n_pos; t++) sum += att[t] * fp16_to_fp32(values[t * head_size + i]);
+    out[i] = sum;
+  }
+}
+
+// --- matrix-vector: fp32 ---------------------------------------------------------------
+
+// R rows at once share each load of x; every row keeps its own two
+// accumulators, so row r's sum is the same for any R.
+template <int R>
+K256_INLINE void f32_rows(float* out, const float* w, const float* x, std::size_t cols) {
+  __m256 acc0[R], acc1[R];
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+    for (int r = 0; r < R; r++) {
+      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j + 8), x1, acc1[r]);
+    }
+  }
+  if (j + 8 <= cols) {
+    const __m256 x0 = _mm256_loadu_ps(x + j);
+    for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j), x0, acc0[r]);
+    j += 8;
+  }
+  if (j < cols) {
+    const __m256i m = tail_mask(cols - j);
+    const __m256 x1 = _mm256_maskload_ps(x + j, m);
+    for (int r = 0; r < R; r++) acc1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(w + r * cols + j, m), x1, acc1[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+K256 void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, w + r * cols, x, cols);
+  for (; r < r1; r++) f32_rows<1>(out + r, w + r * cols, x, cols);
+}
+
+// --- matrix-vector: llama2.c int8 (Q8_GROUP) ------------------------------------------
+
+// 8 int8 weights -> 8 floats.
+K256_INLINE __m256 load_i8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Per group: an fp32 sum of q * x, then scaled once into the row's
+// accumulator. group_size must be a multiple of 8.
+template <int R>
+K256_INLINE void q8_group_rows(float* out, const std::int8_t* q, const float* scales, std::size_t gs,
+                               const float* x, std::size_t cols) {
+  const std::size_t groups = cols / gs;
+  __m256 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  for (std::size_t g = 0; g < groups; g++) {
+    __m256 gacc[R];
+    const std::size_t base = g * gs;
+    {
+      const __m256 xv = _mm256_loadu_ps(x + base);
+      for (int r = 0; r < R; r++) gacc[r] = _mm256_mul_ps(load_i8(q + r * cols + base), xv);
+    }
+    for (std::size_t j = 8; j < gs; j += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + base + j);
+      for (int r = 0; r < R; r++) gacc[r] = _mm256_fmadd_ps(load_i8(q + r * cols + base + j), xv, gacc[r]);
+    }
+    for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(gacc[r], _mm256_set1_ps(scales[r * groups + g]), acc[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+}
+
+K256 void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
+                          std::size_t cols, std::size_t r0, std::size_t r1) {
+  if (gs % 8 != 0) {
+    kernels_scalar().matvec_q8_group(out, q, scales, gs, x, cols, r0, r1);
+    return;
+  }
+  const std::size_t groups = cols / gs;
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
+  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
+}
+
+// --- matrix-matrix (batched prompt) ---------------------------------------------------
+
+// One tile: 16 outputs (two registers, masked by m0, m1) for each of B
+// tokens. With B = 6, 12 accumulators + 2 weights + 1 broadcast fill 15 of
+// the 16 registers.
+template <int B>
+K256_INLINE void matmat_tile(float* out, std::size_t ldo, const float* wt, std::size_t ldw, __m256i m0, __m256i m1,
+                             const float* x, std::size_t ldx, std::size_t cols, bool accumulate) {
+  __m256 acc0[B], acc1[B];
+  for (int b = 0; b < B; b++) {
+    acc0[b] = accumulate ? _mm256_maskload_ps(out + b * ldo, m0) : _mm256_setzero_ps();
+    acc1[b] = accumulate ? _mm256_maskload_ps(out + b * ldo + 8, m1) : _mm256_setzero_ps();
+  }
+  for (std::size_t k = 0; k < cols; k++) {
+    const __m256 w0 = _mm256_maskload_ps(wt + k * ldw, m0);
+    const __m256 w1 = _mm256_maskload_ps(wt + k * ldw + 8, m1);
+    for (int b = 0; b < B; b++) {
+      const __m256 xb = _mm256_broadcast_ss(x + b * ldx + k);
+      acc0[b] = _mm256_fmadd_ps(w0, xb, acc0[b]);
+      acc1[b] = _mm256_fmadd_ps(w1, xb, acc1[b]);
+    }
+  }
+  for (int b = 0; b < B; b++) {
+    _mm256_maskstore_ps(out + b * ldo, m0, acc0[b]);
+    _mm256_maskstore_ps(out + b * ldo + 8, m1, acc1[b]);
+  }
+}
+
+K256 void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows,
+                     const float* x, std::size_t ldx, std::size_t n_batch, std::size_t cols, bool accumulate) {
+  for (std::size_t i = 0; i < n_rows; i += 16) {
+    const std::size_t nr = n_rows - i < 16 ? n_rows - i : 16;
+    const __m256i m0 = tail_mask(nr < 8 ? nr : 8), m1 = tail_mask(nr > 8 ? nr - 8 : 0);
+    std::size_t b = 0;
+    for (; b + 6 <= n_batch; b += 6) {
+      matmat_tile<6>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+    }
+    if (b + 4 <= n_batch) {
+      matmat_tile<4>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 4;
+    }
+    if (b + 2 <= n_batch) {
+      matmat_tile<2>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+      b += 2;
+    }
+    if (b < n_batch) matmat_tile<1>(out + b * ldo + i, ldo, wt + i, ldw, m0, m1, x + b * ldx, ldx, cols, accumulate);
+  }
+}
+
+// exp(x) = 2^n * e^r with x = n ln2 + r, |r| <= ln2 / 2, e^r by its degree-6
+// Taylor polynomial (relative error < 3e-7); x is clamped to [-87, 88] so
+// that 2^n, built in the exponent bits, stays a normal float.
+K256_INLINE __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 in two parts: n * ln2_hi is exact
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(pow2n));
+}
+
+K256 void softmax(float* x, std::size_t n, float scale) {
+  const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-__builtin_inff());
+  __m256 vmax = minus_inf;
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, m), vscale);
+    vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(minus_inf, v, _mm256_castsi256_ps(m)));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const __m256 max_val = _mm256_set1_ps(_mm_cvtss_f32(m4));
+  __m256 sum = _mm256_setzero_ps();
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(x + i, m), vscale), max_val)),
+                                   _mm256_castsi256_ps(m));
+    _mm256_maskstore_ps(x + i, m, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    _mm256_maskstore_ps(x + i, m, _mm256_mul_ps(_mm256_maskload_ps(x + i, m), inv));
+  }
+}
+
+K256 void swiglu(float* hb, const float* hb2, std::size_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+    const __m256 g = _mm256_maskload_ps(hb + i, m);
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+    _mm256_maskstore_ps(hb + i, m, _mm256_mul_ps(silu, _mm256_maskload_ps(hb2 + i, m)));
+  }
+}
+
+// --- matrix-vector: fp16 / bf16 ---------------------------------------------------------
+
+K256_INLINE __m256 load_f16(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+K256_INLINE __m256 load_bf16(const std::uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+template <bool kBf16>
+K256_INLINE void half_rows(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                           std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const std::uint16_t* row = w + r * cols;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      acc0 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j) : load_f16(row + j), _mm256_loadu_ps(x + j), acc0);
+      acc1 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j + 8) : load_f16(row + j + 8), _mm256_loadu_ps(x + j + 8), acc1);
+    }
+    if (j + 8 <= cols) {
+      acc0 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j) : load_f16(row + j), _mm256_loadu_ps(x + j), acc0);
+      j += 8;
+    }
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; j < cols; j++) sum += (kBf16 ? bf16_to_fp32(row[j]) : fp16_to_fp32(row[j])) * x[j];
+    out[r] = sum;
+  }
+}
+
+K256 void matvec_f16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                     std::size_t r1) {
+  half_rows<false>(out, w, x, cols, r0, r1);
+}
+K256 void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
+                      std::size_t r1) {
+  half_rows<true>(out, w, x, cols, r0, r1);
+}
+
+// --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations ----------------
+
+// 32 unsigned a times 32 signed b, summed in pairs into 8 int32 (maddubs
+// cannot overflow here: |a| <= 128 and |b| <= 127).
+K256_INLINE __m256i dot_u8_s8(__m256i a, __m256i b) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+// Q4_0 byte j holds value j (low nibble) and value j + 16 (high nibble).
+K256_INLINE __m256i unpack_q4(const std::uint8_t* qs) {
+  // Both halves from one broadcast load; the upper one shifted by 4.
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+K256_INLINE __m256i load_q8(const std::int8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
+
+// acc + the same sums: what vpdpbusd does in one instruction.
+K256_INLINE __m256i dpbusd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, dot_u8_s8(a, b)); }
+
+// The low 16 bits of each 32-bit lane, packed.
+K256_INLINE __m128i low_halves(__m256i v) {
+  const __m256i m = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
+  return _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+}
+
+// The R-row kernels below share each activation load between R rows; each
+// row keeps its own accumulator, so row r's result is the same for any R
+// and any [r0, r1). Per 32 values (one BlockQ8x32): an exact int32 sum in 8
+// lanes, converted and scaled once in fp32.
+
+template <bool kQ4>
+struct Q0Block {
+  using type = BlockQ8_0;
+};
+template <>
+struct Q0Block<true> {
+  using type = BlockQ4_0;
+};
+
+template <typename Block>
+K256_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+// Gathers 8 values 4 bytes wide, `stride` bytes apart, starting at p.
+K256_INLINE __m256i gather8(const void* p, int stride) {
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
+}
+
+// The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
+// xd of the 8 activation blocks they meet: one gather and one conversion
+// for 8 blocks instead of 8 scalar ones.
+K256_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x32* x) {
+  const __m256 d = _mm256_cvtph_ps(low_halves(gather8(blocks, stride)));
+  return _mm256_mul_ps(d, _mm256_castsi256_ps(gather8(&x->d, sizeof(BlockQ8x32))));
+}
+
+// One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
+// Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
+template <bool kQ4>
+K256_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk, __m256i xv, __m256i offset, __m256 s) {
+  __m256i isum;
+  if constexpr (kQ4) {
+    isum = dpbusd(offset, unpack_q4(blk.qs), xv);
+  } else {
+    // |w| times x with w's sign: unsigned by signed, as the instruction wants.
+    const __m256i wq = load_q8(blk.qs);
+    isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
+  }
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
+}
+
+template <bool kQ4>
+K256_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
+  return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
+// one by one; block b's arithmetic is the same either way.
+template <bool kQ4, int R>
+K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  using Block = typename Q0Block<kQ4>::type;
+  const Block* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    __m256 s[R];  // lane j: d_j * xd_j
+    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
+    for (int j = 0; j < 8; j++) {
+      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
+      for (int i = 0; i < R; i++) {
+        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
+      }
+    }
+  }
+  for (; b < nb; b++) {
+    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
+    for (int i = 0; i < R; i++) {
+      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// xd and xd * sum(xq) of the 8 activation blocks of one super-block.
+K256_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
+  *xd = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[4].d, x[5].d, x[6].d, x[7].d);
+  int total[8];
+  for (int j = 0; j < 8; j++) total[j] = x[j].sums[0] + x[j].sums[1];
+  *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
+}
+
+// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
+// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
+// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
+K256_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
+  std::uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
+  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
+}
+
+// Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+template <int R>
+K256_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const BlockQ4_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    __m256 xd, xs;
+    x_scales8(x, &xd, &xs);
+    __m256 s[R];  // lane j: d * sc_j * xd_j
+    for (int i = 0; i < R; i++) {
+      const BlockQ4_K& blk = rows[i][b];
+      __m256 sc, mn;
+      q4_k_scales8(blk.scales, &sc, &mn);
+      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+    }
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    for (int c = 0; c < 4; c++) {
+      const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
+      const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
+      for (int i = 0; i < R; i++) {
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+        const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
+        const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_permutevar8x32_ps(s[i], j1), acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout:
+// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits
+// 4, 5 from bits 2r, 2r + 1 of qh[32h + l]; lanes 0-3 of its integer sum
+// are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+template <int R>
+K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const BlockQ6_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    // The -32 of every weight: -32 * sum(xq) of each half starts lanes 0 and 4.
+    __m256i offset[8];
+    for (int k = 0; k < 8; k++) {
+      offset[k] = _mm256_setr_epi32(-32 * x[k].sums[0], 0, 0, 0, -32 * x[k].sums[1], 0, 0, 0);
+    }
+    for (int i = 0; i < R; i++) {
+      const BlockQ6_K& blk = rows[i][b];
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
+      for (int h = 0; h < 2; h++) {
+        // d * scales[8h .. 8h + 8) as floats
+        const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
+        q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low),
+                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+        for (int r = 0; r < 4; r++) {
+          const int k = 4 * h + r;
+          const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
+          const __m256i pick = _mm256_setr_epi32(2 * r, 2 * r, 2 * r, 2 * r, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1);
+          const __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(sc, pick), _mm256_set1_ps(x[k].d));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[i]);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+K256 void matvec_q8_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+}
+
+K256 void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r < r1; r++) q_0_rows<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+}
+
+K256 void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+}
+
+K256 void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                      std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+}
+
+// --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
+// As in kernels_avx512.cpp: each weight is rebuilt in registers exactly as
+// dequantize_blocks computes it, then FMA'd with x; two accumulators per row.
+
+// 8 bytes -> 8 int32 lanes, zero-extended.
+K256_INLINE __m256i load_u8x8(const std::uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+K256 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 32; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i), d), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i + 8), d), _mm256_loadu_ps(xb + i + 8), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+K256 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
+      // so is their difference, the dequantized weight.
+      const float df = _cvtsh_ss(blocks[b].d);
+      const __m256 d = _mm256_set1_ps(df), d8 = _mm256_set1_ps(8.0f * df);
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 16; i += 8) {  // bytes i..i+7: values i.. (low) and 16 + i.. (high)
+        const __m256i bytes = load_u8x8(blocks[b].qs + i);
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+        acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(lo, d, d8), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(hi, d, d8), _mm256_loadu_ps(xb + 16 + i), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// The 8 sub-block scales and mins of a Q4_K block times d and dmin (the
+// unpacking of scale_min_k4, inlined).
+K256_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
+  const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+  const std::uint8_t* q = b.scales;
+  for (int j = 0; j < 4; j++) {
+    dsc[j] = d * float(q[j] & 63);
+    dmn[j] = dmin * float(q[j + 4] & 63);
+    dsc[j + 4] = d * float((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+    dmn[j + 4] = dmin * float((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
+K256 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      float dsc[8], dmn[8];
+      q4_k_scales(blocks[b], dsc, dmn);
+      const float* xb = x + b * kQK_K;
+      // Chunk c (64 values): low nibbles of qs[32c..32c+32) are sub-block 2c, high ones 2c + 1.
+      for (int c = 0; c < 4; c++) {
+        const __m256 s0 = _mm256_set1_ps(dsc[2 * c]), m0 = _mm256_set1_ps(dmn[2 * c]);
+        const __m256 s1 = _mm256_set1_ps(dsc[2 * c + 1]), m1 = _mm256_set1_ps(dmn[2 * c + 1]);
+        const float* xc = xb + 64 * c;
+        for (int i = 0; i < 32; i += 8) {
+          const __m256i bytes = load_u8x8(blocks[b].qs + 32 * c + i);
+          acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble)), s0, m0),
+                                 _mm256_loadu_ps(xc + i), acc0);
+          acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4)), s1, m1),
+                                 _mm256_loadu_ps(xc + 32 + i), acc1);
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
+// 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
+// 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
+K256 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF), top = _mm256_set1_epi32(0x30), bias = _mm256_set1_epi32(32);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = _cvtsh_ss(blk.d);
+      for (int h = 0; h < 2; h++) {
+        const float* xh = x + b * kQK_K + 128 * h;
+        for (int k = 0; k < 4; k++) {  // l = 8k .. 8k + 7
+          const __m256i a = load_u8x8(blk.ql + 64 * h + 8 * k), c = load_u8x8(blk.ql + 64 * h + 32 + 8 * k);
+          const __m256i hb = load_u8x8(blk.qh + 32 * h + 8 * k);
+          __m256i q[4];
+          q[0] = _mm256_or_si256(_mm256_and_si256(a, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 4), top));
+          q[1] = _mm256_or_si256(_mm256_and_si256(c, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 2), top));
+          q[2] = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hb, top));
+          q[3] = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hb, 2), top));
+          for (int rr = 0; rr < 4; rr++) {
+            const __m256 s = _mm256_set1_ps(d * float(blk.scales[8 * h + 2 * rr + k / 2]));
+            const __m256 wv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[rr], bias)), s);
+            acc[k & 1] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xh + 32 * rr + 8 * k), acc[k & 1]);
+          }
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc[0], acc[1]));
+  }
+}
+
+// --- matrix-matrix: GGUF int8 ---------------------------------------------------------------
+
+// A tile of R weight rows by T tokens: each weight block is loaded (and
+// unpacked) once and used for T tokens. Per (row, token) the block dot of
+// matvec_q8_0 / matvec_q4_0 in its own accumulator, so the tile shape does not
+// change a result. Q4_0's -8 is folded into the integer sum (lane 0 of each
+// block), which stays exact.
+template <bool kQ4, int R, int T>
+K256_INLINE void int8_tile(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
+                           const BlockQ8x32* xq, std::size_t n_blocks) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (std::size_t b = 0; b < n_blocks; b++) {
+    __m256i wq[R];  // unsigned weights: Q4_0 nibbles, or |w| for Q8_0
+    __m256i ws[R];  // Q8_0: the weights, whose signs go onto x
+    float dw[R];
+    for (int r = 0; r < R; r++) {
+      if (kQ4) {
+        const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes)[b];
+        wq[r] = unpack_q4(blk.qs);
+        dw[r] = fp16_to_fp32(blk.d);
+      } else {
+        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(w + r * row_bytes)[b];
+        ws[r] = load_q8(blk.qs);
+        wq[r] = _mm256_sign_epi8(ws[r], ws[r]);
+        dw[r] = fp16_to_fp32(blk.d);
+      }
+    }
+    for (int t = 0; t < T; t++) {
+      const BlockQ8x32& x = xq[t * n_blocks + b];
+      const __m256i xv = load_q8(x.qs);
+      const __m256i corr = _mm256_setr_epi32(8 * (x.sums[0] + x.sums[1]), 0, 0, 0, 0, 0, 0, 0);
+      for (int r = 0; r < R; r++) {
+        const __m256i isum = kQ4 ? _mm256_sub_epi32(dot_u8_s8(wq[r], xv), corr)
+                                 : dot_u8_s8(wq[r], _mm256_sign_epi8(xv, ws[r]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * x.d), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; t++) {
+    for (int r = 0; r < R; r++) out[t * ldo + r] = hsum(acc[r][t]);
+  }
+}
+
+template <bool kQ4>
+K256 void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
+                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+  constexpr int kR = 2, kT = 3;
+  const std::size_t n_blocks = cols / 32;
+  const std::uint8_t* base = static_cast<const std::uint8_t*>(w);
+  for (std::size_t i = 0; i < n_rows; i += kR) {
+    const std::uint8_t* rows = base + i * row_bytes;
+    std::size_t t = 0;
+    if (i + kR <= n_rows) {
+      for (; t + kT <= n_tokens; t += kT)
+        int8_tile<kQ4, kR, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++)
+        int8_tile<kQ4, kR, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    } else {
+      for (; t + kT <= n_tokens; t += kT)
+        int8_tile<kQ4, 1, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++)
+        int8_tile<kQ4, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    }
+  }
+}
+
+Kernels make_table() {
+  Kernels k;
+  k.isa = Isa::AVX2;
+  k.dot = dot;
+  k.axpy = axpy;
+  k.sum_squares = sum_squares;
+  k.quantize_q8x32 = quantize_q8x32;
+  k.attention_scores = attention_scores;
+  k.attention_values = attention_values;
+  k.attention_scores_f16 = attention_scores_f16;
+  k.attention_values_f16 = attention_values_f16;
+  k.matvec_f32 = matvec_f32;
+  k.matvec_q8_group = matvec_q8_group;
+  k.matvec_f16 = matvec_f16;
+  k.matvec_bf16 = matvec_bf16;
+  k.matvec_q8_0 = matvec_q8_0;
+  k.matvec_q4_0 = matvec_q4_0;
+  k.matvec_q4_k = matvec_q4_k;
+  k.matvec_q6_k = matvec_q6_k;
+  k.matvec_q8_0_f32 = matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = matvec_q6_k_f32;
+  k.matmat_f32 = matmat_f32;
+  k.transpose = kernels_scalar().transpose;  // the scalar copy loop
+  k.matmat_q8_0 = matmat_int8<false>;
+  k.matmat_q4_0 = matmat_int8<true>;
+  k.softmax = softmax;
+  k.swiglu = swiglu;
+  return k;
+}
+
+}  // namespace
+
+const Kernels* kernels_avx2_table() {
+  static const Kernels table = make_table();
+  return &table;
+}
+
+}  // namespace llama2
+
+#else
+
+namespace llama2 {
+const Kernels* kernels_avx2_table() { return nullptr; }
+}  // namespace llama2
+
+#endif

@@ -1,0 +1,328 @@
+// NEON kernels (aarch64 Advanced SIMD): 4 floats per register.
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+namespace llama2 {
+
+namespace {
+
+// --- vectors ---------------------------------------------------------------------
+
+// Four accumulators (16 floats per step) hide the FMA latency.
+float dot(const float* a, const float* b, std::size_t n) {
+  float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+    acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    acc2 = vfmaq_f32(acc2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+    acc3 = vfmaq_f32(acc3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+  }
+  for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3)));
+  for (; i < n; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy(float* y, float a, const float* x, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+float sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
+
+// --- attention ---------------------------------------------------------------------
+
+void attention_scores(float* att, const float* q, const float* keys, std::size_t n_pos, std::size_t head_size,
+                      float scale) {
+  for (std::size_t t = 0; t < n_pos; t++) att[t] = dot(q, keys + t * head_size, head_size) * scale;
+}
+
+void attention_values(float* out, const float* att, const float* values, std::size_t n_pos,
+                      std::size_t head_size) {
+  for (std::size_t i = 0; i < head_size; i++) out[i] = 0.0f;
+  for (std::size_t t = 0; t < n_pos; t++) axpy(out, att[t], values + t * head_size, head_size);
+}
+
+// fp16 cache: 4 halves at a time widened with fcvtl (base AArch64).
+inline float32x4_t load_half4(const std::uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
+void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
+                          std::size_t head_size, float scale) {
+  const std::size_t full = head_size / 4 * 4;
+  for (std::size_t t = 0; t < n_pos; t++) {
+    const std::uint16_t* key = keys + t * head_size;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (std::size_t i = 0; i < full; i += 4) acc = vfmaq_f32(acc, vld1q_f32(q + i), load_half4(key + i));
+    float sum = vaddvq_f32(acc);
+    for (std::size_t i = full; i < head_size; i++) sum += q[i] * fp16_to_fp32(key[i]);
+    att[t] = sum * scale;
+  }
+}
+
+void attention_values_f16(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
+                          std::size_t head_size) {
+  const std::size_t full = head_size / 4 * 4;
+  for (std::size_t i = 0; i < full; i += 4) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (std::size_t t = 0; t < n_pos; t++) acc = vfmaq_n_f32(acc, load_half4(values + t * head_size + i), att[t]);
+    vst1q_f32(out + i, acc);
+  }
+  for (std::size_t i = full; i < head_size; i++) {
+    float sum = 0.0f;
+    for (std::size_t t = 0; t < n_pos; t++) sum += att[t] * fp16_to_fp32(values[t * head_size + i]);
+    out[i] = sum;
+  }
+}
+
+// --- matrix-vector -----------------------------------------------------------------
+
+void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) out[r] = dot(w + r * cols, x, cols);
+}
+
+// 8 int8 weights -> two float vectors.
+inline void load_i8x8(const std::int8_t* p, float32x4_t& lo, float32x4_t& hi) {
+  int16x8_t w16 = vmovl_s8(vld1_s8(p));
+  lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(w16)));
+  hi = vcvtq_f32_s32(vmovl_s16(vget_high_s16(w16)));
+}
+
+void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
+                     std::size_t cols, std::size_t r0, std::size_t r1) {
+  if (gs % 8 != 0) {
+    kernels_scalar().matvec_q8_group(out, q, scales, gs, x, cols, r0, r1);
+    return;
+  }
+  const std::size_t groups = cols / gs;
+  for (std::size_t r = r0; r < r1; r++) {
+    const std::int8_t* row = q + r * cols;
+    const float* row_scales = scales + r * groups;
+    float32x4_t acc = vdupq_n_f32(0);
+    for (std::size_t g = 0; g < groups; g++) {
+      float32x4_t g0 = vdupq_n_f32(0), g1 = g0;
+      for (std::size_t j = g * gs; j < (g + 1) * gs; j += 8) {
+        float32x4_t lo, hi;
+        load_i8x8(row + j, lo, hi);
+        g0 = vfmaq_f32(g0, lo, vld1q_f32(x + j));
+        g1 = vfmaq_f32(g1, hi, vld1q_f32(x + j + 4));
+      }
+      acc = vfmaq_n_f32(acc, vaddq_f32(g0, g1), row_scales[g]);
+    }
+    out[r] = vaddvq_f32(acc);
+  }
+}
+
+// --- matrix-matrix -----------------------------------------------------------------
+
+// One tile: 4R outputs (R registers) for each of B tokens; with R = 4 and
+// B = 4, 16 accumulators. vfmaq_n_f32 is fused, as the reference's std::fma.
+template <int R, int B>
+inline void matmat_tile(float* out, std::size_t ldo, const float* wt, std::size_t ldw, const float* x,
+                        std::size_t ldx, std::size_t cols, bool accumulate) {
+  float32x4_t acc[B][R];
+  for (int b = 0; b < B; b++) {
+    for (int r = 0; r < R; r++) acc[b][r] = accumulate ? vld1q_f32(out + b * ldo + 4 * r) : vdupq_n_f32(0.0f);
+  }
+  for (std::size_t k = 0; k < cols; k++) {
+    float32x4_t w[R];
+    for (int r = 0; r < R; r++) w[r] = vld1q_f32(wt + k * ldw + 4 * r);
+    for (int b = 0; b < B; b++) {
+      const float xb = x[b * ldx + k];
+      for (int r = 0; r < R; r++) acc[b][r] = vfmaq_n_f32(acc[b][r], w[r], xb);
+    }
+  }
+  for (int b = 0; b < B; b++) {
+    for (int r = 0; r < R; r++) vst1q_f32(out + b * ldo + 4 * r, acc[b][r]);
+  }
+}
+
+// Rows R at a time across all tokens (4 tokens per tile, then one by one).
+template <int R>
+void matmat_rows(float* out, std::size_t ldo, const float* wt, std::size_t ldw, const float* x, std::size_t ldx,
+                 std::size_t n_batch, std::size_t cols, bool accumulate) {
+  std::size_t b = 0;
+  for (; b + 4 <= n_batch; b += 4) matmat_tile<R, 4>(out + b * ldo, ldo, wt, ldw, x + b * ldx, ldx, cols, accumulate);
+  for (; b < n_batch; b++) matmat_tile<R, 1>(out + b * ldo, ldo, wt, ldw, x + b * ldx, ldx, cols, accumulate);
+}
+
+void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, std::size_t n_rows, const float* x,
+                std::size_t ldx, std::size_t n_batch, std::size_t cols, bool accumulate) {
+  std::size_t i = 0;
+  for (; i + 16 <= n_rows; i += 16) matmat_rows<4>(out + i, ldo, wt + i, ldw, x, ldx, n_batch, cols, accumulate);
+  for (; i + 4 <= n_rows; i += 4) matmat_rows<1>(out + i, ldo, wt + i, ldw, x, ldx, n_batch, cols, accumulate);
+  for (; i < n_rows; i++) {  // the last n_rows % 4 rows: the reference's scalar chain
+    for (std::size_t b = 0; b < n_batch; b++) {
+      float acc = accumulate ? out[b * ldo + i] : 0.0f;
+      for (std::size_t k = 0; k < cols; k++) acc = __builtin_fmaf(wt[k * ldw + i], x[b * ldx + k], acc);
+      out[b * ldo + i] = acc;
+    }
+  }
+}
+
+// --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations (sdot) ---------
+// The Armv8.2 dot product: vdotq_s32 adds four int8 products into each of
+// 4 int32 lanes. Signed by signed, so the offsets (-8, -32) come off the
+// quants before the dot product. Compiled for +dotprod and used only when
+// the CPU reports it (cpu_features().neon_dotprod); otherwise the scalar code.
+
+#define KDOT __attribute__((target("arch=armv8.2-a+dotprod")))
+
+template <typename Block>
+inline const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+KDOT void matvec_q8_0_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ8_0* blocks = row_blocks<BlockQ8_0>(w, row_bytes, r);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      int32x4_t isum = vdotq_s32(vdupq_n_s32(0), vld1q_s8(blocks[b].qs), vld1q_s8(xq[b].qs));
+      isum = vdotq_s32(isum, vld1q_s8(blocks[b].qs + 16), vld1q_s8(xq[b].qs + 16));
+      acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), fp16_to_fp32(blocks[b].d) * xq[b].d);
+    }
+    out[r] = vaddvq_f32(acc);
+  }
+}
+
+KDOT void matvec_q4_0_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const uint8x16_t low = vdupq_n_u8(0x0f);
+  const int8x16_t eight = vdupq_n_s8(8);
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ4_0* blocks = row_blocks<BlockQ4_0>(w, row_bytes, r);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (std::size_t b = 0; b < cols / kQK; b++) {
+      const uint8x16_t bytes = vld1q_u8(blocks[b].qs);
+      const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(bytes, low)), eight);  // values 0..15
+      const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4)), eight);  // values 16..31
+      int32x4_t isum = vdotq_s32(vdupq_n_s32(0), q0, vld1q_s8(xq[b].qs));
+      isum = vdotq_s32(isum, q1, vld1q_s8(xq[b].qs + 16));
+      acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), fp16_to_fp32(blocks[b].d) * xq[b].d);
+    }
+    out[r] = vaddvq_f32(acc);
+  }
+}
+
+// Sub-block j of super-block b is x block 8b + j (low nibbles of qs[32(j / 2) ..]
+// for even j, high for odd): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+KDOT void matvec_q4_k_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const uint8x16_t low = vdupq_n_u8(0x0f);
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ4_K* blocks = row_blocks<BlockQ4_K>(w, row_bytes, r);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float mins = 0.0f;
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const float d = fp16_to_fp32(blocks[b].d), dmin = fp16_to_fp32(blocks[b].dmin);
+      for (int j = 0; j < 8; j++) {
+        const BlockQ8x32& x = xq[8 * b + j];
+        std::uint8_t sc, mn;
+        scale_min_k4(j, blocks[b].scales, &sc, &mn);
+        const uint8x16_t b0 = vld1q_u8(blocks[b].qs + 32 * (j / 2)), b1 = vld1q_u8(blocks[b].qs + 32 * (j / 2) + 16);
+        const uint8x16_t q0 = j % 2 == 0 ? vandq_u8(b0, low) : vshrq_n_u8(b0, 4);
+        const uint8x16_t q1 = j % 2 == 0 ? vandq_u8(b1, low) : vshrq_n_u8(b1, 4);
+        int32x4_t isum = vdotq_s32(vdupq_n_s32(0), vreinterpretq_s8_u8(q0), vld1q_s8(x.qs));
+        isum = vdotq_s32(isum, vreinterpretq_s8_u8(q1), vld1q_s8(x.qs + 16));
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), x.d * d * float(sc));
+        mins += x.d * dmin * float(mn) * float(x.sums[0] + x.sums[1]);
+      }
+    }
+    out[r] = vaddvq_f32(acc) - mins;
+  }
+}
+
+// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout;
+// its 16-value halves have scales scales[2k] and scales[2k + 1].
+KDOT void matvec_q6_k_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
+                          std::size_t r0, std::size_t r1) {
+  const uint8x16_t low = vdupq_n_u8(0x0f), two = vdupq_n_u8(3);
+  const int8x16_t bias = vdupq_n_s8(32);
+  for (std::size_t r = r0; r < r1; r++) {
+    const BlockQ6_K* blocks = row_blocks<BlockQ6_K>(w, row_bytes, r);
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = fp16_to_fp32(blk.d);
+      for (int k = 0; k < 8; k++) {
+        const BlockQ8x32& x = xq[8 * b + k];
+        const int h = k / 4, rr = k % 4;
+        for (int half = 0; half < 2; half++) {
+          const uint8x16_t lbytes = vld1q_u8(blk.ql + 64 * h + 32 * (rr & 1) + 16 * half);
+          const uint8x16_t lo4 = rr < 2 ? vandq_u8(lbytes, low) : vshrq_n_u8(lbytes, 4);
+          const uint8x16_t hbytes = vld1q_u8(blk.qh + 32 * h + 16 * half);
+          const uint8x16_t hi2 = vandq_u8(vshlq_u8(hbytes, vdupq_n_s8(std::int8_t(-2 * rr))), two);
+          const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4))), bias);
+          const int32x4_t isum = vdotq_s32(vdupq_n_s32(0), q, vld1q_s8(x.qs + 16 * half));
+          acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), x.d * d * float(blk.scales[2 * k + half]));
+        }
+      }
+    }
+    out[r] = vaddvq_f32(acc);
+  }
+}
+
+Kernels make_table() {
+  Kernels k;
+  k.isa = Isa::NEON;
+  k.dot = dot;
+  k.axpy = axpy;
+  k.sum_squares = sum_squares;
+  k.quantize_q8x32 = kernels_scalar().quantize_q8x32;
+  k.attention_scores = attention_scores;
+  k.attention_values = attention_values;
+  k.attention_scores_f16 = attention_scores_f16;
+  k.attention_values_f16 = attention_values_f16;
+  k.matvec_f32 = matvec_f32;
+  k.matvec_q8_group = matvec_q8_group;
+  k.matmat_f32 = matmat_f32;
+  // transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
+  k.transpose = kernels_scalar().transpose;
+  k.softmax = kernels_scalar().softmax;
+  k.swiglu = kernels_scalar().swiglu;
+  // GGUF types: the scalar code (compiled for aarch64, auto-vectorized).
+  const Kernels& ref = kernels_scalar();
+  k.matvec_f16 = ref.matvec_f16;
+  k.matvec_bf16 = ref.matvec_bf16;
+  if (cpu_features().neon_dotprod) {
+    k.matvec_q8_0 = matvec_q8_0_dot;
+    k.matvec_q4_0 = matvec_q4_0_dot;
+    k.matvec_q4_k = matvec_q4_k_dot;
+    k.matvec_q6_k = matvec_q6_k_dot;
+  } else {
+    k.matvec_q8_0 = ref.matvec_q8_0;
+    k.matvec_q4_0 = ref.matvec_q4_0;
+    k.matvec_q4_k = ref.matvec_q4_k;
+    k.matvec_q6_k = ref.matvec_q6_k;
+  }
+  k.matmat_q8_0 = ref.matmat_q8_0;  // the scalar reference: no NEON int8 GEMM yet
+  k.matmat_q4_0 = ref.matmat_q4_0;
+  k.matvec_q8_0_f32 = ref.matvec_q8_0_f32;
+  k.matvec_q4_0_f32 = ref.matvec_q4_0_f32;
+  k.matvec_q4_k_f32 = ref.matvec_q4_k_f32;
+  k.matvec_q6_k_f32 = ref.matvec_q6_k_f32;
+  return k;
+}
+
+}  // namespace
+
+const Kernels* kernels_neon_table() {
+  static const Kernels table = make_table();
+  return &table;
+}
+
+}  // namespace llama2
+
+#else
+
+namespace llama2 {
+const Kernels* kernels_neon_table() { return nullptr; }
+}  // namespace llama2
+
+#endif

@@ -1,0 +1,207 @@
+// The GGUF writer (src/formats/gguf_writer.cpp) and the quantize program.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
+#include "llama2/error.hpp"
+#include "llama2/model.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+#include "kernels/quants.hpp"
+#include "support/gguf_builder.hpp"
+#include "support/engine_logits.hpp"
+#include "support/reference_model.hpp"
+#include "support/shared_files.hpp"
+#include "support/synthetic_model.hpp"
+
+namespace llama2 {
+namespace {
+
+using test::engine_logits;
+using test::max_rel_error;
+
+struct ToolRun {
+  int status;
+  std::string err;
+};
+
+// Runs build/quantize with `args`; returns its exit status and stderr.
+ToolRun quantize(const std::string& dir, const std::string& args) {
+  const std::string err_file = dir + "/stderr.txt";
+  const std::string cmd = (test::build_dir() / "quantize").string() + " " + args + " 2> " + err_file;
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, ss.str()};
+}
+
+// Sizes that are multiples of 32 so every matrix can be quantized.
+Config quant_config() {
+  Config c;
+  c.dim = 64;
+  c.hidden_dim = 96;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.vocab_size = 270;  // <unk> <s> </s>, 256 bytes, 11 letters
+  c.seq_len = 32;
+  c.shared_classifier = false;
+  return c;
+}
+
+const std::vector<int> kTokens = {1, 72, 101, 269, 3, 260, 44, 0, 200};
+
+class Quantize : public ::testing::Test {
+ protected:
+  std::string dir = test::make_temp_dir("quantize");
+  std::string file(const std::string& name) { return dir + "/" + name; }
+};
+
+TEST_F(Quantize, Llama2cToGgufF32GivesBitIdenticalLogits) {
+  const test::SyntheticWeights w = test::make_weights(test::small_config(), 21);
+  test::write_llama2c_v0(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  const ToolRun r = quantize(dir, file("m.bin") + " " + file("m.gguf") + " F32 -z " + file("tok.bin"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  Model gguf = Model::load(file("m.gguf"));
+  EXPECT_EQ(gguf.format(), ModelFormat::GGUF);
+  EXPECT_EQ(gguf.config().n_kv_heads, w.config.n_kv_heads);
+  EXPECT_EQ(gguf.config().rope_theta, w.config.rope_theta);
+  const std::vector<int> tokens = {1, 5, 66, 3, 40, 0};
+  const auto a = engine_logits(std::move(gguf), tokens);
+  const auto b = engine_logits(Model::load(file("m.bin")), tokens);
+  EXPECT_EQ(a, b);
+  // The tokenizer went in too, identical to tokenizer.bin's.
+  EXPECT_EQ(Tokenizer::load(file("m.gguf")).vocab().pieces, Tokenizer::load(file("tok.bin")).vocab().pieces);
+  EXPECT_EQ(Tokenizer::load(file("m.gguf")).vocab().scores, Tokenizer::load(file("tok.bin")).vocab().scores);
+}
+
+TEST_F(Quantize, SharedStoriesModelConvertsToTheSameLogits) {
+  LLAMA2_SHARED_MODEL(model, "stories260K.bin");
+  // Any 512-piece tokenizer will do for comparing the weights.
+  test::write_tokenizer_bin(file("tok512.bin"), 512);
+  const ToolRun r = quantize(dir, model + " " + file("s.gguf") + " F32 -z " + file("tok512.bin"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(engine_logits(Model::load(file("s.gguf")), kTokens), engine_logits(Model::load(model), kTokens));
+}
+
+class QuantizeTypes : public Quantize, public ::testing::WithParamInterface<WeightType> {};
+
+TEST_P(QuantizeTypes, LogitsMatchTheReferenceOnTheStoredWeights) {
+  const WeightType type = GetParam();
+  const test::SyntheticWeights w = test::make_weights(quant_config(), 22);
+  test::write_llama2c_v1(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  const Vocab vocab = Tokenizer::load(file("tok.bin")).vocab();
+  write_llama_gguf(Model::load(file("m.bin")), vocab, type, file("q.gguf"));
+  Model m = Model::load(file("q.gguf"));
+  const WeightType cls = type == WeightType::Q4_0 ? WeightType::Q8_0 : type;
+  EXPECT_EQ(m.weights().token_embedding.type, type);
+  EXPECT_EQ(m.weights().wcls.type, cls);
+  EXPECT_EQ(m.weights().layers[1].w2.type, type);
+  // The stored weights are close to the originals (F32: equal).
+  const test::SyntheticWeights stored = test::weights_from_model(m);
+  // wq ~ U(-0.21, 0.21): Q4_0 errs up to d = max/8 at a clamped +max, Q8_0
+  // up to d/2 = max/254, BF16 and F16 by their relative precision.
+  const double tol = type == WeightType::Q4_0   ? 0.03
+                     : type == WeightType::Q8_0 ? 0.001
+                     : type == WeightType::BF16 ? 0.0005
+                     : type == WeightType::F16  ? 0.0001
+                                                : 0.0;
+  double worst = 0;
+  for (std::size_t i = 0; i < w.wq.size(); i++) worst = std::max(worst, double(std::fabs(stored.wq[i] - w.wq[i])));
+  EXPECT_LE(worst, tol);
+  EXPECT_EQ(stored.rms_att, w.rms_att);       // norms stay F32
+  {
+    // fp32 activations: the stored weights, within fp32 rounding.
+    test::Int8Activations fp32(false);
+    EXPECT_LT(max_rel_error(engine_logits(Model::load(file("q.gguf")), kTokens), test::reference_logits(stored, kTokens)),
+              1e-4)
+        << weight_type_name(type);
+  }
+  if (type == WeightType::Q8_0 || type == WeightType::Q4_0) {
+    test::expect_int8_matches_rounded_reference(file("q.gguf"), stored, kTokens);  // the default int8 path
+  } else {
+    const double err = max_rel_error(engine_logits(std::move(m), kTokens), test::reference_logits(stored, kTokens));
+    EXPECT_LT(err, 1e-4) << weight_type_name(type);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantizeTypes,
+                         ::testing::Values(WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0,
+                                           WeightType::Q4_0),
+                         [](const auto& info) { return std::string(weight_type_name(info.param)); });
+
+TEST_F(Quantize, GgufToGgufKeepsTheTokenizerAndTheStoredValues) {
+  const test::SyntheticWeights w = test::make_weights(quant_config(), 23);
+  test::write_llama2c_v1(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  ASSERT_EQ(quantize(dir, file("m.bin") + " " + file("q8.gguf") + " Q8_0 -z " + file("tok.bin")).status, 0);
+  const ToolRun r = quantize(dir, file("q8.gguf") + " " + file("f32.gguf") + " F32");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Q8_0 -> F32 is exact: same dequantized weights, same vocabulary.
+  const test::SyntheticWeights a = test::weights_from_model(Model::load(file("q8.gguf")));
+  const test::SyntheticWeights b = test::weights_from_model(Model::load(file("f32.gguf")));
+  EXPECT_EQ(a.wq, b.wq);
+  EXPECT_EQ(a.w2, b.w2);
+  EXPECT_EQ(a.token_embedding, b.token_embedding);
+  const Vocab va = load_gguf_vocab(file("q8.gguf")), vb = load_gguf_vocab(file("f32.gguf"));
+  EXPECT_EQ(va.pieces, vb.pieces);
+  EXPECT_EQ(va.scores, vb.scores);
+  EXPECT_EQ(va.types, vb.types);
+  EXPECT_EQ(va.bos_id, vb.bos_id);
+  // The standard keys llama.cpp reads are all there.
+  MappedFile f(file("q8.gguf"));
+  GgufFile g(f.data(), f.size(), f.path());
+  EXPECT_EQ(g.get_string("general.architecture"), "llama");
+  EXPECT_EQ(g.get_uint("general.alignment"), 32u);
+  EXPECT_EQ(g.get_uint("general.file_type"), 7u);  // LLAMA_FTYPE_MOSTLY_Q8_0
+  EXPECT_EQ(g.get_uint("llama.rope.dimension_count"), 16u);
+  EXPECT_EQ(g.get_uint("llama.attention.head_count_kv"), 2u);
+  EXPECT_EQ(g.get_string("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(g.find_tensor("blk.1.ffn_down.weight")->type, WeightType::Q8_0);
+  EXPECT_EQ(g.find_tensor("blk.0.attn_norm.weight")->type, WeightType::F32);
+  EXPECT_EQ(f.size() % 32, 0u);
+}
+
+TEST_F(Quantize, RowsNotAMultipleOf32FallBackToF16) {
+  const test::SyntheticWeights w = test::make_weights(test::small_config(), 24);  // dim 48, hidden 100
+  test::write_llama2c_v1(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  const ToolRun r = quantize(dir, file("m.bin") + " " + file("q.gguf") + " Q8_0 -z " + file("tok.bin"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("note: blk.0.ffn_down.weight F16 [100, 48]"), std::string::npos) << r.err;
+  EXPECT_EQ(Model::load(file("q.gguf")).weights().layers[0].w2.type, WeightType::F16);
+}
+
+TEST_F(Quantize, Errors) {
+  const test::SyntheticWeights w = test::make_weights(test::small_config(), 25);
+  test::write_llama2c_v1(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  test::write_tokenizer_bin(file("tok300.bin"), 300);
+  ToolRun r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " F32");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "quantize: " + file("m.bin") +
+                       " has no tokenizer: give one with -z tokenizer.bin (see 'quantize --help')\n");
+  r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " Q3_K -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("TYPE: expected F32, F16, BF16, Q8_0 or Q4_0, got 'Q3_K'"), std::string::npos) << r.err;
+  r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " F16 -z " + file("tok300.bin"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "quantize: error: " + file("o.gguf") + ": the tokenizer has 300 pieces but the model's vocab_size is 67\n");
+  r = quantize(dir, file("absent.bin") + " " + file("o.gguf") + " F16 -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("absent.bin"), std::string::npos);
+  r = quantize(dir, file("m.bin") + " " + dir + "/no/such/dir/o.gguf F16 -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot open for writing"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace llama2
