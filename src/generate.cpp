@@ -2,8 +2,10 @@
 // streaming text through callbacks. See generate.hpp for the semantics.
 #include "llama2/generate.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -65,12 +67,14 @@ class Session {
   GenerateStats stats;
 
   // Runs `token` at the next position; its logits are kept for sample().
-  void forward(int token) {
-    auto logits = transformer_.forward(token, stats.positions);
-    logits_.assign(logits.begin(), logits.end());
-    stats.positions++;
-    // As llama2.c, time from the end of the first position: it can be slow.
-    if (stats.positions == 1) start_ = Clock::now();
+  void forward(int token) { feed(std::span<const int>(&token, 1), /*known=*/false); }
+
+  // Runs known tokens (a prompt, a chat turn) at the next positions as one
+  // batch: each weight matrix is read once per chunk of tokens instead of
+  // once per token (Transformer::forward_batch). The logits after the last
+  // one are kept for sample(). A single token takes forward() itself.
+  void feed_known(std::span<const int> tokens) {
+    if (!tokens.empty()) feed(tokens, /*known=*/true);
   }
 
   // Samples the token that follows `prev` (the token forward() ran last).
@@ -101,14 +105,20 @@ class Session {
   void strip_leading_space() { strip_leading_space_ = true; }
 
   // Time spent outside (in read_turn) does not count as generation time.
-  void exclude_time(Clock::duration d) { excluded_ += d; }
+  void exclude_time(Clock::duration d) {
+    excluded_ += d;
+    if (stats.positions > 0) excluded_since_first_ += d;
+  }
 
   GenerateStats finish(StopReason stop) {
     flush();
     stats.stop = stop;
     if (stats.positions > 0) {
-      stats.seconds = std::chrono::duration<double>(Clock::now() - start_ - excluded_).count();
-      if (stats.positions > 1 && stats.seconds > 0) stats.tokens_per_second = (stats.positions - 1) / stats.seconds;
+      const Clock::time_point now = Clock::now();
+      stats.seconds = seconds(now - first_done_ - excluded_since_first_);
+      const int timed = stats.positions - first_positions_;
+      if (timed > 0 && stats.seconds > 0) stats.tokens_per_second = timed / stats.seconds;
+      stats.generation_seconds = std::max(0.0, seconds(now - started_ - excluded_) - stats.prompt_seconds);
     }
     return std::move(stats);
   }
@@ -121,10 +131,33 @@ class Session {
   const ProbsCallback& on_probs_;
   int probs_k_;
   std::vector<float> logits_;  // (vocab_size) copy of the last logits, for the sampler
+  static double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+  void feed(std::span<const int> tokens, bool known) {
+    const Clock::time_point t0 = Clock::now();
+    if (stats.positions == 0) started_ = t0;
+    auto logits = tokens.size() == 1 ? transformer_.forward(tokens[0], stats.positions)
+                                     : transformer_.forward_batch(tokens, stats.positions);
+    logits_.assign(logits.begin(), logits.end());
+    const bool first = stats.positions == 0;
+    stats.positions += static_cast<int>(tokens.size());
+    const Clock::time_point t1 = Clock::now();
+    if (known) stats.prompt_seconds += seconds(t1 - t0);
+    // As llama2.c, tokens_per_second times what follows the first forward
+    // call (the first position, or the whole prompt when it is a batch).
+    if (first) {
+      first_done_ = t1;
+      first_positions_ = stats.positions;
+    }
+  }
+
   Utf8Stream utf8_;
   bool strip_leading_space_ = false;
-  Clock::time_point start_;
-  Clock::duration excluded_{};
+  Clock::time_point started_;     // the start of the first forward call
+  Clock::time_point first_done_;  // the end of the first forward call
+  int first_positions_ = 0;       // positions run by the first forward call
+  Clock::duration excluded_{};    // time in read_turn
+  Clock::duration excluded_since_first_{};
 };
 
 }  // namespace
@@ -170,22 +203,22 @@ GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sam
                 std::to_string(limit) + " positions");
   }
 
-  // As llama2.c: position pos runs tokens[pos]; the token after it is the
-  // next prompt token while there is one, else a sample. Each is streamed
-  // as it is decided, so the prompt's text comes out first.
-  while (s.stats.positions < limit) {
-    const int token = s.stats.tokens[std::size_t(s.stats.positions)];
-    s.forward(token);
-    int next;
-    if (s.stats.positions < n_prompt) {
-      next = s.stats.tokens[std::size_t(s.stats.positions)];
-    } else {
-      next = s.sample(token);
-      if (next == tokenizer.eos_id()) return s.finish(StopReason::EOS);
-      if (next == tokenizer.bos_id()) return s.finish(StopReason::BOS);
-      s.stats.tokens.push_back(next);
-    }
-    s.emit(token, next);
+  // As llama2.c: position pos runs tokens[pos], and the text of each token
+  // is streamed after the one before it, the prompt's first. The prompt is
+  // known, so its text goes out at once and its positions run as one batch;
+  // then each sample is fed back at the next position until a stop.
+  const std::vector<int> prompt_tokens = s.stats.tokens;
+  for (int i = 0; i + 1 < n_prompt; i++) s.emit(prompt_tokens[std::size_t(i)], prompt_tokens[std::size_t(i) + 1]);
+  s.feed_known(prompt_tokens);
+  for (int prev = prompt_tokens.back();;) {
+    const int next = s.sample(prev);
+    if (next == tokenizer.eos_id()) return s.finish(StopReason::EOS);
+    if (next == tokenizer.bos_id()) return s.finish(StopReason::BOS);
+    s.stats.tokens.push_back(next);
+    s.emit(prev, next);
+    if (s.stats.positions >= limit) break;
+    s.forward(next);
+    prev = next;
   }
   return s.finish(limit == context ? StopReason::CONTEXT : StopReason::STEPS);
 }
@@ -236,8 +269,11 @@ GenerateStats chat(Transformer& transformer, const Tokenizer& tokenizer, Sampler
       stats.unfit_turn_tokens = static_cast<int>(turn.size());
       return s.finish(full);
     }
-    if (!first) s.forward(tokenizer.eos_id());
-    for (int token : turn) s.forward(token);
+    // The turn (after the EOS that closed the last answer) as one batch.
+    std::vector<int> feed;
+    if (!first) feed.push_back(tokenizer.eos_id());
+    feed.insert(feed.end(), turn.begin(), turn.end());
+    s.feed_known(feed);
     stats.tokens.insert(stats.tokens.end(), turn.begin(), turn.end());
     stats.prompt_tokens += static_cast<int>(turn.size());
 

@@ -226,19 +226,16 @@ TEST_F(GenerateTest, ProbsCallbackSeesEachSampledTokenFirst) {
 
 // --- generate: real sampling ----------------------------------------------------------------
 
-TEST_F(GenerateTest, GreedyMatchesAnIndependentArgmaxLoop) {
-  const std::string model = g_dir + "/random.bin";
-  const Tokenizer tok = Tokenizer::load(g_dir + "/tok67.bin");
-  Transformer t(model, 2);
-  Output r = run_generate(t, tok, greedy(), "abc", 30);
-
-  // Reference: llama2.c's loop written out with a separate Transformer.
+// llama2.c's loop written out, token by token with forward(), on a
+// separate Transformer: the reference for generate()'s batched prompt.
+Output reference_greedy(const std::string& model, const Tokenizer& tok, std::string_view prompt, int steps) {
   Transformer ref(model, 1);
-  std::vector<int> tokens = tok.encode("abc", true, false);
+  Output r;
+  r.stats.tokens = tok.encode(prompt, true, false);
+  std::vector<int>& tokens = r.stats.tokens;
   const std::size_t n_prompt = tokens.size();
-  std::string text;
-  StopReason stop = StopReason::STEPS;
-  for (int pos = 0; pos < 30; pos++) {
+  r.stats.stop = StopReason::STEPS;
+  for (int pos = 0; pos < steps; pos++) {
     auto logits = ref.forward(tokens[std::size_t(pos)], pos);
     int next;
     if (std::size_t(pos) + 1 < n_prompt) {
@@ -249,17 +246,54 @@ TEST_F(GenerateTest, GreedyMatchesAnIndependentArgmaxLoop) {
         if (logits[std::size_t(i)] > logits[std::size_t(next)]) next = i;
       }
       if (next == kEos || next == kBos) {
-        stop = next == kEos ? StopReason::EOS : StopReason::BOS;
+        r.stats.stop = next == kEos ? StopReason::EOS : StopReason::BOS;
         break;
       }
       tokens.push_back(next);
     }
-    text += tok.decode(tokens[std::size_t(pos)], next);
+    r.text += tok.decode(tokens[std::size_t(pos)], next);
   }
-  EXPECT_EQ(r.stats.tokens, tokens);
-  EXPECT_EQ(r.text, text);
-  EXPECT_EQ(r.stats.stop, stop);
+  return r;
+}
+
+TEST_F(GenerateTest, GreedyMatchesAnIndependentArgmaxLoop) {
+  const std::string model = g_dir + "/random.bin";
+  const Tokenizer tok = Tokenizer::load(g_dir + "/tok67.bin");
+  Transformer t(model, 2);
+  Output r = run_generate(t, tok, greedy(), "abc", 30);
+  Output want = reference_greedy(model, tok, "abc", 30);
+  EXPECT_EQ(r.stats.tokens, want.stats.tokens);
+  EXPECT_EQ(r.text, want.text);
+  EXPECT_EQ(r.stats.stop, want.stats.stop);
   EXPECT_GT(r.stats.generated_tokens, 5) << "the check is weak if the model stops at once";
+}
+
+// A long prompt runs as one batch (forward_batch), its text streamed first;
+// what follows equals llama2.c's token-by-token loop.
+TEST_F(GenerateTest, LongPromptRunsAsABatchAndMatchesTokenByToken) {
+  const std::string model = g_dir + "/random.bin";
+  const Tokenizer tok = Tokenizer::load(g_dir + "/tok67.bin");
+  std::string prompt;
+  for (int i = 0; i < 4; i++) prompt += "abc dab ";
+  Transformer t(model, 2);
+  Output r = run_generate(t, tok, greedy(), prompt, 39);
+  Output want = reference_greedy(model, tok, prompt, 39);
+  ASSERT_GT(r.stats.prompt_tokens, 12);
+  EXPECT_EQ(r.stats.tokens, want.stats.tokens);
+  EXPECT_EQ(r.text, want.text);
+  EXPECT_EQ(r.stats.stop, want.stats.stop);
+  EXPECT_GT(r.stats.generated_tokens, 5);
+  // The prompt's text came out before any generated text: the first chunks spell it.
+  std::string streamed;
+  for (const std::string& c : r.chunks) {
+    if (streamed.size() >= want.text.size() / 2) break;
+    streamed += c;
+  }
+  EXPECT_EQ(want.text.rfind(streamed, 0), 0u);
+  EXPECT_GT(r.stats.prompt_seconds, 0.0);
+  EXPECT_GE(r.stats.generation_seconds, 0.0);
+  // After the prompt batch, the speed figure counts only the positions that followed it.
+  EXPECT_EQ(r.stats.positions, 39);
 }
 
 TEST_F(GenerateTest, SameSeedSameTextAcrossThreadCounts) {

@@ -49,8 +49,16 @@ struct GenerateStats {
   int prompt_tokens = 0;     // tokens fed from the prompt or the user turns, BOS included
   int generated_tokens = 0;  // tokens sampled, the stopping EOS/BOS included
   int positions = 0;         // forward passes run (the next free position)
-  double seconds = 0.0;      // time from the end of the first forward pass to the end (chat: minus read_turn)
-  double tokens_per_second = 0.0;  // (positions - 1) / seconds, as llama2.c reports it; 0 if not measurable
+  // llama2.c's speed figure: positions run after the first forward call, over
+  // the time from its end to the end (chat: minus read_turn). The first call
+  // is the first position, or the whole prompt, which runs as one batch.
+  double seconds = 0.0;
+  double tokens_per_second = 0.0;  // 0 if not measurable
+  // The two phases a user feels: known tokens (the prompt, each chat turn)
+  // run as batches, and generated tokens, each sampled then run (chat: minus
+  // read_turn). prompt_tokens / prompt_seconds is the prompt speed.
+  double prompt_seconds = 0.0;
+  double generation_seconds = 0.0;
   StopReason stop = StopReason::STEPS;
   int unfit_turn_tokens = 0;  // chat, stop CONTEXT/STEPS: tokens of the turn that did not fit (0: an answer filled it)
 };
@@ -70,7 +78,8 @@ using ReadTurnCallback = std::function<bool(std::string& user_turn)>;
 // is larger than the context.
 int resolve_steps(const Transformer& transformer, int steps);
 
-// Feeds BOS + encode(prompt), streaming the prompt's text, then samples until
+// Feeds BOS + encode(prompt) as one batch (Transformer::forward_batch),
+// streaming the prompt's text, then samples until
 // EOS, BOS, `steps` positions or the end of the context. An empty prompt is
 // just BOS (as in llama2.c): the model starts from nothing. When probs_k > 0,
 // on_probs gets the k most likely next tokens before each sampled token.
