@@ -64,7 +64,7 @@ struct MappedFile {
   }
 };
 
-// --- the model file: Config and weights ---------------------------------------------------------
+// --- the model file: Config and weights ----------------------------------------------------------
 // A llama2.c checkpoint is a header, then every weight as fp32, each tensor
 // over all layers at once. A matrix is stored row by row as (rows, cols) =
 // (out, in), so W @ x is one dot product per row; the shapes below say so
@@ -133,7 +133,9 @@ void check_config(const Config& c, const std::string& path) {
 void read_checkpoint(const MappedFile& f, Config& c, TransformerWeights& w) {
   if (f.size < 28) throw Error(f.path + ": truncated: " + std::to_string(f.size) + " bytes, less than a header");
   const bool v1 = f.i32(0) == 0x616b3432;
-  if (v1 && f.size < 256) throw Error(f.path + ": truncated: " + std::to_string(f.size) + " bytes, less than a v1 header");
+  if (v1 && f.size < 256) {
+    throw Error(f.path + ": truncated: " + std::to_string(f.size) + " bytes, less than a v1 header");
+  }
   if (v1 && f.i32(4) != 1) {
     throw Error(f.path + ": header field version = " + std::to_string(f.i32(4)) + ", expected 1" +
                 (f.i32(4) == 2 ? " (v2 has int8 weights: this reference reads fp32 only; build/run reads v2)" : ""));
@@ -182,7 +184,7 @@ void read_checkpoint(const MappedFile& f, Config& c, TransformerWeights& w) {
   }
 }
 
-// --- the forward pass -----------------------------------------------------------------------------
+// --- the forward pass ----------------------------------------------------------------------------
 // The engine: src/transformer.cpp forward(), the same steps; its kernels
 // (matmul, rmsnorm, attention) in src/ops.cpp and src/kernels_*.cpp, one file
 // per instruction set, which also split the rows of a matmul over threads.
@@ -315,7 +317,7 @@ float* forward(Transformer& t, int token, int pos) {
   return s.logits.data();
 }
 
-// --- the tokenizer ---------------------------------------------------------------------------------
+// --- the tokenizer -------------------------------------------------------------------------------
 // SentencePiece BPE as Llama-2 uses it. tokenizer.bin (llama2.c's
 // tokenizer.py) is an int32 max_token_length, then per piece, in id order to
 // the end of the file: float32 score, int32 length, the bytes. By llama2.c's
@@ -456,7 +458,7 @@ std::string decode(const Tokenizer& t, int prev, int token) {
   return text;
 }
 
-// --- the sampler ---------------------------------------------------------------------------------------
+// --- the sampler ---------------------------------------------------------------------------------
 // logits -> the next token. Temperature 0 is greedy; otherwise the softmax of
 // logits / temperature, cut to the smallest most-likely-first set whose
 // probability reaches top_p (nucleus sampling), and one draw from that set by
@@ -565,7 +567,7 @@ int sample(Sampler& sampler, const float* logits) {
   return c[kept.n - 1].id;  // rounding
 }
 
-// --- the generate loop ---------------------------------------------------------------------------------
+// --- the generate loop ---------------------------------------------------------------------------
 // Position pos runs tokens[pos]; the token after it is the next prompt token
 // while there is one, else a sample. Each is printed as soon as it is decided,
 // so the prompt comes out first. Stops at EOS or BOS, or after `steps`
@@ -606,7 +608,7 @@ void generate(Transformer& transformer, const Tokenizer& tokenizer, Sampler& sam
   if (pos > 1 && seconds > 0) std::fprintf(stderr, "achieved tok/s: %f\n", (pos - 1) / seconds);
 }
 
-// --- the command line -----------------------------------------------------------------------------------
+// --- the command line ----------------------------------------------------------------------------
 
 const char* kUsage =
     "usage: llama2_one_file MODEL [-t T] [-p P] [-s S] [-n N] [-i PROMPT] [-z TOKENIZER]\n"
@@ -680,7 +682,9 @@ int run(int argc, char** argv) {
   if (tokens_only) {
     if (tokenizer_path.empty()) throw UsageError{"--tokens needs -z TOKENIZER"};
     std::string line;
-    for (int id : encode(read_tokenizer(tokenizer_path), prompt)) line += (line.empty() ? "" : " ") + std::to_string(id);
+    for (int id : encode(read_tokenizer(tokenizer_path), prompt)) {
+      line += (line.empty() ? "" : " ") + std::to_string(id);
+    }
     std::printf("%s\n", line.c_str());
     return 0;
   }
@@ -733,7 +737,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "llama2_one_file: %s\n\n%s", e.message.c_str(), kUsage);
     return 2;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "llama2_one_file: error: out of memory (the KV cache is n_layers * seq_len * kv_dim * 8 bytes)\n");
+    std::fprintf(stderr, "llama2_one_file: error: out of memory (the KV cache is n_layers * seq_len * kv_dim * 8 B)\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "llama2_one_file: error: %s\n", e.what());

@@ -274,7 +274,8 @@ TEST(OneFile, TokenizesTheHardCasesAsTheLibrary) {
   }
   EXPECT_GT(checked, 380);
   // Bytes that are not UTF-8, a literal '▁', "<s>" as text.
-  for (const std::string text : {"a\xC3(\xFF\xE2\x82 z", "x\xE2\x96\x81y  \xE2\x96\x81", "<s> </s> <0x41>", "\xED\xA0\x80"}) {
+  for (const std::string text :
+       {"a\xC3(\xFF\xE2\x82 z", "x\xE2\x96\x81y  \xE2\x96\x81", "<s> </s> <0x41>", "\xED\xA0\x80"}) {
     EXPECT_EQ(one_file({"--tokens", "-z", tok, "-i", text}).out, join(llama2.encode(text, true, false)) + "\n") << text;
   }
 }
@@ -310,8 +311,10 @@ TEST(OneFile, RefusesBadFilesWithAClearMessage) {
   expect_failure(one_file({dir + "/half.bin", "-z", tok}), 1, "half.bin: truncated: w1 needs bytes [");
   expect_failure(one_file({dir + "/tiny.bin", "-z", tok}), 1, "truncated: 10 bytes, less than a header");
   expect_failure(one_file({dir + "/long.bin", "-z", tok}), 1, "its header describes");
-  expect_failure(one_file({dir + "/zero_dim.bin", "-z", tok}), 1, "header field dim = 0, expected a value in [1, 65536]");
-  expect_failure(one_file({dir + "/v2.bin", "-z", tok}), 1, "header field version = 2, expected 1 (v2 has int8 weights");
+  expect_failure(one_file({dir + "/zero_dim.bin", "-z", tok}), 1,
+                 "header field dim = 0, expected a value in [1, 65536]");
+  expect_failure(one_file({dir + "/v2.bin", "-z", tok}), 1,
+                 "header field version = 2, expected 1 (v2 has int8 weights");
   expect_failure(one_file({model, "-z", dir + "/none.bin"}), 1, "none.bin: cannot open");
   expect_failure(one_file({model, "-z", dir + "/tok_half.bin"}), 1, "tok_half.bin: piece ");
   // The default tokenizer is tokenizer.bin beside the model.
@@ -327,7 +330,8 @@ TEST(OneFile, RefusesBadFilesWithAClearMessage) {
   expect_failure(one_file({model, "-z", llama_tok}), 1, "has 32000 pieces but the model");
   expect_failure(one_file({model, "-z", tok, "-n", "129"}), 1, "-n 129 is larger than the model's context 128");
   expect_failure(one_file({model, "-z", tok, "-n", "2", "-i", "Once upon a time"}), 1, "more than -n 2 positions");
-  expect_failure(one_file({model, "--logits", "1 2 512"}), 1, "--logits: expected up to seq_len = 128 token ids in [0, 512)");
+  expect_failure(one_file({model, "--logits", "1 2 512"}), 1,
+                 "--logits: expected up to seq_len = 128 token ids in [0, 512)");
   expect_failure(one_file({model, "--logits", "1 x"}), 1, "--logits: expected");
   expect_failure(one_file({"--tokens", "-z", dir + "/tiny.bin", "-i", "a"}), 1, "piece 0 at offset 4: truncated");
 }
