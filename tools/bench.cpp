@@ -27,23 +27,11 @@
 
 #include "cli.hpp"
 #include "llama2/transformer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: bench MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS] [-r REPS] [--sequential] [--json]\n"
-    "  MODEL         any supported checkpoint (llama2.c .bin or GGUF)\n"
-    "  -p N          prompt-processing test of N tokens (default 512; 0 skips)\n"
-    "  -n N          generation test of N tokens (default 128; 0 skips)\n"
-    "  -d N          run both tests after N tokens already in the context (default 0)\n"
-    "  --kv-type T   KV cache element type: f32 (default) or f16\n"
-    "  -t THREADS    threads (default: one per core)\n"
-    "  -r REPS       repetitions per test (default 5)\n"
-    "  --sequential  process the prompt token by token instead of as a batch\n"
-    "  --json        print one JSON object instead of a table\n"
-    "  -h, --help    show this help\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string model_path;
@@ -55,46 +43,33 @@ struct Options {
   int reps = 5;
   bool sequential = false;
   bool json = false;
-  bool help = false;
 };
 
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      opt.help = true;
-      return opt;
-    } else if (arg == "-p") {
-      opt.n_prompt = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
-    } else if (arg == "-n") {
-      opt.n_gen = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
-    } else if (arg == "-d") {
-      opt.depth = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "a token count >= 0");
-    } else if (arg == "--kv-type") {
-      const std::string v(args.next_value(arg));
-      if (v != "f32" && v != "f16") throw UsageError{"--kv-type: expected f32 or f16, got '" + v + "'"};
-      opt.kv_type = llama2::parse_kv_type(v);
-    } else if (arg == "-t") {
-      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "a thread count >= 1");
-    } else if (arg == "-r") {
-      opt.reps = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "a repetition count >= 1");
-    } else if (arg == "--sequential") {
-      opt.sequential = true;
-    } else if (arg == "--json") {
-      opt.json = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else if (opt.model_path.empty()) {
-      opt.model_path = arg;
-    } else {
-      throw UsageError{"unexpected argument " + arg + " (the model is already " + opt.model_path + ")"};
-    }
-  }
-  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
-  if (opt.n_prompt == 0 && opt.n_gen == 0) throw UsageError{"nothing to measure: both -p and -n are 0"};
-  return opt;
+cli::Program command_line(Options& opt) {
+  using llama2::KvType;
+  return {
+      .name = "bench",
+      .synopsis = "MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS] [-r REPS] [--sequential] [--json]",
+      .positionals = {{"MODEL", "any supported checkpoint (llama2.c .bin or GGUF)", cli::text(opt.model_path)}},
+      .options =
+          {
+              {"-p", "", "N", "prompt-processing test of N tokens (default 512; 0 skips)",
+               cli::integer(opt.n_prompt, 0, "a token count >= 0")},
+              {"-n", "", "N", "generation test of N tokens (default 128; 0 skips)",
+               cli::integer(opt.n_gen, 0, "a token count >= 0")},
+              {"-d", "", "N", "run both tests after N tokens already in the context (default 0)",
+               cli::integer(opt.depth, 0, "a token count >= 0")},
+              {"", "--kv-type", "T", "KV cache element type: f32 (default) or f16",
+               cli::choice(opt.kv_type, {{"f32", KvType::F32}, {"f16", KvType::F16}})},
+              {"-t", "", "THREADS", "threads (default: one per core)",
+               cli::integer(opt.threads, 1, "a thread count >= 1")},
+              {"-r", "", "REPS", "repetitions per test (default 5)",
+               cli::integer(opt.reps, 1, "a repetition count >= 1")},
+              {"", "--sequential", "", "process the prompt token by token instead of as a batch",
+               cli::flag(opt.sequential)},
+              {"", "--json", "", "print one JSON object instead of a table", cli::flag(opt.json)},
+          },
+  };
 }
 
 struct TestResult {
@@ -143,32 +118,15 @@ double peak_rss_bytes() {
   return double(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 int bench_main(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  if (opt.n_prompt == 0 && opt.n_gen == 0) throw cli::UsageError{"nothing to measure: both -p and -n are 0"};
   llama2::Transformer transformer(opt.model_path, opt.threads, 0, opt.kv_type);
   const llama2::Config& c = transformer.config();
   for (auto [n, flag] : {std::pair{opt.n_prompt, "-p"}, std::pair{opt.n_gen, "-n"}}) {
     if (std::int64_t(opt.depth) + n > c.seq_len) {
-      throw UsageError{std::string(flag) + " " + std::to_string(n) +
+      throw cli::UsageError{std::string(flag) + " " + std::to_string(n) +
                        (opt.depth ? " after -d " + std::to_string(opt.depth) : std::string()) +
                        " does not fit the model's context of " + std::to_string(c.seq_len) + " tokens"};
     }
@@ -216,7 +174,7 @@ int bench_main(int argc, char** argv) {
                 "\"reps\": %d, "
                 "\"peak_rss_bytes\": %.0f, "
                 "\"tests\": [",
-                json_escape(opt.model_path).c_str(), json_escape(format).c_str(), json_escape(type).c_str(), size,
+                cli::json_escape(opt.model_path).c_str(), cli::json_escape(format).c_str(), cli::json_escape(type).c_str(), size,
                 transformer.n_threads(), isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.depth, opt.reps, rss);
     for (std::size_t i = 0; i < results.size(); i++) {
       const TestResult& r = results[i];

@@ -9,10 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "cli.hpp"
 #include "llama2/compressor.hpp"
@@ -20,73 +17,45 @@
 #include "llama2/model.hpp"
 #include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: compress [-d] MODEL IN OUT [-z TOKENIZER] [--threads T]\n"
-    "  MODEL          a llama2.c checkpoint or a GGUF file; decompress needs the very same file\n"
-    "  IN, OUT        input and output files ('-' for stdin / stdout)\n"
-    "  -d             decompress IN (made by compress) into OUT\n"
-    "  -z TOKENIZER   tokenizer.bin for a llama2.c checkpoint (a GGUF model carries its own)\n"
-    "  --threads T    worker threads (default: one per core); a file compressed with any\n"
-    "                 thread count decompresses with any other\n"
-    "  -h, --help     show this help\n"
-    "\n"
-    "Any bytes round-trip exactly. The model's next-token probabilities drive a range coder;\n"
-    "past the context the window restarts with the last half of it. The header records the\n"
-    "original length and fingerprints of the model, tokenizer and original bytes, so another\n"
-    "model or a damaged file gives an error, never wrong output.\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string model_path, in, out, tokenizer_path;
   int threads = 0;
-  bool decompress = false, help = false;
+  bool decompress = false;
 };
 
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  std::vector<std::string> positional;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      opt.help = true;
-      return opt;
-    } else if (arg == "-d") {
-      opt.decompress = true;
-    } else if (arg == "-z") {
-      opt.tokenizer_path = args.next_value(arg);
-    } else if (arg == "--threads") {
-      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "0 (one per core) or more");
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else {
-      positional.push_back(arg);
-    }
-  }
-  if (positional.size() != 3) {
-    throw UsageError{"expected MODEL IN OUT, got " + std::to_string(positional.size()) + " file argument(s)"};
-  }
-  opt.model_path = positional[0];
-  opt.in = positional[1];
-  opt.out = positional[2];
-  return opt;
-}
-
-std::string read_all(const std::string& path) {
-  std::ostringstream contents;
-  if (path == "-") {
-    contents << std::cin.rdbuf();
-    return std::move(contents).str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw llama2::Error(path + ": cannot open the input file");
-  contents << in.rdbuf();
-  if (in.bad()) throw llama2::Error(path + ": read error");
-  return std::move(contents).str();
+cli::Program command_line(Options& opt) {
+  return {
+      .name = "compress",
+      .synopsis = "[-d] MODEL IN OUT [-z TOKENIZER] [--threads T]",
+      .positionals =
+          {
+              {"MODEL", "a llama2.c checkpoint or a GGUF file; decompress needs the very same file",
+               cli::text(opt.model_path)},
+              {"IN", "the input file ('-' for stdin)", cli::text(opt.in)},
+              {"OUT", "the output file ('-' for stdout)", cli::text(opt.out)},
+          },
+      .options =
+          {
+              {"-d", "", "", "decompress IN (made by compress) into OUT", cli::flag(opt.decompress)},
+              {"-z", "", "TOKENIZER", "tokenizer.bin for a llama2.c checkpoint (a GGUF model carries its own)",
+               cli::text(opt.tokenizer_path)},
+              {"", "--threads", "T",
+               "worker threads (default: one per core); a file compressed with any\n"
+               "thread count decompresses with any other",
+               cli::integer(opt.threads, 0, "0 (one per core) or more")},
+          },
+      .notes =
+          "Any bytes round-trip exactly. The model's next-token probabilities drive a range coder;\n"
+          "past the context the window restarts with the last half of it. The header records the\n"
+          "original length and fingerprints of the model, tokenizer and original bytes, so another\n"
+          "model or a damaged file gives an error, never wrong output.\n",
+  };
 }
 
 void write_all(const std::string& path, const std::string& bytes) {
@@ -104,20 +73,11 @@ void write_all(const std::string& path, const std::string& bytes) {
 }
 
 int compress_main(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const std::string input = read_all(opt.in);
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  const std::string input = cli::read_file(opt.in);
   llama2::Model model = llama2::Model::load(opt.model_path);
-  std::string tokenizer_path = opt.tokenizer_path;
-  if (tokenizer_path.empty()) {
-    if (model.format() != llama2::ModelFormat::GGUF) {
-      throw UsageError{"missing -z TOKENIZER: a llama2.c checkpoint has no vocabulary"};
-    }
-    tokenizer_path = opt.model_path;
-  }
+  const std::string tokenizer_path = cli::tokenizer_path(model, opt.tokenizer_path);
   const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(tokenizer_path);
   const std::uint64_t model_fp = llama2::file_fingerprint(opt.model_path);
   const std::uint64_t tokenizer_fp = llama2::file_fingerprint(tokenizer_path);

@@ -12,55 +12,37 @@
 #include "cli.hpp"
 #include "llama2/model.hpp"
 #include "llama2/model_info.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: info MODEL [--bandwidth GB/s] [--json]\n"
-    "  MODEL            a llama2.c checkpoint (v0/v1/v2) or a GGUF file\n"
-    "  --bandwidth B    memory bandwidth in GB/s (10^9 bytes/s) for the tokens/s bound (default 20)\n"
-    "  --json           print one JSON object instead of the text card\n"
-    "  -h, --help       show this help\n"
-    "\n"
-    "Parameters: a classifier shared with the embedding table is counted once (under embedding).\n"
-    "FLOPs per token at position t = 2 * (matmul weights) + 4 * n_layers * n_heads * head_size * (t+1):\n"
-    "  a multiply-add per weight, plus the attention scores q.k and the weighted sum of v.\n"
-    "Bytes read per token at position t = matmul weights + one embedding row + norm weights\n"
-    "  + KV cache of positions 0..t (fp32, 2 * n_layers * kv_dim * 4 bytes per position).\n"
-    "Generation is memory-bound: tokens/s <= bandwidth / bytes read per token.\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string model_path;
   double bandwidth_gbs = 20.0;
   bool json = false;
-  bool help = false;
 };
 
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      opt.help = true;
-      return opt;
-    } else if (arg == "--bandwidth") {
-      opt.bandwidth_gbs = llama2::cli::parse_float(arg, args.next_value(arg));
-      if (!(opt.bandwidth_gbs > 0)) throw UsageError{"--bandwidth: expected a positive number of GB/s"};
-    } else if (arg == "--json") {
-      opt.json = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else if (opt.model_path.empty()) {
-      opt.model_path = arg;
-    } else {
-      throw UsageError{"unexpected argument " + arg};
-    }
-  }
-  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
-  return opt;
+cli::Program command_line(Options& opt) {
+  return {
+      .name = "info",
+      .synopsis = "MODEL [--bandwidth GB/s] [--json]",
+      .positionals = {{"MODEL", "a llama2.c checkpoint (v0/v1/v2) or a GGUF file", cli::text(opt.model_path)}},
+      .options =
+          {
+              {"", "--bandwidth", "B", "memory bandwidth in GB/s (10^9 bytes/s) for the tokens/s bound (default 20)",
+               cli::number(opt.bandwidth_gbs, "a positive number of GB/s", [](double b) { return b > 0; })},
+              {"", "--json", "", "print one JSON object instead of the text card", cli::flag(opt.json)},
+          },
+      .notes =
+          "Parameters: a classifier shared with the embedding table is counted once (under embedding).\n"
+          "FLOPs per token at position t = 2 * (matmul weights) + 4 * n_layers * n_heads * head_size * (t+1):\n"
+          "  a multiply-add per weight, plus the attention scores q.k and the weighted sum of v.\n"
+          "Bytes read per token at position t = matmul weights + one embedding row + norm weights\n"
+          "  + KV cache of positions 0..t (fp32, 2 * n_layers * kv_dim * 4 bytes per position).\n"
+          "Generation is memory-bound: tokens/s <= bandwidth / bytes read per token.\n",
+  };
 }
 
 // 1234567 -> "1,234,567"
@@ -83,23 +65,6 @@ std::string human_bytes(double b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
   return buf;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 void print_text(const llama2::Model& model, const llama2::ModelInfo& info, double bandwidth) {
@@ -164,7 +129,7 @@ void print_json(const llama2::Model& model, const llama2::ModelInfo& info, doubl
       "\"matmul_params\":%llu,\"flops_per_token_t0\":%.17g,\"flops_per_token_full\":%.17g,"
       "\"kv_bytes_per_token\":%llu,\"kv_bytes_full_context\":%llu,\"bytes_per_token_t0\":%.17g,"
       "\"bytes_per_token_full\":%.17g,\"bandwidth_gbs\":%g,\"max_tokens_per_s_t0\":%.6g,\"max_tokens_per_s_full\":%.6g}\n",
-      json_escape(model.path()).c_str(), json_escape(std::string(llama2::model_format_name(model.format()))).c_str(),
+      cli::json_escape(model.path()).c_str(), cli::json_escape(std::string(llama2::model_format_name(model.format()))).c_str(),
       model.file_size(), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_size(), c.hidden_dim, c.vocab_size,
       c.seq_len, double(c.rope_theta), double(c.norm_eps), info.params.classifier == 0 ? "true" : "false",
       static_cast<unsigned long long>(info.params.embedding), static_cast<unsigned long long>(info.params.attention),
@@ -178,11 +143,8 @@ void print_json(const llama2::Model& model, const llama2::ModelInfo& info, doubl
 }
 
 int info_main(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
   const llama2::Model model = llama2::Model::load(opt.model_path);
   const llama2::ModelInfo info = llama2::model_info(model);
   if (opt.json) {

@@ -10,8 +10,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "cli.hpp"
@@ -20,80 +18,52 @@
 #include "llama2/perplexity.hpp"
 #include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: perplexity MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]\n"
-    "  MODEL          a llama2.c checkpoint or a GGUF file\n"
-    "  -f FILE        the text to score (bytes as they are)\n"
-    "  -z TOKENIZER   tokenizer.bin for a llama2.c checkpoint (a GGUF model carries its own)\n"
-    "  --ctx N        window length in tokens, BOS included (default and maximum: the model's context)\n"
-    "  --batch B      tokens per forward call (default 64): B > 1 runs B positions of a window\n"
-    "                 at once with matrix-matrix products; B = 1 runs token by token. The\n"
-    "                 figures agree across B within float rounding (last digits of --json)\n"
-    "  --threads T    worker threads (default: one per core); for a given B the figures do not\n"
-    "                 depend on T, to the last bit\n"
-    "  --json         print a one-line JSON summary on stdout instead of the text report\n"
-    "  -h, --help     show this help\n"
-    "\n"
-    "Windowing: the file's tokens (with the usual leading space, no BOS) are cut into\n"
-    "non-overlapping chunks of N-1 tokens; each chunk runs as BOS + chunk from position 0,\n"
-    "and every token is scored once, given the tokens before it in its chunk (the first\n"
-    "token of a chunk sees only BOS). Unlike llama.cpp, which scores only the second half\n"
-    "of each window, every token counts, so total bits is a code length for the file:\n"
-    "  mean NLL = -(1/n) sum ln p(token | context)     perplexity = exp(mean NLL)\n"
-    "  bits/token = mean NLL / ln 2                    bits/byte = total bits / file bytes\n"
-    "A progress line (tokens/s, ETA) is shown on stderr when stderr is a terminal.\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string model_path, file, tokenizer_path;
   int ctx = 0, batch = llama2::kDefaultPerplexityBatch, threads = 0;
-  bool json = false, help = false;
+  bool json = false;
 };
 
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      opt.help = true;
-      return opt;
-    } else if (arg == "-f") {
-      opt.file = args.next_value(arg);
-    } else if (arg == "-z") {
-      opt.tokenizer_path = args.next_value(arg);
-    } else if (arg == "--ctx") {
-      opt.ctx = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 2, "at least 2 (BOS and one scored token)");
-    } else if (arg == "--batch") {
-      opt.batch = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 1, "at least 1");
-    } else if (arg == "--threads") {
-      opt.threads = llama2::cli::parse_int_at_least(arg, args.next_value(arg), 0, "0 (one per core) or more");
-    } else if (arg == "--json") {
-      opt.json = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else if (opt.model_path.empty()) {
-      opt.model_path = arg;
-    } else {
-      throw UsageError{"unexpected argument " + arg};
-    }
-  }
-  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
-  if (opt.file.empty()) throw UsageError{"missing the text: give -f FILE"};
-  return opt;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw llama2::Error(path + ": cannot open the text file");
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) throw llama2::Error(path + ": read error");
-  return std::move(contents).str();
+cli::Program command_line(Options& opt) {
+  return {
+      .name = "perplexity",
+      .synopsis = "MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]",
+      .positionals = {{"MODEL", "a llama2.c checkpoint or a GGUF file", cli::text(opt.model_path)}},
+      .options =
+          {
+              {"-f", "", "FILE", "the text to score (bytes as they are)", cli::text(opt.file)},
+              {"-z", "", "TOKENIZER", "tokenizer.bin for a llama2.c checkpoint (a GGUF model carries its own)",
+               cli::text(opt.tokenizer_path)},
+              {"", "--ctx", "N", "window length in tokens, BOS included (default and maximum: the model's context)",
+               cli::integer(opt.ctx, 2, "at least 2 (BOS and one scored token)")},
+              {"", "--batch", "B",
+               "tokens per forward call (default 64): B > 1 runs B positions of a window\n"
+               "at once with matrix-matrix products; B = 1 runs token by token. The\n"
+               "figures agree across B within float rounding (last digits of --json)",
+               cli::integer(opt.batch, 1, "at least 1")},
+              {"", "--threads", "T",
+               "worker threads (default: one per core); for a given B the figures do not\n"
+               "depend on T, to the last bit",
+               cli::integer(opt.threads, 0, "0 (one per core) or more")},
+              {"", "--json", "", "print a one-line JSON summary on stdout instead of the text report",
+               cli::flag(opt.json)},
+          },
+      .notes =
+          "Windowing: the file's tokens (with the usual leading space, no BOS) are cut into\n"
+          "non-overlapping chunks of N-1 tokens; each chunk runs as BOS + chunk from position 0,\n"
+          "and every token is scored once, given the tokens before it in its chunk (the first\n"
+          "token of a chunk sees only BOS). Unlike llama.cpp, which scores only the second half\n"
+          "of each window, every token counts, so total bits is a code length for the file:\n"
+          "  mean NLL = -(1/n) sum ln p(token | context)     perplexity = exp(mean NLL)\n"
+          "  bits/token = mean NLL / ln 2                    bits/byte = total bits / file bytes\n"
+          "A progress line (tokens/s, ETA) is shown on stderr when stderr is a terminal.\n",
+  };
 }
 
 // "\r  1234/5678 tokens  812 tok/s  ETA 5s" on stderr, at most 10 times a second.
@@ -122,21 +92,13 @@ class ProgressLine {
 };
 
 int perplexity_main(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const std::string text = read_file(opt.file);
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  if (opt.file.empty()) throw cli::UsageError{"missing the text: give -f FILE"};
+  const std::string text = cli::read_file(opt.file, "text file");
   if (text.empty()) throw llama2::Error(opt.file + ": the file is empty; there is nothing to score");
   llama2::Model model = llama2::Model::load(opt.model_path);
-  std::string tokenizer_path = opt.tokenizer_path;
-  if (tokenizer_path.empty()) {
-    if (model.format() != llama2::ModelFormat::GGUF) {
-      throw UsageError{"missing -z TOKENIZER: a llama2.c checkpoint has no vocabulary"};
-    }
-    tokenizer_path = opt.model_path;
-  }
+  const std::string tokenizer_path = cli::tokenizer_path(model, opt.tokenizer_path);
   const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(tokenizer_path);
   if (tokenizer.vocab_size() != model.config().vocab_size) {
     throw llama2::Error(tokenizer_path + ": " + std::to_string(tokenizer.vocab_size()) + " pieces, but " +

@@ -8,83 +8,71 @@
 // llama.cpp's tensor names. Norm weights stay F32.
 // Exit status: 0 ok, 1 bad input file, 2 bad usage.
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli.hpp"
 #include "llama2/model.hpp"
 #include "llama2/quantize.hpp"
 #include "llama2/tokenizer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
+namespace cli = llama2::cli;
 
-constexpr const char* kUsage =
-    "usage: quantize IN OUT TYPE [-z tokenizer.bin]\n"
-    "  IN        llama2.c checkpoint (v0/v1/v2) or GGUF model\n"
-    "  OUT       the GGUF file to write\n"
-    "  TYPE      F32, F16, BF16, Q8_0 or Q4_0\n"
-    "  -z FILE   the tokenizer to store (required when IN has none, e.g. a llama2.c .bin)\n"
-    "  -h, --help  show this help\n";
+struct Options {
+  std::string in, out;
+  llama2::WeightType type = llama2::WeightType::F32;
+  std::optional<std::string> tokenizer;
+};
 
-llama2::WeightType parse_type(const std::string& s) {
+cli::Program command_line(Options& opt) {
   using llama2::WeightType;
+  std::vector<std::pair<std::string_view, WeightType>> types;
   for (WeightType t : {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0}) {
-    if (s == llama2::weight_type_name(t)) return t;
+    types.emplace_back(llama2::weight_type_name(t), t);
   }
-  throw UsageError{"TYPE: expected F32, F16, BF16, Q8_0 or Q4_0, got '" + s + "'"};
-}
-
-bool is_gguf(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  char magic[4] = {};
-  const bool ok = std::fread(magic, 1, 4, f) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
-  std::fclose(f);
-  return ok;
+  return {
+      .name = "quantize",
+      .synopsis = "IN OUT TYPE [-z tokenizer.bin]",
+      .positionals =
+          {
+              {"IN", "llama2.c checkpoint (v0/v1/v2) or GGUF model", cli::text(opt.in)},
+              {"OUT", "the GGUF file to write", cli::text(opt.out)},
+              {"TYPE", "F32, F16, BF16, Q8_0 or Q4_0", cli::choice(opt.type, std::move(types))},
+          },
+      .options = {{"-z", "--tokenizer", "FILE",
+                   "the tokenizer to store (required when IN has none, e.g. a llama2.c .bin)",
+                   cli::text(opt.tokenizer)}},
+  };
 }
 
 int quantize_main(int argc, char** argv) {
-  llama2::cli::Args args(argc, argv);
-  std::vector<std::string> positional;
-  std::optional<std::string> tokenizer;
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "-z" || arg == "--tokenizer") {
-      tokenizer = std::string(args.next_value(arg));
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else {
-      positional.push_back(arg);
-    }
-  }
-  if (positional.size() != 3) throw UsageError{"expected IN OUT TYPE, got " + std::to_string(positional.size()) + " arguments"};
-  const std::string& in = positional[0];
-  const std::string& out = positional[1];
-  const llama2::WeightType type = parse_type(positional[2]);
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  const std::string& in = opt.in;
+  const std::string type_name(llama2::weight_type_name(opt.type));
 
   llama2::Model model = llama2::Model::load(in);
   llama2::Vocab vocab;
-  if (tokenizer) {
-    vocab = llama2::Tokenizer::load(*tokenizer).vocab();
-  } else if (is_gguf(in)) {
+  if (opt.tokenizer) {
+    vocab = llama2::Tokenizer::load(*opt.tokenizer).vocab();
+  } else if (model.format() == llama2::ModelFormat::GGUF) {
     vocab = llama2::Tokenizer::load(in).vocab();  // the GGUF's own, validated as the engine will use it
   } else {
-    throw UsageError{in + " has no tokenizer: give one with -z tokenizer.bin"};
+    throw cli::UsageError{in + " has no tokenizer: give one with -z tokenizer.bin"};
   }
-  const auto log = llama2::write_llama_gguf(model, vocab, type, out);
+  const auto log = llama2::write_llama_gguf(model, vocab, opt.type, opt.out);
   // Only the tensors stored otherwise than asked (fallbacks), not every norm.
   for (const std::string& line : log) {
-    if (line.find(" " + positional[2] + " ") == std::string::npos && line.find("_norm.") == std::string::npos) {
+    if (line.find(" " + type_name + " ") == std::string::npos && line.find("_norm.") == std::string::npos) {
       std::fprintf(stderr, "note: %s\n", line.c_str());
     }
   }
-  std::fprintf(stderr, "wrote %s (%s, %zu tensors)\n", out.c_str(), positional[2].c_str(), log.size());
+  std::fprintf(stderr, "wrote %s (%s, %zu tensors)\n", opt.out.c_str(), type_name.c_str(), log.size());
   return 0;
 }
 

@@ -27,67 +27,18 @@
 #include "llama2/sampler.hpp"
 #include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: run MODEL [options]\n"
-    "\n"
-    "Generates text from a prompt (or chats) with a Llama-2 model: a llama2.c\n"
-    "checkpoint (v0/v1/v2 .bin) or a GGUF file. Text goes to stdout; the speed\n"
-    "('achieved tok/s'), notes and --probs go to stderr.\n"
-    "\n"
-    "  -i, --prompt TEXT       the prompt (default: none; the model starts from BOS)\n"
-    "  -n, --steps N           positions to run, the prompt's included (default 256, or\n"
-    "                          the context if smaller; chat: the whole context);\n"
-    "                          0 = the whole context; more than the context is an error\n"
-    "  -t, --temperature T     0 = greedy (argmax), 1 = the model's distribution (default 1.0)\n"
-    "  -p, --top-p P           nucleus sampling, in (0, 1]; 1 = off (default 0.9)\n"
-    "  -k, --top-k K           keep the K most likely tokens; 0 = off (default 0)\n"
-    "      --min-p P           drop tokens less likely than P * the top one, in [0, 1) (default 0)\n"
-    "      --repeat-penalty R  > 1 discourages recently seen tokens; 1 = off (default 1)\n"
-    "      --repeat-last-n N   how many recent tokens the penalty looks at (default 64)\n"
-    "  -s, --seed S            random seed, an integer >= 0 (default: the current time);\n"
-    "                          the same seed gives the same text (unlike llama2.c, 0 is a seed too)\n"
-    "  -z, --tokenizer FILE    tokenizer.bin (default: tokenizer.bin beside MODEL;\n"
-    "                          for a GGUF model, the vocabulary in MODEL itself)\n"
-    "  -m, --mode MODE         generate (default) or chat\n"
-    "  -y, --system TEXT       chat: the system prompt\n"
-    "  -c, --context N         cap the context (and the KV cache) at N positions;\n"
-    "                          0 = the model's (default)\n"
-    "      --kv-type T         KV cache element type: f32 (default, exact) or f16 (half the\n"
-    "                          memory, and faster deep in a long context)\n"
-    "      --threads N         worker threads, >= 1 (default: one per core)\n"
-    "      --probs K           teaching view: before each sampled token, print to stderr\n"
-    "                          the K most likely next tokens and their probabilities\n"
-    "                          (softmax at the temperature, before top-p/top-k), e.g.\n"
-    "                            [probs] ' mat' 0.912 | ' floor' 0.043 | ' bed' 0.011\n"
-    "                          a piece is quoted with \\n, \\t, \\xNN escapes; a control\n"
-    "                          token is shown by name (</s>)\n"
-    "  -h, --help              show this help\n"
-    "\n"
-    "Generation (as llama2.c) prints the prompt, then the sampled text, then a newline;\n"
-    "it stops when the model samples EOS or BOS, after -n positions, or when the\n"
-    "context is full (a note on stderr says so).\n"
-    "\n"
-    "Chat uses Llama-2-chat's format ([INST] ... [/INST], <<SYS>> for the system\n"
-    "prompt) over one KV cache. Each line of stdin is one user turn (blank lines are\n"
-    "skipped); EOF ends the chat. 'User: ' and 'Assistant: ' are printed to stdout\n"
-    "whether or not stdin is a terminal, so a scripted chat reads the same. -i gives\n"
-    "the first turn; the system prompt comes only from -y (llama2.c asks for it on\n"
-    "stdin). -n bounds the whole conversation, as in llama2.c; when the next turn\n"
-    "or an answer does not fit, the chat ends with a note on stderr.\n"
-    "\n"
-    "Exit status: 0 ok, 1 bad model, tokenizer or prompt, 2 bad usage.\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string model_path;
   std::optional<std::string> tokenizer_path;
   std::string prompt;
   std::optional<std::string> system_prompt;
-  std::string mode = "generate";
+  bool chat = false;         // -m chat; else generate
   std::optional<int> steps;  // default: 256 cut to the context (as llama2.c); chat: the whole context
   int context = 0;
   llama2::KvType kv_type = llama2::KvType::F32;
@@ -95,89 +46,84 @@ struct Options {
   int probs_k = 0;
   std::optional<std::uint64_t> seed;
   llama2::SamplerParams sampling;
-  bool help = false;
 };
 
-UsageError out_of_range(std::string_view flag, std::string_view expected, std::string_view value) {
-  return UsageError{std::string(flag) + ": expected " + std::string(expected) + ", got '" + std::string(value) + "'"};
-}
-
-Options parse_options(int argc, char** argv) {
-  using llama2::cli::parse_float;
-  using llama2::cli::parse_int;
-  using llama2::cli::parse_int64;
-  Options opt;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string_view flag = args.next();
-    auto is = [&](const char* short_form, const char* long_form) {
-      return (short_form && flag == short_form) || (long_form && flag == long_form);
-    };
-    // An int flag that must be >= min.
-    auto int_at_least = [&](int min, const char* expected) {
-      return llama2::cli::parse_int_at_least(flag, args.next_value(flag), min, expected);
-    };
-    if (is("-h", "--help")) {
-      opt.help = true;
-      return opt;
-    } else if (is("-i", "--prompt")) {
-      opt.prompt = args.next_value(flag);
-    } else if (is("-z", "--tokenizer")) {
-      opt.tokenizer_path = std::string(args.next_value(flag));
-    } else if (is("-y", "--system")) {
-      opt.system_prompt = std::string(args.next_value(flag));
-    } else if (is("-m", "--mode")) {
-      std::string_view v = args.next_value(flag);
-      if (v != "generate" && v != "chat") throw out_of_range(flag, "generate or chat", v);
-      opt.mode = v;
-    } else if (is("-n", "--steps")) {
-      opt.steps = int_at_least(0, "a number of steps >= 0 (0: the whole context)");
-    } else if (is("-c", "--context")) {
-      opt.context = int_at_least(0, "a context length >= 0 (0: the model's)");
-    } else if (is(nullptr, "--kv-type")) {
-      std::string_view v = args.next_value(flag);
-      if (v != "f32" && v != "f16") throw out_of_range(flag, "f32 or f16", v);
-      opt.kv_type = llama2::parse_kv_type(v);
-    } else if (is(nullptr, "--threads")) {
-      opt.threads = int_at_least(1, "a number of threads >= 1");
-    } else if (is(nullptr, "--probs")) {
-      opt.probs_k = int_at_least(0, "a number of tokens >= 0");
-    } else if (is("-k", "--top-k")) {
-      opt.sampling.top_k = int_at_least(0, "an integer >= 0 (0: off)");
-    } else if (is(nullptr, "--repeat-last-n")) {
-      opt.sampling.repeat_last_n = int_at_least(0, "an integer >= 0");
-    } else if (is("-s", "--seed")) {
-      std::string_view v = args.next_value(flag);
-      long long s = parse_int64(flag, v);
-      if (s < 0) throw out_of_range(flag, "an integer >= 0", v);
-      opt.seed = static_cast<std::uint64_t>(s);
-    } else if (is("-t", "--temperature")) {
-      std::string_view v = args.next_value(flag);
-      opt.sampling.temperature = parse_float(flag, v);
-      if (opt.sampling.temperature < 0) throw out_of_range(flag, "a temperature >= 0", v);
-    } else if (is("-p", "--top-p")) {
-      std::string_view v = args.next_value(flag);
-      opt.sampling.top_p = parse_float(flag, v);
-      if (!(opt.sampling.top_p > 0 && opt.sampling.top_p <= 1)) throw out_of_range(flag, "a number in (0, 1]", v);
-    } else if (is(nullptr, "--min-p")) {
-      std::string_view v = args.next_value(flag);
-      opt.sampling.min_p = parse_float(flag, v);
-      if (!(opt.sampling.min_p >= 0 && opt.sampling.min_p < 1)) throw out_of_range(flag, "a number in [0, 1)", v);
-    } else if (is(nullptr, "--repeat-penalty")) {
-      std::string_view v = args.next_value(flag);
-      opt.sampling.repeat_penalty = parse_float(flag, v);
-      if (!(opt.sampling.repeat_penalty > 0)) throw out_of_range(flag, "a number > 0", v);
-    } else if (flag.size() > 1 && flag[0] == '-') {
-      throw UsageError{"unknown option " + std::string(flag)};
-    } else if (opt.model_path.empty()) {
-      opt.model_path = flag;
-    } else {
-      throw UsageError{"unexpected argument '" + std::string(flag) + "' (the model is already " + opt.model_path + ")"};
-    }
-  }
-  if (opt.model_path.empty()) throw UsageError{"missing the MODEL file"};
-  if (opt.system_prompt && opt.mode != "chat") throw UsageError{"-y/--system is only for -m chat"};
-  return opt;
+cli::Program command_line(Options& opt) {
+  using llama2::KvType;
+  llama2::SamplerParams& s = opt.sampling;
+  return {
+      .name = "run",
+      .about =
+          "Generates text from a prompt (or chats) with a Llama-2 model: a llama2.c\n"
+          "checkpoint (v0/v1/v2 .bin) or a GGUF file. Text goes to stdout; the speed\n"
+          "('achieved tok/s'), notes and --probs go to stderr.",
+      .positionals = {{"MODEL", "the model file", cli::text(opt.model_path)}},
+      .options =
+          {
+              {"-i", "--prompt", "TEXT", "the prompt (default: none; the model starts from BOS)",
+               cli::text(opt.prompt)},
+              {"-n", "--steps", "N",
+               "positions to run, the prompt's included (default 256, or\n"
+               "the context if smaller; chat: the whole context);\n"
+               "0 = the whole context; more than the context is an error",
+               cli::integer(opt.steps, 0, "a number of steps >= 0 (0: the whole context)")},
+              {"-t", "--temperature", "T", "0 = greedy (argmax), 1 = the model's distribution (default 1.0)",
+               cli::number(s.temperature, "a temperature >= 0", [](float t) { return t >= 0; })},
+              {"-p", "--top-p", "P", "nucleus sampling, in (0, 1]; 1 = off (default 0.9)",
+               cli::number(s.top_p, "a number in (0, 1]", [](float p) { return p > 0 && p <= 1; })},
+              {"-k", "--top-k", "K", "keep the K most likely tokens; 0 = off (default 0)",
+               cli::integer(s.top_k, 0, "an integer >= 0 (0: off)")},
+              {"", "--min-p", "P", "drop tokens less likely than P * the top one, in [0, 1) (default 0)",
+               cli::number(s.min_p, "a number in [0, 1)", [](float p) { return p >= 0 && p < 1; })},
+              {"", "--repeat-penalty", "R", "> 1 discourages recently seen tokens; 1 = off (default 1)",
+               cli::number(s.repeat_penalty, "a number > 0", [](float r) { return r > 0; })},
+              {"", "--repeat-last-n", "N", "how many recent tokens the penalty looks at (default 64)",
+               cli::integer(s.repeat_last_n, 0, "an integer >= 0")},
+              {"-s", "--seed", "S",
+               "random seed, an integer >= 0 (default: the current time);\n"
+               "the same seed gives the same text (unlike llama2.c, 0 is a seed too)",
+               cli::integer(opt.seed, 0, "an integer >= 0")},
+              {"-z", "--tokenizer", "FILE",
+               "tokenizer.bin (default: tokenizer.bin beside MODEL;\n"
+               "for a GGUF model, the vocabulary in MODEL itself)",
+               cli::text(opt.tokenizer_path)},
+              {"-m", "--mode", "MODE", "generate (default) or chat",
+               cli::choice(opt.chat, {{"generate", false}, {"chat", true}})},
+              {"-y", "--system", "TEXT", "chat: the system prompt", cli::text(opt.system_prompt)},
+              {"-c", "--context", "N",
+               "cap the context (and the KV cache) at N positions;\n"
+               "0 = the model's (default)",
+               cli::integer(opt.context, 0, "a context length >= 0 (0: the model's)")},
+              {"", "--kv-type", "T",
+               "KV cache element type: f32 (default, exact) or f16 (half the\n"
+               "memory, and faster deep in a long context)",
+               cli::choice(opt.kv_type, {{"f32", KvType::F32}, {"f16", KvType::F16}})},
+              {"", "--threads", "N", "worker threads, >= 1 (default: one per core)",
+               cli::integer(opt.threads, 1, "a number of threads >= 1")},
+              {"", "--probs", "K",
+               "teaching view: before each sampled token, print to stderr\n"
+               "the K most likely next tokens and their probabilities\n"
+               "(softmax at the temperature, before top-p/top-k), e.g.\n"
+               "  [probs] ' mat' 0.912 | ' floor' 0.043 | ' bed' 0.011\n"
+               "a piece is quoted with \\n, \\t, \\xNN escapes; a control\n"
+               "token is shown by name (</s>)",
+               cli::integer(opt.probs_k, 0, "a number of tokens >= 0")},
+          },
+      .notes =
+          "Generation (as llama2.c) prints the prompt, then the sampled text, then a newline;\n"
+          "it stops when the model samples EOS or BOS, after -n positions, or when the\n"
+          "context is full (a note on stderr says so).\n"
+          "\n"
+          "Chat uses Llama-2-chat's format ([INST] ... [/INST], <<SYS>> for the system\n"
+          "prompt) over one KV cache. Each line of stdin is one user turn (blank lines are\n"
+          "skipped); EOF ends the chat. 'User: ' and 'Assistant: ' are printed to stdout\n"
+          "whether or not stdin is a terminal, so a scripted chat reads the same. -i gives\n"
+          "the first turn; the system prompt comes only from -y (llama2.c asks for it on\n"
+          "stdin). -n bounds the whole conversation, as in llama2.c; when the next turn\n"
+          "or an answer does not fit, the chat ends with a note on stderr.\n"
+          "\n"
+          "Exit status: 0 ok, 1 bad model, tokenizer or prompt, 2 bad usage.\n",
+  };
 }
 
 // --- output ------------------------------------------------------------------------
@@ -228,11 +174,9 @@ void print_speed(const llama2::GenerateStats& stats) {
 // --- main ----------------------------------------------------------------------------
 
 int run_main(int argc, char** argv) {
-  Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  if (opt.system_prompt && !opt.chat) throw cli::UsageError{"-y/--system is only for -m chat"};
 
   llama2::Model model = llama2::Model::load(opt.model_path);
   const int model_context = model.config().seq_len;
@@ -243,7 +187,7 @@ int run_main(int argc, char** argv) {
   const int context = opt.context > 0 ? opt.context : model_context;
   // llama2.c's default of 256 positions, cut to a smaller context; a chat
   // gets the whole context unless -n says otherwise.
-  const int steps = opt.steps ? *opt.steps : opt.mode == "chat" ? 0 : std::min(256, context);
+  const int steps = opt.steps ? *opt.steps : opt.chat ? 0 : std::min(256, context);
   if (steps > context) {
     throw llama2::Error("-n " + std::to_string(steps) + " is larger than the " +
                         (opt.context > 0 ? "context " + std::to_string(context) + " set by -c"
@@ -276,7 +220,7 @@ int run_main(int argc, char** argv) {
     on_probs = [&](int prev, const std::vector<llama2::TokenProb>& probs) { print_probs(tokenizer, prev, probs); };
   }
 
-  if (opt.mode == "generate") {
+  if (!opt.chat) {
     llama2::GenerateStats stats =
         llama2::generate(transformer, tokenizer, sampler, opt.prompt, steps, write_stdout, on_probs, opt.probs_k);
     write_stdout("\n");

@@ -9,27 +9,18 @@
 // line per token: id, a tab, and the piece as stored in the vocab ("▁the").
 // Exit status: 0 ok, 1 bad tokenizer file, 2 bad usage or unreadable input.
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
+#include "llama2/error.hpp"
 #include "llama2/tokenizer.hpp"
+#include "options.hpp"
 
 namespace {
 
-using llama2::cli::UsageError;
-
-constexpr const char* kUsage =
-    "usage: tokenize TOKENIZER [--no-bos] (-i TEXT | -f FILE) [--pieces]\n"
-    "  TOKENIZER   llama2.c tokenizer.bin, or a GGUF model (its vocabulary)\n"
-    "  -i TEXT     tokenize TEXT\n"
-    "  -f FILE     tokenize the contents of FILE (bytes as they are)\n"
-    "  --no-bos    do not put the BOS id first\n"
-    "  --pieces    print 'id<TAB>piece' lines instead of one line of ids\n"
-    "  -h, --help  show this help\n";
+namespace cli = llama2::cli;
 
 struct Options {
   std::string tokenizer_path;
@@ -37,53 +28,45 @@ struct Options {
   std::optional<std::string> file;  // -f
   bool bos = true;
   bool pieces = false;
-  bool help = false;
 };
 
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  llama2::cli::Args args(argc, argv);
-  while (!args.done()) {
-    const std::string arg(args.next());
-    if (arg == "-h" || arg == "--help") {
-      opt.help = true;
-      return opt;
-    } else if (arg == "-i" || arg == "-f") {
-      std::string value(args.next_value(arg));
-      if (opt.text || opt.file) throw UsageError{"give the text once, with either -i or -f"};
-      (arg == "-i" ? opt.text : opt.file) = std::move(value);
-    } else if (arg == "--no-bos") {
-      opt.bos = false;
-    } else if (arg == "--pieces") {
-      opt.pieces = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError{"unknown option " + arg};
-    } else if (opt.tokenizer_path.empty()) {
-      opt.tokenizer_path = arg;
-    } else {
-      throw UsageError{"unexpected argument " + arg + " (the tokenizer is already " + opt.tokenizer_path + ")"};
-    }
-  }
-  if (opt.tokenizer_path.empty()) throw UsageError{"missing the TOKENIZER file"};
-  if (!opt.text && !opt.file) throw UsageError{"missing the text: give -i TEXT or -f FILE"};
-  return opt;
+cli::Program command_line(Options& opt) {
+  // -i and -f: the text, once.
+  auto text_from = [&opt](std::optional<std::string>& target) -> cli::Setter {
+    return [&opt, &target](std::string_view, std::string_view value) {
+      if (opt.text || opt.file) throw cli::UsageError{"give the text once, with either -i or -f"};
+      target = std::string(value);
+    };
+  };
+  return {
+      .name = "tokenize",
+      .synopsis = "TOKENIZER [--no-bos] (-i TEXT | -f FILE) [--pieces]",
+      .positionals = {{"TOKENIZER", "llama2.c tokenizer.bin, or a GGUF model (its vocabulary)",
+                       cli::text(opt.tokenizer_path)}},
+      .options =
+          {
+              {"-i", "", "TEXT", "tokenize TEXT", text_from(opt.text)},
+              {"-f", "", "FILE", "tokenize the contents of FILE (bytes as they are; '-' for stdin)", text_from(opt.file)},
+              {"", "--no-bos", "", "do not put the BOS id first", cli::flag(opt.bos, false)},
+              {"", "--pieces", "", "print 'id<TAB>piece' lines instead of one line of ids", cli::flag(opt.pieces)},
+          },
+  };
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  if (in) contents << in.rdbuf();
-  if (!in || in.bad()) throw UsageError{"cannot read input file " + path};
-  return std::move(contents).str();
+// A file that cannot be read is bad usage here (exit 2), as tests/tokenizer_test.cpp expects.
+std::string read_input(const std::string& path) {
+  try {
+    return cli::read_file(path);
+  } catch (const llama2::Error&) {
+    throw cli::UsageError{"cannot read input file " + path};
+  }
 }
 
 int tokenize_main(int argc, char** argv) {
-  const Options opt = parse_options(argc, argv);
-  if (opt.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const std::string text = opt.text ? *opt.text : read_file(*opt.file);
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  if (!opt.text && !opt.file) throw cli::UsageError{"missing the text: give -i TEXT or -f FILE"};
+  const std::string text = opt.text ? *opt.text : read_input(*opt.file);
   const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(opt.tokenizer_path);
   const std::vector<int> ids = tokenizer.encode(text, opt.bos, false);
 

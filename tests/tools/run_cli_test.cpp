@@ -253,7 +253,7 @@ TEST_F(RunCli, BadUsageIsOneLineAndExitTwo) {
       {{}, "missing the MODEL file"},
       {{m, "--bogus"}, "unknown option --bogus"},
       {{m, "-x", "1"}, "unknown option -x"},
-      {{m, m}, "unexpected argument '" + m + "' (the model is already " + m + ")"},
+      {{m, m}, "unexpected argument " + m + " (the model is already " + m + ")"},
       {{m, "-t"}, "-t needs a value"},
       {{m, "-i"}, "-i needs a value"},
       {{m, "-n", "12x"}, "-n: expected an integer, got '12x'"},

@@ -1,60 +1,15 @@
 #include "cli.hpp"
 
-#include <cerrno>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <iostream>
 #include <new>
+#include <sstream>
 
 #include "llama2/error.hpp"
 
 namespace llama2::cli {
-
-namespace {
-
-UsageError bad_value(std::string_view flag, std::string_view expected, std::string_view value) {
-  return UsageError{std::string(flag) + ": expected " + std::string(expected) + ", got '" + std::string(value) + "'"};
-}
-
-}  // namespace
-
-long long parse_int64(std::string_view flag, std::string_view value) {
-  std::string s(value);
-  if (s.empty()) throw bad_value(flag, "an integer", value);
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || end != s.c_str() + s.size()) throw bad_value(flag, "an integer", value);
-  return v;
-}
-
-int parse_int(std::string_view flag, std::string_view value) {
-  long long v = parse_int64(flag, value);
-  if (v < -2147483647LL || v > 2147483647LL) throw bad_value(flag, "an integer in the 32-bit range", value);
-  return static_cast<int>(v);
-}
-
-int parse_int_at_least(std::string_view flag, std::string_view value, int min, std::string_view expected) {
-  int v = parse_int(flag, value);
-  if (v < min) throw bad_value(flag, expected, value);
-  return v;
-}
-
-float parse_float(std::string_view flag, std::string_view value) {
-  std::string s(value);
-  if (s.empty()) throw bad_value(flag, "a number", value);
-  char* end = nullptr;
-  errno = 0;
-  float v = std::strtof(s.c_str(), &end);
-  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) throw bad_value(flag, "a number", value);
-  return v;
-}
-
-std::string_view Args::next_value(std::string_view flag) {
-  if (i_ >= argc_) throw UsageError{std::string(flag) + " needs a value"};
-  return argv_[i_++];
-}
 
 int run_main(const char* program, const std::function<int()>& body) {
   try {
@@ -72,6 +27,43 @@ int run_main(const char* program, const std::function<int()>& body) {
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());
     return 1;
   }
+}
+
+std::string read_file(const std::string& path, std::string_view what) {
+  std::ostringstream contents;
+  if (path == "-") {
+    contents << std::cin.rdbuf();
+    return std::move(contents).str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw llama2::Error(path + ": cannot open the " + std::string(what));
+  contents << in.rdbuf();
+  if (in.bad()) throw llama2::Error(path + ": read error");
+  return std::move(contents).str();
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      (out += '\\') += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string tokenizer_path(const llama2::Model& model, const std::string& z) {
+  if (!z.empty()) return z;
+  if (model.format() != llama2::ModelFormat::GGUF) {
+    throw UsageError{"missing -z TOKENIZER: a llama2.c checkpoint has no vocabulary"};
+  }
+  return model.path();
 }
 
 }  // namespace llama2::cli
