@@ -55,8 +55,9 @@ cli::Program command_line(Options& opt) {
       .name = "run",
       .about =
           "Generates text from a prompt (or chats) with a Llama-2 model: a llama2.c\n"
-          "checkpoint (v0/v1/v2 .bin) or a GGUF file. Text goes to stdout; the speed\n"
-          "('achieved tok/s'), notes and --probs go to stderr.",
+          "checkpoint (v0/v1/v2 .bin) or a GGUF file. Text goes to stdout; the speeds\n"
+          "('prompt: ... tok/s; generation: ... tok/s' and llama2.c's 'achieved tok/s'),\n"
+          "notes and --probs go to stderr.",
       .positionals = {{"MODEL", "the model file", cli::text(opt.model_path)}},
       .options =
           {
@@ -167,7 +168,13 @@ void print_probs(const llama2::Tokenizer& tokenizer, int prev, const std::vector
   std::fputs(line.c_str(), stderr);
 }
 
+// The two speeds a user feels: known tokens (the prompt, chat turns) run as
+// batches, then each generated token; then llama2.c's own figure.
 void print_speed(const llama2::GenerateStats& stats) {
+  const int generated = stats.generated_tokens;
+  auto rate = [](int n, double s) { return s > 0 ? n / s : 0.0; };
+  std::fprintf(stderr, "prompt: %d tokens, %.2f tok/s; generation: %d tokens, %.2f tok/s\n", stats.prompt_tokens,
+               rate(stats.prompt_tokens, stats.prompt_seconds), generated, rate(generated, stats.generation_seconds));
   if (stats.tokens_per_second > 0) std::fprintf(stderr, "achieved tok/s: %f\n", stats.tokens_per_second);
 }
 

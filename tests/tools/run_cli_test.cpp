@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "llama2/tokenizer.hpp"
 #include "support/bigram_model.hpp"
 #include "support/process.hpp"
 #include "support/shared_files.hpp"
@@ -115,6 +117,19 @@ TEST_F(RunCli, MatchesLlama2cOnAiDreams) {
     EXPECT_EQ(r.out, want);
     EXPECT_EQ(lines_starting_with(r.err, "achieved tok/s: ").size(), 1u) << r.err;
     EXPECT_EQ(r.out.find("tok/s"), std::string::npos);
+    // The prompt's tokens (BOS included) and the sampled ones, each with its speed.
+    const auto speeds = lines_starting_with(r.err, "prompt: ");
+    ASSERT_EQ(speeds.size(), 1u) << r.err;
+    int n_prompt = -1, n_generated = -1;
+    double prompt_rate = -1, generation_rate = -1;
+    ASSERT_EQ(std::sscanf(speeds[0].c_str(), "prompt: %d tokens, %lf tok/s; generation: %d tokens, %lf tok/s",
+                          &n_prompt, &prompt_rate, &n_generated, &generation_rate),
+              4)
+        << speeds[0];
+    EXPECT_EQ(n_prompt, prompt.empty() ? 1 : int(Tokenizer::load(tok).encode(prompt, true, false).size()));
+    EXPECT_EQ(n_prompt + n_generated, 128 + 1) << "-n 128 positions; the last sample is never run";
+    EXPECT_GT(prompt_rate, 0.0);
+    EXPECT_GT(generation_rate, 0.0);
     // -n 128 is this model's whole context.
     EXPECT_NE(r.err.find("run: stopped at the end of the context (128 positions)"), std::string::npos) << r.err;
     // An fp16 KV cache moves these logits by ~1e-3: the greedy text holds.
