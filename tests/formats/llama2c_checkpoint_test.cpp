@@ -88,13 +88,7 @@ std::string load_error(const std::string& path) {
   return "";
 }
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = make_temp_dir("checkpoint"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string file(const std::string& name) const { return dir_ + "/" + name; }
-  std::string dir_;
-};
+class CheckpointTest : public ::testing::Test, protected TempDir {};
 
 // Byte sizes of the small_config tensors (dim 48, hidden 100, 3 layers, 6/3
 // heads, vocab 67, seq_len 40), computed here independently of the reader.
@@ -439,10 +433,7 @@ TEST_F(CheckpointTest, V2GroupSizeNotDividingATensor) {
 // them with unaligned loads; this reader refuses such a file with a clear
 // message instead (no real model has such a shape).
 TEST_F(CheckpointTest, V2UnalignedScalesAreRefusedClearly) {
-  Config c;
-  c.dim = 6, c.hidden_dim = 5, c.n_layers = 1, c.n_heads = 3, c.n_kv_heads = 3, c.vocab_size = 7, c.seq_len = 4;
-  c.shared_classifier = true;
-  write_llama2c_v2(file("m.bin"), make_weights(c, 10), 6);
+  write_llama2c_v2(file("m.bin"), make_weights(make_config(6, 5, 1, 3, 3, 7, 4, true), 10), 6);
   // header 256 + norms 4 * (6 + 6 + 6) = 328, then 42 int8 values: scales at 370.
   EXPECT_THAT(load_error(file("m.bin")),
               HasSubstr(file("m.bin") + ": token_embedding scales starts at offset 370, not aligned to 4 bytes"));
@@ -451,18 +442,7 @@ TEST_F(CheckpointTest, V2UnalignedScalesAreRefusedClearly) {
 // --- sizes beyond 32 bits -----------------------------------------------------------
 
 // 70B-like shape (Llama 2 70B: separate classifier).
-Config llama70b_config() {
-  Config c;
-  c.dim = 8192;
-  c.hidden_dim = 28672;
-  c.n_layers = 80;
-  c.n_heads = 64;
-  c.n_kv_heads = 8;
-  c.vocab_size = 32000;
-  c.seq_len = 4096;
-  c.shared_classifier = false;
-  return c;
-}
+Config llama70b_config() { return make_config(8192, 28672, 80, 64, 8, 32000, 4096, false); }
 
 // Byte offsets of every v1 tensor of the 70B shape, in uint64.
 struct Layout70B {

@@ -75,18 +75,21 @@ std::vector<float> write_q80(Writer& out, const std::vector<float>& w, int gs) {
 
 }  // namespace
 
-Config small_config() {
+Config make_config(int dim, int hidden_dim, int n_layers, int n_heads, int n_kv_heads, int vocab_size, int seq_len,
+                   bool shared_classifier) {
   Config c;
-  c.dim = 48;
-  c.hidden_dim = 100;
-  c.n_layers = 3;
-  c.n_heads = 6;
-  c.n_kv_heads = 3;
-  c.vocab_size = 67;
-  c.seq_len = 40;
-  c.shared_classifier = false;
+  c.dim = dim;
+  c.hidden_dim = hidden_dim;
+  c.n_layers = n_layers;
+  c.n_heads = n_heads;
+  c.n_kv_heads = n_kv_heads;
+  c.vocab_size = vocab_size;
+  c.seq_len = seq_len;
+  c.shared_classifier = shared_classifier;
   return c;
 }
+
+Config small_config() { return make_config(48, 100, 3, 6, 3, 67, 40, false); }
 
 SyntheticWeights make_weights(const Config& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -198,14 +201,6 @@ void write_tokenizer_bin(const std::string& path, int vocab_size) {
     out.pod(std::int32_t(pieces[i].size()));
     for (char ch : pieces[i]) out.pod(ch);
   }
-}
-
-std::string make_temp_dir(const std::string& tag) {
-  std::string tmpl = "/tmp/llama2_test_" + tag + "_XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-  return buf.data();
 }
 
 std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
