@@ -17,6 +17,7 @@
 
 #include "llama2/error.hpp"
 #include "llama2/transformer.hpp"
+#include "support/expect_error.hpp"
 #include "support/synthetic_model.hpp"
 
 namespace llama2::test {
@@ -212,62 +213,37 @@ class BatchForwardErrors : public ::testing::Test, protected TempDir {
 
 TEST_F(BatchForwardErrors, EmptyBatchThrows) {
   Transformer t(path_, 1);
-  try {
-    t.forward_batch({}, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("no tokens"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch({}, 0); }), HasSubstr("no tokens"));
 }
 
 TEST_F(BatchForwardErrors, TokenOutOfRangeNamesItsIndex) {
   Transformer t(path_, 1);
   for (int bad : {-1, 67}) {
     std::vector<int> tokens = {1, 2, bad, 3};
-    try {
-      t.forward_batch(tokens, 0);
-      FAIL() << "expected llama2::Error for " << bad;
-    } catch (const Error& e) {
-      EXPECT_THAT(e.what(), HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
-      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
-    }
+    const std::string msg = error_message([&] { t.forward_batch(tokens, 0); });
+    EXPECT_THAT(msg, HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
+    EXPECT_THAT(msg, HasSubstr("[0, 67)"));
   }
 }
 
 TEST_F(BatchForwardErrors, AllChecksLikeForwardBatch) {
   Transformer t(path_, 1);
-  try {
-    t.forward_batch_all({}, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: the batch has no tokens"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all({}, 0); }),
+              HasSubstr("forward_batch_all: the batch has no tokens"));
   std::vector<int> tokens = {1, 67};
-  try {
-    t.forward_batch_all(tokens, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: token 1 of the batch has id 67, outside [0, 67)"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all(tokens, 0); }),
+              HasSubstr("forward_batch_all: token 1 of the batch has id 67, outside [0, 67)"));
   tokens[1] = 2;
-  try {
-    t.forward_batch_all(tokens, 39);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: positions 39 .. 40 are outside the context [0, 40)"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all(tokens, 39); }),
+              HasSubstr("forward_batch_all: positions 39 .. 40 are outside the context [0, 40)"));
 }
 
 TEST_F(BatchForwardErrors, PositionsPastTheContextThrow) {
   Transformer t(path_, 1);
   std::vector<int> tokens(5, 1);
-  try {
-    t.forward_batch(tokens, 36);  // 36 .. 40, but the context is [0, 40)
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("positions 36 .. 40"));
-    EXPECT_THAT(e.what(), HasSubstr("[0, 40)"));
-  }
+  const std::string msg = error_message([&] { t.forward_batch(tokens, 36); });  // 36 .. 40, but the context is [0, 40)
+  EXPECT_THAT(msg, HasSubstr("positions 36 .. 40"));
+  EXPECT_THAT(msg, HasSubstr("[0, 40)"));
   EXPECT_THROW(t.forward_batch(tokens, -1), Error);
   EXPECT_NO_THROW(t.forward_batch(tokens, 35));
 }

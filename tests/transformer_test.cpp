@@ -17,6 +17,7 @@
 
 #include "llama2/error.hpp"
 #include "support/engine_logits.hpp"
+#include "support/expect_error.hpp"
 #include "support/reference_model.hpp"
 #include "support/synthetic_model.hpp"
 
@@ -76,30 +77,31 @@ std::vector<Shape> shapes() {
 
 constexpr std::size_t kSeqLen = 24;  // positions checked per model
 
-class TransformerVsReference : public ::testing::TestWithParam<Shape>, protected TempDir {};
+class TransformerVsReference : public ::testing::TestWithParam<Shape>, protected TempDir {
+ protected:
+  // The shape's weights (weight_seed), written by `write` (an fp32 format),
+  // load as `format` and give the reference's logits at kSeqLen random tokens.
+  void expect_fp32_file_matches_reference(void (*write)(const std::string&, const SyntheticWeights&),
+                                          ModelFormat format, std::uint64_t weight_seed, std::uint64_t token_seed,
+                                          int n_threads) {
+    const Config& c = GetParam().config;
+    SyntheticWeights w = make_weights(c, weight_seed);
+    const std::string path = file("m.bin");
+    write(path, w);
+    Model model = Model::load(path);
+    ASSERT_EQ(model.format(), format);
+    ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
+    auto tokens = random_tokens(c.vocab_size, kSeqLen, token_seed);
+    expect_close_to_reference(engine_logits(model, tokens, n_threads), reference_logits(w, tokens));
+  }
+};
 
 TEST_P(TransformerVsReference, V0MatchesReference) {
-  const Config& c = GetParam().config;
-  SyntheticWeights w = make_weights(c, 11);
-  const std::string path = file("m.bin");
-  write_llama2c_v0(path, w);
-  Model model = Model::load(path);
-  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V0);
-  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
-  auto tokens = random_tokens(c.vocab_size, kSeqLen, 1);
-  expect_close_to_reference(engine_logits(model, tokens, 1), reference_logits(w, tokens));
+  expect_fp32_file_matches_reference(write_llama2c_v0, ModelFormat::LLAMA2C_V0, 11, 1, 1);
 }
 
 TEST_P(TransformerVsReference, V1MatchesReference) {
-  const Config& c = GetParam().config;
-  SyntheticWeights w = make_weights(c, 12);
-  const std::string path = file("m.bin");
-  write_llama2c_v1(path, w);
-  Model model = Model::load(path);
-  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V1);
-  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
-  auto tokens = random_tokens(c.vocab_size, kSeqLen, 2);
-  expect_close_to_reference(engine_logits(model, tokens, 2), reference_logits(w, tokens));
+  expect_fp32_file_matches_reference(write_llama2c_v1, ModelFormat::LLAMA2C_V1, 12, 2, 2);
 }
 
 // The largest group size <= limit dividing every tensor of the model.
@@ -223,19 +225,10 @@ TEST_F(TransformerErrors, CappedContextGivesTheSameLogits) {
 TEST_F(TransformerErrors, PositionAtOrPastContextThrows) {
   Transformer t(path_, 1, 10);
   for (int pos = 0; pos < 10; pos++) t.forward(1, pos);
-  try {
-    t.forward(1, 10);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("position 10"));
-    EXPECT_THAT(e.what(), HasSubstr("[0, 10)"));
-  }
-  try {
-    t.forward(1, -1);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("position -1"));
-  }
+  const std::string past = error_message([&] { t.forward(1, 10); });
+  EXPECT_THAT(past, HasSubstr("position 10"));
+  EXPECT_THAT(past, HasSubstr("[0, 10)"));
+  EXPECT_THAT(error_message([&] { t.forward(1, -1); }), HasSubstr("position -1"));
   Transformer uncapped(path_, 1);
   EXPECT_THROW(uncapped.forward(1, 40), Error);
   EXPECT_NO_THROW(uncapped.forward(1, 0));
@@ -244,35 +237,22 @@ TEST_F(TransformerErrors, PositionAtOrPastContextThrows) {
 TEST_F(TransformerErrors, TokenOutOfRangeThrows) {
   Transformer t(path_, 1);
   for (int token : {-1, 67, 1 << 30}) {
-    try {
-      t.forward(token, 0);
-      FAIL() << "expected llama2::Error for token " << token;
-    } catch (const Error& e) {
-      EXPECT_THAT(e.what(), HasSubstr("token id " + std::to_string(token)));
-      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
-    }
+    const std::string msg = error_message([&] { t.forward(token, 0); });
+    EXPECT_THAT(msg, HasSubstr("token id " + std::to_string(token)));
+    EXPECT_THAT(msg, HasSubstr("[0, 67)"));
   }
   EXPECT_NO_THROW(t.forward(66, 0));
 }
 
 TEST_F(TransformerErrors, NegativeContextThrows) {
-  try {
-    Transformer t(path_, 1, -5);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("context = -5"));
-    EXPECT_THAT(e.what(), HasSubstr(path_));
-  }
+  const std::string msg = error_message([&] { Transformer t(path_, 1, -5); });
+  EXPECT_THAT(msg, HasSubstr("context = -5"));
+  EXPECT_THAT(msg, HasSubstr(path_));
 }
 
 TEST_F(TransformerErrors, MissingModelFileThrowsWithPath) {
   const std::string missing = file("nope.bin");
-  try {
-    Transformer t(missing);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(missing));
-  }
+  EXPECT_THAT(error_message([&] { Transformer t(missing); }), HasSubstr(missing));
 }
 
 }  // namespace
