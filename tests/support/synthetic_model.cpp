@@ -46,6 +46,17 @@ void header7(Writer& w, const Config& c, int vocab_field) {
   for (int v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, vocab_field, c.seq_len}) w.pod(std::int32_t(v));
 }
 
+// The 256-byte v1/v2 header: magic "ak42", version, the 7 fields, shared
+// flag, group_size (v2; 0 in a v1 file), zero padding.
+void header256(Writer& w, const Config& c, int version, int group_size) {
+  w.pod(std::uint32_t(0x616b3432));
+  w.pod(std::int32_t(version));
+  header7(w, c, c.vocab_size);
+  w.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
+  w.pod(std::int32_t(group_size));
+  w.zeros(256 - w.tell());
+}
+
 // One layer's slice of an all-layers tensor.
 std::vector<float> layer_slice(const std::vector<float>& all, int n_layers, int l) {
   std::size_t each = all.size() / std::size_t(n_layers);
@@ -131,11 +142,7 @@ void write_llama2c_v0(const std::string& path, const SyntheticWeights& w) {
 void write_llama2c_v1(const std::string& path, const SyntheticWeights& w) {
   const Config& c = w.config;
   Writer out(path);
-  out.pod(std::uint32_t(0x616b3432));
-  out.pod(std::int32_t(1));
-  header7(out, c, c.vocab_size);
-  out.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
-  out.zeros(256 - out.tell());
+  header256(out, c, 1, 0);
   for (const auto* t : {&w.rms_att, &w.rms_ffn, &w.rms_final, &w.token_embedding, &w.wq, &w.wk, &w.wv, &w.wo, &w.w1,
                         &w.w2, &w.w3}) {
     out.floats(*t);
@@ -146,12 +153,7 @@ void write_llama2c_v1(const std::string& path, const SyntheticWeights& w) {
 SyntheticWeights write_llama2c_v2(const std::string& path, const SyntheticWeights& w, int gs) {
   const Config& c = w.config;
   Writer out(path);
-  out.pod(std::uint32_t(0x616b3432));
-  out.pod(std::int32_t(2));
-  header7(out, c, c.vocab_size);
-  out.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
-  out.pod(std::int32_t(gs));
-  out.zeros(256 - out.tell());
+  header256(out, c, 2, gs);
   out.floats(w.rms_att);
   out.floats(w.rms_ffn);
   out.floats(w.rms_final);
