@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/synthetic_model.hpp"
@@ -33,6 +34,15 @@ inline void write_bigram_model(const std::string& path, const std::vector<int>& 
     w.wcls[std::size_t(next_of[t]) * dim + t] = 4.0f;       // (vocab_size, dim) row next_of[t] reads index t
   }
   write_llama2c_v0(path, w);
+}
+
+// A bigram model over write_tokenizer_bin's 300 pieces (ids in vocab300):
+// every token goes to `fallback` unless an edge (from, to) says otherwise.
+inline void write_bigram_edges(const std::string& path, const std::vector<std::pair<int, int>>& edges, int seq_len,
+                               int fallback) {
+  std::vector<int> next_of(vocab300::kVocab, fallback);
+  for (auto [from, to] : edges) next_of[std::size_t(from)] = to;
+  write_bigram_model(path, next_of, seq_len);
 }
 
 }  // namespace llama2::test

@@ -52,6 +52,15 @@ SyntheticWeights write_llama2c_v2(const std::string& path, const SyntheticWeight
 // byte pieces <0x00>..<0xFF> when vocab_size >= 259, then short letter pieces.
 void write_tokenizer_bin(const std::string& path, int vocab_size);
 
+// Ids in write_tokenizer_bin's vocabulary of 300: control tokens, <0xNN> at
+// 3 + NN, then letter pieces "▁a" "b" "c" "▁d" "e" "f" ...
+namespace vocab300 {
+constexpr int kVocab = 300;
+constexpr int kBos = 1, kEos = 2;
+constexpr int kA = 259, kB = 260, kC = 261, kD = 262, kE = 263;  // "▁a" "b" "c" "▁d" "e"
+constexpr int byte_id(int b) { return 3 + b; }
+}  // namespace vocab300
+
 // n token ids uniform in [0, vocab_size), deterministic in seed.
 std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed);
 
