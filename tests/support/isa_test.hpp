@@ -23,6 +23,8 @@ class IsaTest : public ::testing::TestWithParam<Isa> {
 
 inline const auto kAllIsas = ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON);
 
-inline std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); }
+inline std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) {
+  return std::string(isa_name(info.param));
+}
 
 }  // namespace llama2::test
