@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "llama2/error.hpp"
 #include "llama2/model.hpp"
 
 namespace llama2::fuzz {
@@ -47,6 +48,17 @@ inline float touch_weights(const Model& m) {
     sum += l.rms_att[m.config().dim - 1] + l.rms_ffn[m.config().dim - 1];
   }
   return sum;
+}
+
+// Loads the input as a model file named *`ext` and touches its weights. A
+// llama2::Error is a correct answer; a crash or another exception is a bug.
+inline void load_model(const std::uint8_t* data, std::size_t size, const char* ext) {
+  try {
+    Model m = Model::load(write_input(data, size, ext));
+    volatile float sink = touch_weights(m);
+    (void)sink;
+  } catch (const Error&) {
+  }
 }
 
 }  // namespace llama2::fuzz

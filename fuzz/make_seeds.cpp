@@ -28,15 +28,7 @@ int main(int argc, char** argv) {
   }
   const fs::path dir = argv[1];
   for (const char* sub : {"gguf", "llama2c", "tokenizer"}) fs::create_directories(dir / sub);
-  Config c;
-  c.dim = 32;
-  c.hidden_dim = 64;
-  c.n_layers = 1;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 12;
-  c.seq_len = 8;
-  c.shared_classifier = false;
+  const Config c = test::make_config(32, 64, 1, 4, 2, 12, 8, false);
   const test::SyntheticWeights w = test::make_weights(c, 1);
   const std::string l = (dir / "llama2c").string();
   test::write_llama2c_v0(l + "/v0.bin", w);

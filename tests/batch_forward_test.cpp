@@ -17,26 +17,13 @@
 
 #include "llama2/error.hpp"
 #include "llama2/transformer.hpp"
+#include "support/expect_error.hpp"
 #include "support/synthetic_model.hpp"
 
 namespace llama2::test {
 namespace {
 
 using ::testing::HasSubstr;
-
-Config make_config(int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len) {
-  Config c;
-  c.dim = dim;
-  c.hidden_dim = hidden;
-  c.n_layers = layers;
-  c.n_heads = heads;
-  c.n_kv_heads = kv_heads;
-  c.vocab_size = vocab;
-  c.seq_len = seq_len;
-  c.shared_classifier = false;
-  return c;
-}
-
 
 // |batched - sequential| <= 1e-4 * max(1, max |sequential|), for every logit.
 void expect_close(std::span<const float> got, const std::vector<float>& want, const std::string& what) {
@@ -65,17 +52,15 @@ std::vector<Case> cases() {
   return {
       {"small_gqa_f32", small_config(), 0},          // dim 48, hidden 100, 6 heads / 3 kv heads
       {"small_gqa_q8", small_config(), 4},            // groups of 4: straddle no row, not a multiple of 16
-      {"wide_mha_f32", make_config(64, 172, 2, 4, 4, 97, 48), 0},
-      {"wide_mha_q8", make_config(64, 172, 2, 4, 4, 97, 48), 32},
-      {"mqa_odd_f32", make_config(36, 70, 2, 6, 1, 41, 33), 0},
+      {"wide_mha_f32", make_config(64, 172, 2, 4, 4, 97, 48, false), 0},
+      {"wide_mha_q8", make_config(64, 172, 2, 4, 4, 97, 48, false), 32},
+      {"mqa_odd_f32", make_config(36, 70, 2, 6, 1, 41, 33, false), 0},
   };
 }
 
-class BatchForward : public ::testing::TestWithParam<Case> {
+class BatchForward : public ::testing::TestWithParam<Case>, protected TempDir {
  protected:
   void SetUp() override {
-    dir_ = make_temp_dir("batch_forward");
-    path_ = dir_ + "/m.bin";
     SyntheticWeights w = make_weights(GetParam().config, 77);
     if (GetParam().group_size == 0) {
       write_llama2c_v1(path_, w);
@@ -83,8 +68,7 @@ class BatchForward : public ::testing::TestWithParam<Case> {
       write_llama2c_v2(path_, w, GetParam().group_size);
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_, path_;
+  const std::string path_ = file("m.bin");
 };
 
 TEST_P(BatchForward, EqualsSequentialAndContinuesTheSame) {
@@ -187,10 +171,10 @@ INSTANTIATE_TEST_SUITE_P(Models, BatchForward, ::testing::ValuesIn(cases()),
 TEST(BatchForwardGuard, DetectsAWrongPosition) {
   // The comparison can fail: a batch run at the wrong starting position (RoPE
   // angles and cache rows shifted by one) is far from the sequential logits.
-  std::string dir = make_temp_dir("batch_guard");
-  write_llama2c_v1(dir + "/m.bin", make_weights(small_config(), 5));
+  TempDir tmp("batch_guard");
+  write_llama2c_v1(tmp.file("m.bin"), make_weights(small_config(), 5));
   auto tokens = random_tokens(67, 10, 4);
-  Transformer seq(dir + "/m.bin", 1), shifted(dir + "/m.bin", 1);
+  Transformer seq(tmp.file("m.bin"), 1), shifted(tmp.file("m.bin"), 1);
   std::vector<float> want;
   for (std::size_t i = 0; i < tokens.size(); i++) {
     auto l = seq.forward(tokens[i], int(i));
@@ -200,17 +184,16 @@ TEST(BatchForwardGuard, DetectsAWrongPosition) {
   double worst = 0;
   for (std::size_t i = 0; i < want.size(); i++) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
   EXPECT_GT(worst, 1e-3);
-  std::filesystem::remove_all(dir);
 }
 
 // A batch longer than the largest chunk (512 tokens) runs in pieces; every
 // row, across the chunk boundary, still equals forward().
 TEST(BatchForwardAll, ChunkedBatchEqualsSequential) {
-  std::string dir = make_temp_dir("batch_all_chunks");
-  const Config c = make_config(16, 24, 1, 2, 1, 19, 600);
-  write_llama2c_v1(dir + "/m.bin", make_weights(c, 8));
+  TempDir tmp("batch_all_chunks");
+  const Config c = make_config(16, 24, 1, 2, 1, 19, 600, false);
+  write_llama2c_v1(tmp.file("m.bin"), make_weights(c, 8));
   auto tokens = random_tokens(c.vocab_size, 600, 12);
-  Transformer seq(dir + "/m.bin", 2), batch(dir + "/m.bin", 2);
+  Transformer seq(tmp.file("m.bin"), 2), batch(tmp.file("m.bin"), 2);
   auto all = batch.forward_batch_all(tokens, 0);
   ASSERT_EQ(all.size(), 600u * 19u);
   std::vector<float> all_copy(all.begin(), all.end());
@@ -220,78 +203,47 @@ TEST(BatchForwardAll, ChunkedBatchEqualsSequential) {
                  "position " + std::to_string(i));
     if (HasFailure()) break;
   }
-  std::filesystem::remove_all(dir);
 }
 
-class BatchForwardErrors : public ::testing::Test {
+class BatchForwardErrors : public ::testing::Test, protected TempDir {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("batch_err");
-    path_ = dir_ + "/m.bin";
-    write_llama2c_v1(path_, make_weights(small_config(), 41));  // seq_len 40, vocab 67
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_, path_;
+  void SetUp() override { write_llama2c_v1(path_, make_weights(small_config(), 41)); }  // seq_len 40, vocab 67
+  const std::string path_ = file("m.bin");
 };
 
 TEST_F(BatchForwardErrors, EmptyBatchThrows) {
   Transformer t(path_, 1);
-  try {
-    t.forward_batch({}, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("no tokens"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch({}, 0); }), HasSubstr("no tokens"));
 }
 
 TEST_F(BatchForwardErrors, TokenOutOfRangeNamesItsIndex) {
   Transformer t(path_, 1);
   for (int bad : {-1, 67}) {
     std::vector<int> tokens = {1, 2, bad, 3};
-    try {
-      t.forward_batch(tokens, 0);
-      FAIL() << "expected llama2::Error for " << bad;
-    } catch (const Error& e) {
-      EXPECT_THAT(e.what(), HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
-      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
-    }
+    const std::string msg = error_message([&] { t.forward_batch(tokens, 0); });
+    EXPECT_THAT(msg, HasSubstr("token 2 of the batch has id " + std::to_string(bad)));
+    EXPECT_THAT(msg, HasSubstr("[0, 67)"));
   }
 }
 
 TEST_F(BatchForwardErrors, AllChecksLikeForwardBatch) {
   Transformer t(path_, 1);
-  try {
-    t.forward_batch_all({}, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: the batch has no tokens"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all({}, 0); }),
+              HasSubstr("forward_batch_all: the batch has no tokens"));
   std::vector<int> tokens = {1, 67};
-  try {
-    t.forward_batch_all(tokens, 0);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: token 1 of the batch has id 67, outside [0, 67)"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all(tokens, 0); }),
+              HasSubstr("forward_batch_all: token 1 of the batch has id 67, outside [0, 67)"));
   tokens[1] = 2;
-  try {
-    t.forward_batch_all(tokens, 39);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("forward_batch_all: positions 39 .. 40 are outside the context [0, 40)"));
-  }
+  EXPECT_THAT(error_message([&] { t.forward_batch_all(tokens, 39); }),
+              HasSubstr("forward_batch_all: positions 39 .. 40 are outside the context [0, 40)"));
 }
 
 TEST_F(BatchForwardErrors, PositionsPastTheContextThrow) {
   Transformer t(path_, 1);
   std::vector<int> tokens(5, 1);
-  try {
-    t.forward_batch(tokens, 36);  // 36 .. 40, but the context is [0, 40)
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("positions 36 .. 40"));
-    EXPECT_THAT(e.what(), HasSubstr("[0, 40)"));
-  }
+  const std::string msg = error_message([&] { t.forward_batch(tokens, 36); });  // 36 .. 40, but the context is [0, 40)
+  EXPECT_THAT(msg, HasSubstr("positions 36 .. 40"));
+  EXPECT_THAT(msg, HasSubstr("[0, 40)"));
   EXPECT_THROW(t.forward_batch(tokens, -1), Error);
   EXPECT_NO_THROW(t.forward_batch(tokens, 35));
 }

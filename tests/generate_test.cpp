@@ -7,25 +7,21 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "llama2/error.hpp"
 #include "support/bigram_model.hpp"
+#include "support/golden_text.hpp"
 #include "support/shared_files.hpp"
 #include "support/synthetic_model.hpp"
 
 namespace llama2::test {
 namespace {
 
-// Ids in write_tokenizer_bin's vocabulary of 300: control tokens, <0xNN> at
-// 3 + NN, then letter pieces "▁a" "b" "c" "▁d" "e" "f" ...
-constexpr int kVocab = 300;
-constexpr int kBos = 1, kEos = 2;
-constexpr int kA = 259, kB = 260, kC = 261, kD = 262, kE = 263;  // "▁a" "b" "c" "▁d" "e"
-constexpr int byte_id(int b) { return 3 + b; }
+using namespace vocab300;  // kVocab, kBos, kEos, kA .. kE, byte_id
 
 std::string g_dir;
 
@@ -40,12 +36,10 @@ class GenerateTest : public ::testing::Test {
   static Tokenizer tokenizer() { return Tokenizer::load(g_dir + "/tok300.bin"); }
 
   // A bigram model: every token goes to `fallback` unless `edges` says otherwise.
-  static std::string bigram(const std::string& name, std::vector<std::pair<int, int>> edges, int seq_len = 64,
+  static std::string bigram(const std::string& name, const std::vector<std::pair<int, int>>& edges, int seq_len = 64,
                             int fallback = kA) {
-    std::vector<int> next_of(kVocab, fallback);
-    for (auto [from, to] : edges) next_of[std::size_t(from)] = to;
-    std::string path = g_dir + "/" + name + ".bin";
-    write_bigram_model(path, next_of, seq_len);
+    const std::string path = g_dir + "/" + name + ".bin";
+    write_bigram_edges(path, edges, seq_len, fallback);
     return path;
   }
 };
@@ -319,16 +313,11 @@ TEST_F(GenerateTest, MatchesLlama2cOnAiDreams) {
   LLAMA2_SHARED_MODEL(model, "aidreams260K.bin");
   LLAMA2_SHARED_MODEL(tok_path, "aidreams_tok512.bin");
   LLAMA2_SHARED_GOLDEN(golden, "aidreams260K_greedy.txt");
-  std::ifstream in(golden, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string g = buf.str();
-  const std::string head = "PROMPT: Once upon a time\n";
-  const std::size_t start = g.find(head);
-  ASSERT_NE(start, std::string::npos);
-  const std::size_t end = g.find("\n@@@\n", start);  // the file's own newline precedes @@@
-  ASSERT_NE(end, std::string::npos);
-  const std::string want = g.substr(start + head.size(), end - start - head.size());
+  const std::vector<GoldenText> cases = read_golden_text(golden);
+  const auto once = std::find_if(cases.begin(), cases.end(),
+                                 [](const GoldenText& c) { return c.prompt == "Once upon a time"; });
+  ASSERT_NE(once, cases.end());
+  const std::string& want = once->out;
 
   Transformer t(model, 1);
   Output r = run_generate(t, Tokenizer::load(tok_path), greedy(), "Once upon a time", 128);

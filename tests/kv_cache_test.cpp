@@ -15,21 +15,12 @@
 #include "kernels/fp16.hpp"
 #include "llama2/error.hpp"
 #include "support/expect_error.hpp"
+#include "support/synthetic_model.hpp"
 
 namespace llama2 {
 namespace {
 
-Config small() {
-  Config c;
-  c.dim = 48;
-  c.hidden_dim = 96;
-  c.n_layers = 3;
-  c.n_heads = 6;
-  c.n_kv_heads = 2;
-  c.vocab_size = 32;
-  c.seq_len = 10;
-  return c;
-}
+Config small() { return test::make_config(48, 96, 3, 6, 2, 32, 10, true); }
 
 std::vector<float> random_row(std::mt19937& rng, std::size_t n) {
   std::normal_distribution<float> dist(0.0f, 3.0f);

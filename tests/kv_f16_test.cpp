@@ -15,6 +15,7 @@
 #include "llama2/transformer.hpp"
 #include "support/engine_logits.hpp"
 #include "support/golden_logits.hpp"
+#include "support/isa_test.hpp"
 #include "support/reference_model.hpp"
 #include "support/shared_files.hpp"
 #include "support/synthetic_model.hpp"
@@ -24,14 +25,7 @@ namespace {
 
 // --- kernels ---------------------------------------------------------------------------
 
-class KvF16KernelsTest : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    table_ = kernels_for(GetParam());
-    if (!table_) GTEST_SKIP() << "this CPU (or this build's architecture) lacks " << isa_name(GetParam());
-  }
-  const Kernels* table_ = nullptr;
-};
+class KvF16KernelsTest : public IsaTest {};
 
 TEST_P(KvF16KernelsTest, ScoresAndValuesMatchDoubleOverWidenedHalves) {
   std::mt19937 rng(3);
@@ -67,8 +61,7 @@ TEST_P(KvF16KernelsTest, ScoresAndValuesMatchDoubleOverWidenedHalves) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, KvF16KernelsTest, ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX512, Isa::NEON),
-                         [](const auto& info) { return std::string(isa_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, KvF16KernelsTest, kAllIsas, isa_param_name);
 
 // --- engine ----------------------------------------------------------------------------
 

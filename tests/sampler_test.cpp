@@ -331,7 +331,7 @@ TEST(SamplerTopP, TiesAtTheBoundaryGoToLowestIdWhateverTheirPosition) {
 TEST(SamplerTopP, DrawsOnlyFromTheKeptSet) {
   for (auto [top_p, expected] : {std::pair{0.7f, std::set<int>{0, 1, 2}}, std::pair{0.7001f, std::set<int>{0, 1, 2, 3}},
                                  std::pair{0.6f, std::set<int>{0, 1}}}) {
-    Sampler sampler(7, params_with([&](SamplerParams& p) { p.top_p = top_p; p.seed = 11; }));
+    Sampler sampler(7, params_with([top_p = top_p](SamplerParams& p) { p.top_p = top_p; p.seed = 11; }));
     std::vector<float> logits = log_probs(kSteps);
     std::set<int> drawn;
     for (int i = 0; i < 20000; i++) drawn.insert(sampler.sample(logits));
@@ -465,7 +465,11 @@ TEST(SamplerPenalty, WindowOfZeroOrPenaltyOneIsOff) {
   Sampler plain(3, params_with([](SamplerParams&) {}));
   const std::vector<TokenProb> expected = plain.truncated_distribution(logits);
   for (auto [penalty, last_n] : {std::pair{1.5f, 0}, std::pair{1.0f, 64}}) {
-    Sampler sampler(3, params_with([&](SamplerParams& p) { p.repeat_penalty = penalty; p.repeat_last_n = last_n; }));
+    // Init-captures: clang 14 cannot capture a structured binding.
+    Sampler sampler(3, params_with([penalty = penalty, last_n = last_n](SamplerParams& p) {
+      p.repeat_penalty = penalty;
+      p.repeat_last_n = last_n;
+    }));
     const std::vector<TokenProb> dist = sampler.truncated_distribution(logits, recent);
     ASSERT_EQ(dist.size(), expected.size());
     for (std::size_t i = 0; i < dist.size(); i++) {

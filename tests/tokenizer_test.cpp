@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,8 +19,10 @@
 #include <vector>
 
 #include "llama2/error.hpp"
+#include "support/expect_error.hpp"
 #include "support/jsonl.hpp"
 #include "support/shared_files.hpp"
+#include "support/temp_dir.hpp"
 
 namespace llama2 {
 namespace {
@@ -119,14 +120,8 @@ TEST(TokenizerLoad, AidreamsVocab) {
 }
 
 // Writes tokenizer.bin-shaped bytes for the bad-file tests.
-class BadTokenizerFile : public ::testing::Test {
+class BadTokenizerFile : public ::testing::Test, protected test::TempDir {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("llama2_tokenizer_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static void put_i32(std::string& b, std::int32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); }
   static void put_f32(std::string& b, float v) { b.append(reinterpret_cast<const char*>(&v), 4); }
   static void put_entry(std::string& b, float score, const std::string& piece) {
@@ -144,22 +139,14 @@ class BadTokenizerFile : public ::testing::Test {
     return b;
   }
   std::string write(const std::string& name, const std::string& bytes) {
-    const std::string path = (dir_ / name).string();
+    const std::string path = file(name);
     std::ofstream(path, std::ios::binary) << bytes;
     return path;
   }
   // The message of the llama2::Error that loading `path` throws.
   static std::string load_error(const std::string& path) {
-    try {
-      Tokenizer::load(path);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "loading " << path << " did not throw";
-    return "";
+    return test::error_message([&] { Tokenizer::load(path); });
   }
-
-  fs::path dir_;
 };
 
 TEST_F(BadTokenizerFile, GoodSmallFileLoads) {
@@ -175,7 +162,7 @@ TEST_F(BadTokenizerFile, GoodSmallFileLoads) {
 }
 
 TEST_F(BadTokenizerFile, MissingFile) {
-  const std::string path = (dir_ / "nope.bin").string();
+  const std::string path = file("nope.bin");
   const std::string msg = load_error(path);
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("cannot open"), std::string::npos) << msg;
@@ -316,13 +303,7 @@ Vocab small_vocab(const std::vector<std::pair<std::string, float>>& extra) {
 }
 
 std::string vocab_error(Vocab v) {
-  try {
-    Tokenizer tok(std::move(v));
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "Tokenizer(Vocab) did not throw";
-  return "";
+  return test::error_message([&] { Tokenizer tok(std::move(v)); });
 }
 
 TEST(TokenizerVocab, RejectsInconsistentVocabs) {
@@ -616,10 +597,11 @@ std::string slurp(const fs::path& path) {
 
 // Runs build/tokenize with `args`, capturing stdout, stderr and the exit status.
 RunResult run_tokenize(const std::vector<std::string>& args) {
-  const fs::path err_path = fs::temp_directory_path() / ("llama2_tokenize_err_" + std::to_string(::getpid()));
+  const test::TempDir tmp("tokenize");
+  const std::string err_path = tmp.file("stderr.txt");
   std::string cmd = shell_quote((test::build_dir() / "tokenize").string());
   for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " 2>" + shell_quote(err_path.string());
+  cmd += " 2>" + shell_quote(err_path);
   RunResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -628,7 +610,6 @@ RunResult run_tokenize(const std::vector<std::string>& args) {
   const int status = ::pclose(p);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.err = slurp(err_path);
-  fs::remove(err_path);
   return r;
 }
 
@@ -662,10 +643,10 @@ TEST_F(TokenizeCli, PrintsPieces) {
 
 TEST_F(TokenizeCli, ReadsFile) {
   LLAMA2_SHARED_MODEL(path, "aidreams_tok512.bin");
-  const fs::path text = fs::temp_directory_path() / ("llama2_tokenize_in_" + std::to_string(::getpid()));
+  const test::TempDir tmp("tokenize");
+  const std::string text = tmp.file("in.txt");
   std::ofstream(text, std::ios::binary) << "Once upon a time";
-  const RunResult r = run_tokenize({path, "-f", text.string()});
-  fs::remove(text);
+  const RunResult r = run_tokenize({path, "-f", text});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "1 429 491 433 295 429 444 445 265 262 263 342 430\n");
 }

@@ -17,6 +17,7 @@
 
 #include "llama2/error.hpp"
 #include "support/engine_logits.hpp"
+#include "support/expect_error.hpp"
 #include "support/reference_model.hpp"
 #include "support/synthetic_model.hpp"
 
@@ -24,22 +25,6 @@ namespace llama2::test {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A temporary directory removed when the test ends, even after a failed ASSERT.
-struct TempDir {
-  explicit TempDir(const std::string& tag) : path(make_temp_dir(tag)) {}
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-
-std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> dist(0, vocab_size - 1);
-  std::vector<int> tokens(n);
-  for (int& t : tokens) t = dist(rng);
-  return tokens;
-}
 
 // Tolerance: at every position, every logit must satisfy
 //   |engine - reference| <= 1e-4 * max(1, max_i |reference_i|)
@@ -73,19 +58,6 @@ struct Shape {
 
 void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
 
-Config make_config(int dim, int hidden, int layers, int heads, int kv_heads, int vocab, int seq_len, bool shared) {
-  Config c;
-  c.dim = dim;
-  c.hidden_dim = hidden;
-  c.n_layers = layers;
-  c.n_heads = heads;
-  c.n_kv_heads = kv_heads;
-  c.vocab_size = vocab;
-  c.seq_len = seq_len;
-  c.shared_classifier = shared;
-  return c;
-}
-
 std::vector<Shape> shapes() {
   Config gqa_shared = small_config();
   gqa_shared.shared_classifier = true;
@@ -105,35 +77,31 @@ std::vector<Shape> shapes() {
 
 constexpr std::size_t kSeqLen = 24;  // positions checked per model
 
-class TransformerVsReference : public ::testing::TestWithParam<Shape> {
+class TransformerVsReference : public ::testing::TestWithParam<Shape>, protected TempDir {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("transformer"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  // The shape's weights (weight_seed), written by `write` (an fp32 format),
+  // load as `format` and give the reference's logits at kSeqLen random tokens.
+  void expect_fp32_file_matches_reference(void (*write)(const std::string&, const SyntheticWeights&),
+                                          ModelFormat format, std::uint64_t weight_seed, std::uint64_t token_seed,
+                                          int n_threads) {
+    const Config& c = GetParam().config;
+    SyntheticWeights w = make_weights(c, weight_seed);
+    const std::string path = file("m.bin");
+    write(path, w);
+    Model model = Model::load(path);
+    ASSERT_EQ(model.format(), format);
+    ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
+    auto tokens = random_tokens(c.vocab_size, kSeqLen, token_seed);
+    expect_close_to_reference(engine_logits(model, tokens, n_threads), reference_logits(w, tokens));
+  }
 };
 
 TEST_P(TransformerVsReference, V0MatchesReference) {
-  const Config& c = GetParam().config;
-  SyntheticWeights w = make_weights(c, 11);
-  const std::string path = dir_ + "/m.bin";
-  write_llama2c_v0(path, w);
-  Model model = Model::load(path);
-  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V0);
-  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
-  auto tokens = random_tokens(c.vocab_size, kSeqLen, 1);
-  expect_close_to_reference(engine_logits(model, tokens, 1), reference_logits(w, tokens));
+  expect_fp32_file_matches_reference(write_llama2c_v0, ModelFormat::LLAMA2C_V0, 11, 1, 1);
 }
 
 TEST_P(TransformerVsReference, V1MatchesReference) {
-  const Config& c = GetParam().config;
-  SyntheticWeights w = make_weights(c, 12);
-  const std::string path = dir_ + "/m.bin";
-  write_llama2c_v1(path, w);
-  Model model = Model::load(path);
-  ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V1);
-  ASSERT_EQ(model.config().shared_classifier, c.shared_classifier);
-  auto tokens = random_tokens(c.vocab_size, kSeqLen, 2);
-  expect_close_to_reference(engine_logits(model, tokens, 2), reference_logits(w, tokens));
+  expect_fp32_file_matches_reference(write_llama2c_v1, ModelFormat::LLAMA2C_V1, 12, 2, 2);
 }
 
 // The largest group size <= limit dividing every tensor of the model.
@@ -157,7 +125,7 @@ TEST_P(TransformerVsReference, V2MatchesDequantizedReference) {
     int gs = group_size_dividing_all(c, 64, aligned);
     if (gs == 0) continue;
     SCOPED_TRACE("group_size " + std::to_string(gs) + (aligned ? " (rows aligned)" : " (straddles rows)"));
-    const std::string path = dir_ + "/m" + std::to_string(gs) + ".bin";
+    const std::string path = file("m" + std::to_string(gs) + ".bin");
     SyntheticWeights deq = write_llama2c_v2(path, w, gs);
     Model model = Model::load(path);
     ASSERT_EQ(model.format(), ModelFormat::LLAMA2C_V2);
@@ -183,13 +151,12 @@ TEST(TransformerV2GroupSizes, SmallConfigHasAlignedAndStraddlingGroups) {
 // guard that the comparison above can fail.
 TEST(TransformerVsReferenceGuard, DetectsAPerturbedWeight) {
   TempDir tmp("transformer_guard");
-  const std::string& dir = tmp.path;
   SyntheticWeights w = make_weights(small_config(), 21);
-  write_llama2c_v1(dir + "/m.bin", w);
+  write_llama2c_v1(tmp.file("m.bin"), w);
   SyntheticWeights changed = w;
   changed.wo[5] += 0.05f;  // layer 0
   auto tokens = random_tokens(w.config.vocab_size, 6, 4);
-  auto got = engine_logits(Model::load(dir + "/m.bin"), tokens, 1);
+  auto got = engine_logits(Model::load(tmp.file("m.bin")), tokens, 1);
   auto want = reference_logits(changed, tokens);
   double worst = 0.0;
   for (std::size_t p = 0; p < got.size(); p++) {
@@ -203,15 +170,14 @@ TEST(TransformerVsReferenceGuard, DetectsAPerturbedWeight) {
 // Work is split statically, so the thread count never changes a single bit.
 TEST(TransformerThreads, LogitsAreBitIdenticalFor1To3Threads) {
   TempDir tmp("transformer_threads");
-  const std::string& dir = tmp.path;
   Config c = make_config(64, 172, 2, 8, 4, 301, 30, false);
   SyntheticWeights w = make_weights(c, 31);
   auto tokens = random_tokens(c.vocab_size, 20, 5);
-  write_llama2c_v1(dir + "/f32.bin", w);
-  write_llama2c_v2(dir + "/q8.bin", w, 64);
+  write_llama2c_v1(tmp.file("f32.bin"), w);
+  write_llama2c_v2(tmp.file("q8.bin"), w, 64);
   for (const char* name : {"/f32.bin", "/q8.bin"}) {
     SCOPED_TRACE(name);
-    Model model = Model::load(dir + name);
+    Model model = Model::load(tmp.dir() + name);
     auto one = engine_logits(model, tokens, 1);
     for (int n : {2, 3}) {
       auto many = engine_logits(model, tokens, n);
@@ -226,23 +192,17 @@ TEST(TransformerThreads, LogitsAreBitIdenticalFor1To3Threads) {
 
 TEST(TransformerThreads, ReportsItsThreadCount) {
   TempDir tmp("transformer_nthreads");
-  const std::string& dir = tmp.path;
-  write_llama2c_v1(dir + "/m.bin", make_weights(small_config(), 1));
-  EXPECT_EQ(Transformer(dir + "/m.bin", 3).n_threads(), 3);
-  EXPECT_EQ(Transformer(dir + "/m.bin", 0).n_threads(), hardware_threads());
+  write_llama2c_v1(tmp.file("m.bin"), make_weights(small_config(), 1));
+  EXPECT_EQ(Transformer(tmp.file("m.bin"), 3).n_threads(), 3);
+  EXPECT_EQ(Transformer(tmp.file("m.bin"), 0).n_threads(), hardware_threads());
 }
 
 // --- context and errors ---------------------------------------------------------------
 
-class TransformerErrors : public ::testing::Test {
+class TransformerErrors : public ::testing::Test, protected TempDir {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir("transformer_err");
-    path_ = dir_ + "/m.bin";
-    write_llama2c_v1(path_, make_weights(small_config(), 41));  // seq_len 40, vocab 67
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_, path_;
+  void SetUp() override { write_llama2c_v1(path_, make_weights(small_config(), 41)); }  // seq_len 40, vocab 67
+  const std::string path_ = file("m.bin");
 };
 
 TEST_F(TransformerErrors, ContextCapsSeqLen) {
@@ -265,19 +225,10 @@ TEST_F(TransformerErrors, CappedContextGivesTheSameLogits) {
 TEST_F(TransformerErrors, PositionAtOrPastContextThrows) {
   Transformer t(path_, 1, 10);
   for (int pos = 0; pos < 10; pos++) t.forward(1, pos);
-  try {
-    t.forward(1, 10);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("position 10"));
-    EXPECT_THAT(e.what(), HasSubstr("[0, 10)"));
-  }
-  try {
-    t.forward(1, -1);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("position -1"));
-  }
+  const std::string past = error_message([&] { t.forward(1, 10); });
+  EXPECT_THAT(past, HasSubstr("position 10"));
+  EXPECT_THAT(past, HasSubstr("[0, 10)"));
+  EXPECT_THAT(error_message([&] { t.forward(1, -1); }), HasSubstr("position -1"));
   Transformer uncapped(path_, 1);
   EXPECT_THROW(uncapped.forward(1, 40), Error);
   EXPECT_NO_THROW(uncapped.forward(1, 0));
@@ -286,35 +237,22 @@ TEST_F(TransformerErrors, PositionAtOrPastContextThrows) {
 TEST_F(TransformerErrors, TokenOutOfRangeThrows) {
   Transformer t(path_, 1);
   for (int token : {-1, 67, 1 << 30}) {
-    try {
-      t.forward(token, 0);
-      FAIL() << "expected llama2::Error for token " << token;
-    } catch (const Error& e) {
-      EXPECT_THAT(e.what(), HasSubstr("token id " + std::to_string(token)));
-      EXPECT_THAT(e.what(), HasSubstr("[0, 67)"));
-    }
+    const std::string msg = error_message([&] { t.forward(token, 0); });
+    EXPECT_THAT(msg, HasSubstr("token id " + std::to_string(token)));
+    EXPECT_THAT(msg, HasSubstr("[0, 67)"));
   }
   EXPECT_NO_THROW(t.forward(66, 0));
 }
 
 TEST_F(TransformerErrors, NegativeContextThrows) {
-  try {
-    Transformer t(path_, 1, -5);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("context = -5"));
-    EXPECT_THAT(e.what(), HasSubstr(path_));
-  }
+  const std::string msg = error_message([&] { Transformer t(path_, 1, -5); });
+  EXPECT_THAT(msg, HasSubstr("context = -5"));
+  EXPECT_THAT(msg, HasSubstr(path_));
 }
 
 TEST_F(TransformerErrors, MissingModelFileThrowsWithPath) {
-  const std::string missing = dir_ + "/nope.bin";
-  try {
-    Transformer t(missing);
-    FAIL() << "expected llama2::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(missing));
-  }
+  const std::string missing = file("nope.bin");
+  EXPECT_THAT(error_message([&] { Transformer t(missing); }), HasSubstr(missing));
 }
 
 }  // namespace

@@ -47,16 +47,7 @@ std::string parse_error(const Bytes& bytes, bool vocab = false) {
 }
 
 test::SyntheticWeights tiny_weights() {
-  Config c;
-  c.dim = 32;
-  c.hidden_dim = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 24;
-  c.seq_len = 8;
-  c.shared_classifier = true;
-  test::SyntheticWeights w = test::make_weights(c, 5);
+  test::SyntheticWeights w = test::make_weights(test::make_config(32, 64, 2, 4, 2, 24, 8, true), 5);
   w.wcls = w.token_embedding;
   return w;
 }

@@ -127,11 +127,7 @@ TEST(GgufFile, TensorTableAndAlignedDataSection) {
 
 // --- models ---------------------------------------------------------------------------
 
-class GgufModel : public ::testing::Test {
- protected:
-  std::string dir = test::make_temp_dir("gguf_model");
-  std::string file(const std::string& name) { return dir + "/" + name; }
-};
+class GgufModel : public ::testing::Test, protected test::TempDir {};
 
 TEST_F(GgufModel, F32FileGivesTheSameLogitsAsTheLlama2cCheckpoint) {
   const test::SyntheticWeights w = test::make_weights(test::small_config(), 11);
@@ -168,15 +164,7 @@ class GgufBlockTypes : public GgufModel, public ::testing::WithParamInterface<st
 
 TEST_P(GgufBlockTypes, LogitsMatchTheReferenceOnDequantizedWeights) {
   const std::uint32_t type = GetParam();
-  Config c;
-  c.dim = 256;
-  c.hidden_dim = 512;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 40;
-  c.seq_len = 16;
-  c.shared_classifier = false;
+  const Config c = test::make_config(256, 512, 2, 4, 2, 40, 16, false);
   const test::SyntheticWeights w = test::make_weights(c, 13);
   GgufBuilder b;
   add_llama_metadata(b, c);

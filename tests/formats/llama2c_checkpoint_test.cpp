@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -88,13 +89,26 @@ std::string load_error(const std::string& path) {
   return "";
 }
 
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = make_temp_dir("checkpoint"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string file(const std::string& name) const { return dir_ + "/" + name; }
-  std::string dir_;
-};
+// The seven sizes of a config in file order: dim, hidden_dim, n_layers,
+// n_heads, n_kv_heads, vocab_size, seq_len.
+std::array<int, 7> sizes(const Config& c) {
+  return {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len};
+}
+
+// EXPECTs that a loaded model's config has `want`'s sizes and classifier sharing.
+void expect_config(const Config& got, const Config& want) {
+  EXPECT_EQ(sizes(got), sizes(want));
+  EXPECT_EQ(got.shared_classifier, want.shared_classifier);
+}
+
+// Where `p`, a pointer into a v1/v2 model's mapping, is in the file: layer
+// 0's rms_att is at offset 256, so measure from it.
+std::uint64_t file_offset(const Model& m, const void* p) {
+  const char* base = reinterpret_cast<const char*>(m.weights().layers[0].rms_att) - 256;
+  return std::uint64_t(static_cast<const char*>(p) - base);
+}
+
+class CheckpointTest : public ::testing::Test, protected TempDir {};
 
 // Byte sizes of the small_config tensors (dim 48, hidden 100, 3 layers, 6/3
 // heads, vocab 67, seq_len 40), computed here independently of the reader.
@@ -115,15 +129,7 @@ TEST_F(CheckpointTest, LoadsEachVersionWithItsConfig) {
     EXPECT_EQ(m.format(), format);
     EXPECT_EQ(m.path(), file(name));
     EXPECT_EQ(m.file_size(), std::filesystem::file_size(file(name)));
-    const Config& c = m.config();
-    EXPECT_EQ(c.dim, 48);
-    EXPECT_EQ(c.hidden_dim, 100);
-    EXPECT_EQ(c.n_layers, 3);
-    EXPECT_EQ(c.n_heads, 6);
-    EXPECT_EQ(c.n_kv_heads, 3);
-    EXPECT_EQ(c.vocab_size, 67);
-    EXPECT_EQ(c.seq_len, 40);
-    EXPECT_FALSE(c.shared_classifier);
+    expect_config(m.config(), make_config(48, 100, 3, 6, 3, 67, 40, false));
     EXPECT_EQ(m.weights().layers.size(), 3u);
     EXPECT_NE(m.weights().wcls.data, m.weights().token_embedding.data);
   }
@@ -222,22 +228,27 @@ TEST_F(CheckpointTest, ShorterThanV1Header) {
 
 // --- truncated and overlong files ---------------------------------------------------
 
-// End offsets of each v1 tensor for small_config with a separate classifier.
+// Byte offsets where each v1 tensor starts (and the file ends) for a shape
+// with a separate classifier, in uint64: V1Layout{n_layers, dim, hidden, kv_dim, vocab}.
 struct V1Layout {
+  std::uint64_t Ln, dim, hidden, kv, vocab;
   std::uint64_t rms_att = 256;
-  std::uint64_t rms_ffn = rms_att + L * kDim * 4;
-  std::uint64_t rms_final = rms_ffn + L * kDim * 4;
-  std::uint64_t token_embedding = rms_final + kDim * 4;
-  std::uint64_t wq = token_embedding + kVocab * kDim * 4;
-  std::uint64_t wk = wq + L * kDim * kDim * 4;
-  std::uint64_t wv = wk + L * kKv * kDim * 4;
-  std::uint64_t wo = wv + L * kKv * kDim * 4;
-  std::uint64_t w1 = wo + L * kDim * kDim * 4;
-  std::uint64_t w2 = w1 + L * kHidden * kDim * 4;
-  std::uint64_t w3 = w2 + L * kDim * kHidden * 4;
-  std::uint64_t classifier = w3 + L * kHidden * kDim * 4;
-  std::uint64_t end = classifier + kVocab * kDim * 4;
+  std::uint64_t rms_ffn = rms_att + Ln * dim * 4;
+  std::uint64_t rms_final = rms_ffn + Ln * dim * 4;
+  std::uint64_t token_embedding = rms_final + dim * 4;
+  std::uint64_t wq = token_embedding + vocab * dim * 4;
+  std::uint64_t wk = wq + Ln * dim * dim * 4;
+  std::uint64_t wv = wk + Ln * kv * dim * 4;
+  std::uint64_t wo = wv + Ln * kv * dim * 4;
+  std::uint64_t w1 = wo + Ln * dim * dim * 4;
+  std::uint64_t w2 = w1 + Ln * hidden * dim * 4;
+  std::uint64_t w3 = w2 + Ln * dim * hidden * 4;
+  std::uint64_t classifier = w3 + Ln * hidden * dim * 4;
+  std::uint64_t end = classifier + vocab * dim * 4;
 };
+
+// small_config's layout.
+V1Layout small_v1_layout() { return V1Layout{L, kDim, kHidden, kKv, kVocab}; }
 
 std::string needs(std::uint64_t begin, std::uint64_t end) {
   return "needs bytes [" + std::to_string(begin) + ", " + std::to_string(end) + ")";
@@ -246,7 +257,7 @@ std::string needs(std::uint64_t begin, std::uint64_t end) {
 TEST_F(CheckpointTest, V1TruncatedWeightsNameTensorAndOffsets) {
   write_llama2c_v1(file("m.bin"), make_weights(small_config(), 5));
   Bytes full = read_file(file("m.bin"));
-  V1Layout lay;
+  const V1Layout lay = small_v1_layout();
   ASSERT_EQ(full.size(), lay.end);
   struct Case {
     std::uint64_t size;
@@ -439,10 +450,7 @@ TEST_F(CheckpointTest, V2GroupSizeNotDividingATensor) {
 // them with unaligned loads; this reader refuses such a file with a clear
 // message instead (no real model has such a shape).
 TEST_F(CheckpointTest, V2UnalignedScalesAreRefusedClearly) {
-  Config c;
-  c.dim = 6, c.hidden_dim = 5, c.n_layers = 1, c.n_heads = 3, c.n_kv_heads = 3, c.vocab_size = 7, c.seq_len = 4;
-  c.shared_classifier = true;
-  write_llama2c_v2(file("m.bin"), make_weights(c, 10), 6);
+  write_llama2c_v2(file("m.bin"), make_weights(make_config(6, 5, 1, 3, 3, 7, 4, true), 10), 6);
   // header 256 + norms 4 * (6 + 6 + 6) = 328, then 42 int8 values: scales at 370.
   EXPECT_THAT(load_error(file("m.bin")),
               HasSubstr(file("m.bin") + ": token_embedding scales starts at offset 370, not aligned to 4 bytes"));
@@ -451,36 +459,10 @@ TEST_F(CheckpointTest, V2UnalignedScalesAreRefusedClearly) {
 // --- sizes beyond 32 bits -----------------------------------------------------------
 
 // 70B-like shape (Llama 2 70B: separate classifier).
-Config llama70b_config() {
-  Config c;
-  c.dim = 8192;
-  c.hidden_dim = 28672;
-  c.n_layers = 80;
-  c.n_heads = 64;
-  c.n_kv_heads = 8;
-  c.vocab_size = 32000;
-  c.seq_len = 4096;
-  c.shared_classifier = false;
-  return c;
-}
+Config llama70b_config() { return make_config(8192, 28672, 80, 64, 8, 32000, 4096, false); }
 
-// Byte offsets of every v1 tensor of the 70B shape, in uint64.
-struct Layout70B {
-  static constexpr std::uint64_t Ln = 80, dim = 8192, hidden = 28672, kv = 1024, vocab = 32000;
-  std::uint64_t rms_att = 256;
-  std::uint64_t rms_ffn = rms_att + Ln * dim * 4;
-  std::uint64_t rms_final = rms_ffn + Ln * dim * 4;
-  std::uint64_t token_embedding = rms_final + dim * 4;
-  std::uint64_t wq = token_embedding + vocab * dim * 4;
-  std::uint64_t wk = wq + Ln * dim * dim * 4;
-  std::uint64_t wv = wk + Ln * kv * dim * 4;
-  std::uint64_t wo = wv + Ln * kv * dim * 4;
-  std::uint64_t w1 = wo + Ln * dim * dim * 4;
-  std::uint64_t w2 = w1 + Ln * hidden * dim * 4;
-  std::uint64_t w3 = w2 + Ln * dim * hidden * 4;
-  std::uint64_t classifier = w3 + Ln * hidden * dim * 4;
-  std::uint64_t end = classifier + vocab * dim * 4;
-};
+// llama70b_config's layout.
+V1Layout llama70b_v1_layout() { return V1Layout{80, 8192, 28672, 1024, 32000}; }
 
 TEST_F(CheckpointTest, V0SizesBeyond32BitsAreReportedAsTruncated) {
   // vocab 32000 x dim 65536 fp32 = 8388608000 bytes of embedding.
@@ -498,7 +480,7 @@ TEST_F(CheckpointTest, V0SizesBeyond32BitsAreReportedAsTruncated) {
 
 TEST_F(CheckpointTest, V1SeventyBHeaderInSmallFileIsTruncated) {
   write_file(file("m.bin"), ak42_header(llama70b_config(), 1));
-  Layout70B lay;
+  const V1Layout lay = llama70b_v1_layout();
   EXPECT_THAT(load_error(file("m.bin")), HasSubstr("truncated: rms_att " + needs(lay.rms_att, lay.rms_ffn)));
 }
 
@@ -516,7 +498,7 @@ bool make_sparse(const std::string& path, const Bytes& header, std::uint64_t siz
 // A file one byte short of a 70B v1 checkpoint: the message must print the
 // > 2^32 offsets exactly.
 TEST_F(CheckpointTest, SparseSeventyBOneByteShortIsTruncatedWithExactOffsets) {
-  Layout70B lay;
+  const V1Layout lay = llama70b_v1_layout();
   ASSERT_GT(lay.end, 200ull << 30);
   if (!make_sparse(file("m.bin"), ak42_header(llama70b_config(), 1), lay.end - 1)) {
     GTEST_SKIP() << "filesystem does not support a sparse file of " << lay.end << " bytes";
@@ -530,27 +512,17 @@ TEST_F(CheckpointTest, SparseSeventyBOneByteShortIsTruncatedWithExactOffsets) {
 // layer's tensors sit at offsets computed here in uint64, proving no offset
 // wraps at 32 bits. No forward pass (that would read 276 GB of zeros).
 TEST_F(CheckpointTest, SparseSeventyBLoadsWithCorrectOffsets) {
-  Layout70B lay;
+  const V1Layout lay = llama70b_v1_layout();
   if (!make_sparse(file("m.bin"), ak42_header(llama70b_config(), 1), lay.end)) {
     GTEST_SKIP() << "filesystem does not support a sparse file of " << lay.end << " bytes";
   }
   Model m = Model::load(file("m.bin"));
-  const Config& c = m.config();
   EXPECT_EQ(m.format(), ModelFormat::LLAMA2C_V1);
   EXPECT_EQ(m.file_size(), lay.end);
-  EXPECT_EQ(c.dim, 8192);
-  EXPECT_EQ(c.hidden_dim, 28672);
-  EXPECT_EQ(c.n_layers, 80);
-  EXPECT_EQ(c.n_heads, 64);
-  EXPECT_EQ(c.n_kv_heads, 8);
-  EXPECT_EQ(c.vocab_size, 32000);
-  EXPECT_EQ(c.seq_len, 4096);
-  EXPECT_FALSE(c.shared_classifier);
+  expect_config(m.config(), make_config(8192, 28672, 80, 64, 8, 32000, 4096, false));
   const Weights& w = m.weights();
   ASSERT_EQ(w.layers.size(), 80u);
-  // rms_att of layer 0 is at file offset 256: measure everything from it.
-  const char* base = reinterpret_cast<const char*>(w.layers[0].rms_att) - 256;
-  auto offset = [&](const void* p) { return std::uint64_t(static_cast<const char*>(p) - base); };
+  auto offset = [&](const void* p) { return file_offset(m, p); };
   const std::uint64_t l = 79, dim = 8192, hidden = 28672, kv = 1024;
   const LayerWeights& last = w.layers[79];
   EXPECT_EQ(offset(last.rms_att), lay.rms_att + l * dim * 4);
@@ -588,8 +560,7 @@ TEST_F(CheckpointTest, SparseSeventyBV2LoadsWithCorrectOffsets) {
   EXPECT_EQ(m.format(), ModelFormat::LLAMA2C_V2);
   EXPECT_EQ(m.config().n_layers, 80);
   const Weights& w = m.weights();
-  const char* base = reinterpret_cast<const char*>(w.layers[0].rms_att) - 256;
-  auto offset = [&](const void* p) { return std::uint64_t(static_cast<const char*>(p) - base); };
+  auto offset = [&](const void* p) { return file_offset(m, p); };
   const std::uint64_t l = 79;
   const LayerWeights& last = w.layers[79];
   EXPECT_EQ(offset(w.token_embedding.data), token_embedding);

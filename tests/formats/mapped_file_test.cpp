@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "llama2/error.hpp"
-#include "support/synthetic_model.hpp"
+#include "support/temp_dir.hpp"
 
 namespace llama2 {
 namespace {
@@ -30,16 +30,13 @@ std::string map_error(const std::string& path) {
   return "";
 }
 
-class MappedFileTest : public ::testing::Test {
+class MappedFileTest : public ::testing::Test, protected test::TempDir {
  protected:
-  void SetUp() override { dir_ = test::make_temp_dir("mapped"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& content) {
-    std::string path = dir_ + "/" + name;
+    std::string path = file(name);
     std::ofstream(path, std::ios::binary) << content;
     return path;
   }
-  std::string dir_;
 };
 
 TEST_F(MappedFileTest, MapsTheWholeFile) {
@@ -53,12 +50,12 @@ TEST_F(MappedFileTest, MapsTheWholeFile) {
 }
 
 TEST_F(MappedFileTest, MissingFile) {
-  const std::string path = dir_ + "/missing.bin";
+  const std::string path = file("missing.bin");
   EXPECT_THAT(map_error(path), AllOf(HasSubstr(path + ": cannot open"), HasSubstr("No such file")));
 }
 
 TEST_F(MappedFileTest, Directory) {
-  EXPECT_THAT(map_error(dir_), HasSubstr(dir_ + ": not a regular file"));
+  EXPECT_THAT(map_error(dir()), HasSubstr(dir() + ": not a regular file"));
 }
 
 TEST_F(MappedFileTest, CharacterDevice) {
@@ -97,7 +94,7 @@ TEST_F(MappedFileTest, MoveAssignReplacesTheMapping) {
   a = std::move(b);
   EXPECT_EQ(a.data(), b_data);
   EXPECT_EQ(a.size(), 7u);
-  EXPECT_EQ(a.path(), dir_ + "/b.bin");
+  EXPECT_EQ(a.path(), file("b.bin"));
   EXPECT_EQ(0, std::memcmp(a.data(), "second!", 7));
   EXPECT_EQ(b.data(), nullptr);  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(b.size(), 0u);

@@ -34,9 +34,7 @@ std::string config_error(const Config& c) {
 
 TEST(ValidateConfig, AcceptsRealShapes) {
   EXPECT_NO_THROW(validate_config(small_config(), "x"));
-  Config c;  // Llama 2 70B
-  c.dim = 8192, c.hidden_dim = 28672, c.n_layers = 80, c.n_heads = 64, c.n_kv_heads = 8, c.vocab_size = 32000,
-  c.seq_len = 4096;
+  Config c = make_config(8192, 28672, 80, 64, 8, 32000, 4096, true);  // Llama 2 70B
   EXPECT_NO_THROW(validate_config(c, "x"));
   c.n_kv_heads = 64;  // MHA
   EXPECT_NO_THROW(validate_config(c, "x"));

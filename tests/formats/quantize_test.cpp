@@ -42,32 +42,18 @@ ToolRun quantize(const std::string& dir, const std::string& args) {
 }
 
 // Sizes that are multiples of 32 so every matrix can be quantized.
-Config quant_config() {
-  Config c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.vocab_size = 270;  // <unk> <s> </s>, 256 bytes, 11 letters
-  c.seq_len = 32;
-  c.shared_classifier = false;
-  return c;
-}
+// vocab 270: <unk> <s> </s>, 256 bytes, 11 letters.
+Config quant_config() { return test::make_config(64, 96, 2, 4, 2, 270, 32, false); }
 
 const std::vector<int> kTokens = {1, 72, 101, 269, 3, 260, 44, 0, 200};
 
-class Quantize : public ::testing::Test {
- protected:
-  std::string dir = test::make_temp_dir("quantize");
-  std::string file(const std::string& name) { return dir + "/" + name; }
-};
+class Quantize : public ::testing::Test, protected test::TempDir {};
 
 TEST_F(Quantize, Llama2cToGgufF32GivesBitIdenticalLogits) {
   const test::SyntheticWeights w = test::make_weights(test::small_config(), 21);
   test::write_llama2c_v0(file("m.bin"), w);
   test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
-  const ToolRun r = quantize(dir, file("m.bin") + " " + file("m.gguf") + " F32 -z " + file("tok.bin"));
+  const ToolRun r = quantize(dir(), file("m.bin") + " " + file("m.gguf") + " F32 -z " + file("tok.bin"));
   ASSERT_EQ(r.status, 0) << r.err;
   Model gguf = Model::load(file("m.gguf"));
   EXPECT_EQ(gguf.format(), ModelFormat::GGUF);
@@ -86,7 +72,7 @@ TEST_F(Quantize, SharedStoriesModelConvertsToTheSameLogits) {
   LLAMA2_SHARED_MODEL(model, "stories260K.bin");
   // Any 512-piece tokenizer will do for comparing the weights.
   test::write_tokenizer_bin(file("tok512.bin"), 512);
-  const ToolRun r = quantize(dir, model + " " + file("s.gguf") + " F32 -z " + file("tok512.bin"));
+  const ToolRun r = quantize(dir(), model + " " + file("s.gguf") + " F32 -z " + file("tok512.bin"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(engine_logits(Model::load(file("s.gguf")), kTokens), engine_logits(Model::load(model), kTokens));
 }
@@ -142,8 +128,8 @@ TEST_F(Quantize, GgufToGgufKeepsTheTokenizerAndTheStoredValues) {
   const test::SyntheticWeights w = test::make_weights(quant_config(), 23);
   test::write_llama2c_v1(file("m.bin"), w);
   test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
-  ASSERT_EQ(quantize(dir, file("m.bin") + " " + file("q8.gguf") + " Q8_0 -z " + file("tok.bin")).status, 0);
-  const ToolRun r = quantize(dir, file("q8.gguf") + " " + file("f32.gguf") + " F32");
+  ASSERT_EQ(quantize(dir(), file("m.bin") + " " + file("q8.gguf") + " Q8_0 -z " + file("tok.bin")).status, 0);
+  const ToolRun r = quantize(dir(), file("q8.gguf") + " " + file("f32.gguf") + " F32");
   ASSERT_EQ(r.status, 0) << r.err;
   // Q8_0 -> F32 is exact: same dequantized weights, same vocabulary.
   const test::SyntheticWeights a = test::weights_from_model(Model::load(file("q8.gguf")));
@@ -174,7 +160,7 @@ TEST_F(Quantize, RowsNotAMultipleOf32FallBackToF16) {
   const test::SyntheticWeights w = test::make_weights(test::small_config(), 24);  // dim 48, hidden 100
   test::write_llama2c_v1(file("m.bin"), w);
   test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
-  const ToolRun r = quantize(dir, file("m.bin") + " " + file("q.gguf") + " Q8_0 -z " + file("tok.bin"));
+  const ToolRun r = quantize(dir(), file("m.bin") + " " + file("q.gguf") + " Q8_0 -z " + file("tok.bin"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("note: blk.0.ffn_down.weight F16 [100, 48]"), std::string::npos) << r.err;
   EXPECT_EQ(Model::load(file("q.gguf")).weights().layers[0].w2.type, WeightType::F16);
@@ -185,20 +171,20 @@ TEST_F(Quantize, Errors) {
   test::write_llama2c_v1(file("m.bin"), w);
   test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
   test::write_tokenizer_bin(file("tok300.bin"), 300);
-  ToolRun r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " F32");
+  ToolRun r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " F32");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "quantize: " + file("m.bin") +
                        " has no tokenizer: give one with -z tokenizer.bin (see 'quantize --help')\n");
-  r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " Q3_K -z " + file("tok.bin"));
+  r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " Q3_K -z " + file("tok.bin"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("TYPE: expected F32, F16, BF16, Q8_0 or Q4_0, got 'Q3_K'"), std::string::npos) << r.err;
-  r = quantize(dir, file("m.bin") + " " + file("o.gguf") + " F16 -z " + file("tok300.bin"));
+  r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " F16 -z " + file("tok300.bin"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "quantize: error: " + file("o.gguf") + ": the tokenizer has 300 pieces but the model's vocab_size is 67\n");
-  r = quantize(dir, file("absent.bin") + " " + file("o.gguf") + " F16 -z " + file("tok.bin"));
+  r = quantize(dir(), file("absent.bin") + " " + file("o.gguf") + " F16 -z " + file("tok.bin"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("absent.bin"), std::string::npos);
-  r = quantize(dir, file("m.bin") + " " + dir + "/no/such/dir/o.gguf F16 -z " + file("tok.bin"));
+  r = quantize(dir(), file("m.bin") + " " + file("no/such/dir/o.gguf") + " F16 -z " + file("tok.bin"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot open for writing"), std::string::npos) << r.err;
 }

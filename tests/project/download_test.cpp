@@ -3,7 +3,6 @@
 // and refuses corrupt ones. The independent reference is the shared folder's
 // own SHA256SUMS and the bytes of the shared files.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/shared_files.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +25,7 @@ namespace {
 // --- helpers --------------------------------------------------------------------
 using llama2::test::ProcessResult;
 using llama2::test::run_process;
+using llama2::test::TempDir;
 
 bool have_program(const std::string& name) {
   return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
@@ -39,24 +40,6 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-// A fresh folder under the system temp folder, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llama2-download-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // (file, digest) pairs of the shared folder's SHA256SUMS.
 std::vector<std::pair<std::string, std::string>> read_sums(const fs::path& path) {
@@ -115,7 +98,7 @@ TEST(DownloadScript, ListAgreesWithSharedSha256Sums) {
 }
 
 TEST(DownloadScript, RejectsUnknownName) {
-  TempDir tmp;
+  TempDir tmp("download");
   ProcessResult r = download("http://127.0.0.1:9", tmp.path(), "stories9000");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown name 'stories9000'"), std::string::npos) << r.out << r.err;
@@ -123,7 +106,7 @@ TEST(DownloadScript, RejectsUnknownName) {
 }
 
 TEST(DownloadScript, RejectsUnknownTool) {
-  TempDir tmp;
+  TempDir tmp("download");
   ProcessResult r = download("http://127.0.0.1:9", tmp.path(), "tokenizer", "ftp");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("LLAMA2_DOWNLOAD_TOOL=ftp: expected curl or wget"), std::string::npos) << r.out << r.err;
@@ -144,7 +127,7 @@ TEST_P(DownloadWithTool, FetchesTestSetAndKeepsItOnRerun) {
     LLAMA2_SHARED_MODEL(shared, file);
   }
   llama2::test::HttpServer server(llama2::test::shared_models_dir());
-  TempDir tmp;
+  TempDir tmp("download");
   fs::path out = tmp.path() / "models";  // created by the script
 
   ProcessResult first = download(server.url(), out, "test", GetParam());
@@ -173,7 +156,7 @@ TEST_P(DownloadWithTool, RefusesFileWithWrongDigest) {
   REQUIRE_DOWNLOADER();
   if (!have_program(GetParam())) GTEST_SKIP() << GetParam() << " is not installed";
   LLAMA2_SHARED_MODEL(tokenizer, "tokenizer.bin");
-  TempDir tmp;
+  TempDir tmp("download");
   fs::create_directories(tmp.path() / "mirror");
   std::string bytes = read_bytes(tokenizer);
   bytes[bytes.size() / 2] ^= 0x01;
@@ -198,7 +181,7 @@ INSTANTIATE_TEST_SUITE_P(Tools, DownloadWithTool, ::testing::Values("curl", "wge
 TEST(DownloadScript, RefusesFileWithWrongSize) {
   REQUIRE_DOWNLOADER();
   LLAMA2_SHARED_MODEL(model, "aidreams260K.bin");
-  TempDir tmp;
+  TempDir tmp("download");
   fs::create_directories(tmp.path() / "mirror");
   std::string bytes = read_bytes(model);
   write_bytes(tmp.path() / "mirror" / "aidreams260K.bin", bytes.substr(0, bytes.size() - 1));
@@ -220,7 +203,7 @@ TEST(DownloadScript, RefusesFileWithWrongSize) {
 TEST(DownloadScript, ReplacesDamagedExistingFile) {
   REQUIRE_DOWNLOADER();
   LLAMA2_SHARED_MODEL(tokenizer, "tokenizer.model");
-  TempDir tmp;
+  TempDir tmp("download");
   write_bytes(tmp.path() / "tokenizer.model", "not a tokenizer");
   llama2::test::HttpServer server(llama2::test::shared_models_dir());
 

@@ -5,7 +5,6 @@
 // Each builds only the example (plus, in (b), the library) in a temp folder,
 // with the compiler, generator and build type of this build, and runs it.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 
 #include "support/process.hpp"
 #include "support/shared_files.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,28 +25,12 @@ namespace {
 // --- helpers --------------------------------------------------------------------
 using llama2::test::ProcessResult;
 using llama2::test::run_process;
+using llama2::test::TempDir;
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llama2-packaging-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // NAME -> value of the entries "NAME:TYPE=value" of a CMakeCache.txt.
 std::map<std::string, std::string> read_cache(const fs::path& build_dir) {
@@ -115,7 +99,7 @@ void expect_example_runs(const fs::path& generate) {
 
 TEST(Packaging, InstalledPackageWorksWithFindPackage) {
   Toolchain tc = this_build_toolchain();
-  TempDir tmp;
+  TempDir tmp("packaging");
   fs::path prefix = tmp.path() / "prefix";
   ProcessResult install =
       run_process({tc.cmake, "--install", llama2::test::build_dir().string(), "--prefix", prefix.string()});
@@ -173,7 +157,7 @@ TEST(Packaging, InstalledPackageWorksWithFindPackage) {
 
 TEST(Packaging, SourceTreeWorksWithAddSubdirectory) {
   Toolchain tc = this_build_toolchain();
-  TempDir tmp;
+  TempDir tmp("packaging");
   fs::path build = tmp.path() / "build";
   ProcessResult configure =
       tc.configure(examples_dir(), build,

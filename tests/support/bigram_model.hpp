@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/synthetic_model.hpp"
@@ -18,15 +19,9 @@
 namespace llama2::test {
 
 inline void write_bigram_model(const std::string& path, const std::vector<int>& next_of, int seq_len) {
-  Config c;
-  c.vocab_size = static_cast<int>(next_of.size());
-  c.dim = (c.vocab_size + 3) / 4 * 4;  // two heads of even size
-  c.hidden_dim = 4;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.seq_len = seq_len;
-  c.shared_classifier = false;
+  const int vocab_size = static_cast<int>(next_of.size());
+  const int dim_two_heads = (vocab_size + 3) / 4 * 4;  // dim >= vocab, two heads of even size
+  const Config c = make_config(dim_two_heads, 4, 1, 2, 2, vocab_size, seq_len, false);
   SyntheticWeights w = make_weights(c, 7);
   const std::size_t dim = std::size_t(c.dim);
   for (float& x : w.wo) x = 0.0f;
@@ -39,6 +34,15 @@ inline void write_bigram_model(const std::string& path, const std::vector<int>& 
     w.wcls[std::size_t(next_of[t]) * dim + t] = 4.0f;       // (vocab_size, dim) row next_of[t] reads index t
   }
   write_llama2c_v0(path, w);
+}
+
+// A bigram model over write_tokenizer_bin's 300 pieces (ids in vocab300):
+// every token goes to `fallback` unless an edge (from, to) says otherwise.
+inline void write_bigram_edges(const std::string& path, const std::vector<std::pair<int, int>>& edges, int seq_len,
+                               int fallback) {
+  std::vector<int> next_of(vocab300::kVocab, fallback);
+  for (auto [from, to] : edges) next_of[std::size_t(from)] = to;
+  write_bigram_model(path, next_of, seq_len);
 }
 
 }  // namespace llama2::test

@@ -46,6 +46,17 @@ void header7(Writer& w, const Config& c, int vocab_field) {
   for (int v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, vocab_field, c.seq_len}) w.pod(std::int32_t(v));
 }
 
+// The 256-byte v1/v2 header: magic "ak42", version, the 7 fields, shared
+// flag, group_size (v2; 0 in a v1 file), zero padding.
+void header256(Writer& w, const Config& c, int version, int group_size) {
+  w.pod(std::uint32_t(0x616b3432));
+  w.pod(std::int32_t(version));
+  header7(w, c, c.vocab_size);
+  w.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
+  w.pod(std::int32_t(group_size));
+  w.zeros(256 - w.tell());
+}
+
 // One layer's slice of an all-layers tensor.
 std::vector<float> layer_slice(const std::vector<float>& all, int n_layers, int l) {
   std::size_t each = all.size() / std::size_t(n_layers);
@@ -75,18 +86,21 @@ std::vector<float> write_q80(Writer& out, const std::vector<float>& w, int gs) {
 
 }  // namespace
 
-Config small_config() {
+Config make_config(int dim, int hidden_dim, int n_layers, int n_heads, int n_kv_heads, int vocab_size, int seq_len,
+                   bool shared_classifier) {
   Config c;
-  c.dim = 48;
-  c.hidden_dim = 100;
-  c.n_layers = 3;
-  c.n_heads = 6;
-  c.n_kv_heads = 3;
-  c.vocab_size = 67;
-  c.seq_len = 40;
-  c.shared_classifier = false;
+  c.dim = dim;
+  c.hidden_dim = hidden_dim;
+  c.n_layers = n_layers;
+  c.n_heads = n_heads;
+  c.n_kv_heads = n_kv_heads;
+  c.vocab_size = vocab_size;
+  c.seq_len = seq_len;
+  c.shared_classifier = shared_classifier;
   return c;
 }
+
+Config small_config() { return make_config(48, 100, 3, 6, 3, 67, 40, false); }
 
 SyntheticWeights make_weights(const Config& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -128,11 +142,7 @@ void write_llama2c_v0(const std::string& path, const SyntheticWeights& w) {
 void write_llama2c_v1(const std::string& path, const SyntheticWeights& w) {
   const Config& c = w.config;
   Writer out(path);
-  out.pod(std::uint32_t(0x616b3432));
-  out.pod(std::int32_t(1));
-  header7(out, c, c.vocab_size);
-  out.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
-  out.zeros(256 - out.tell());
+  header256(out, c, 1, 0);
   for (const auto* t : {&w.rms_att, &w.rms_ffn, &w.rms_final, &w.token_embedding, &w.wq, &w.wk, &w.wv, &w.wo, &w.w1,
                         &w.w2, &w.w3}) {
     out.floats(*t);
@@ -143,12 +153,7 @@ void write_llama2c_v1(const std::string& path, const SyntheticWeights& w) {
 SyntheticWeights write_llama2c_v2(const std::string& path, const SyntheticWeights& w, int gs) {
   const Config& c = w.config;
   Writer out(path);
-  out.pod(std::uint32_t(0x616b3432));
-  out.pod(std::int32_t(2));
-  header7(out, c, c.vocab_size);
-  out.pod(std::uint8_t(c.shared_classifier ? 1 : 0));
-  out.pod(std::int32_t(gs));
-  out.zeros(256 - out.tell());
+  header256(out, c, 2, gs);
   out.floats(w.rms_att);
   out.floats(w.rms_ffn);
   out.floats(w.rms_final);
@@ -198,14 +203,6 @@ void write_tokenizer_bin(const std::string& path, int vocab_size) {
     out.pod(std::int32_t(pieces[i].size()));
     for (char ch : pieces[i]) out.pod(ch);
   }
-}
-
-std::string make_temp_dir(const std::string& tag) {
-  std::string tmpl = "/tmp/llama2_test_" + tag + "_XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-  return buf.data();
 }
 
 std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed) {

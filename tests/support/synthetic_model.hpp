@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "llama2/config.hpp"
+#include "support/temp_dir.hpp"  // where the tests write these files
 
 namespace llama2::test {
 
@@ -28,6 +29,11 @@ struct SyntheticWeights {
   std::vector<float> wcls;             // (vocab_size, dim); == token_embedding if shared
 };
 
+// A Config from the seven sizes of a llama2.c header, in the file's order,
+// and whether the classifier reuses the token embedding table.
+Config make_config(int dim, int hidden_dim, int n_layers, int n_heads, int n_kv_heads, int vocab_size, int seq_len,
+                   bool shared_classifier);
+
 // A small config: dim 48, hidden 100, 3 layers, 6 heads, 3 kv heads (GQA),
 // vocab 67, seq_len 40, separate classifier. Odd sizes on purpose.
 Config small_config();
@@ -46,10 +52,16 @@ SyntheticWeights write_llama2c_v2(const std::string& path, const SyntheticWeight
 // byte pieces <0x00>..<0xFF> when vocab_size >= 259, then short letter pieces.
 void write_tokenizer_bin(const std::string& path, int vocab_size);
 
+// Ids in write_tokenizer_bin's vocabulary of 300: control tokens, <0xNN> at
+// 3 + NN, then letter pieces "▁a" "b" "c" "▁d" "e" "f" ...
+namespace vocab300 {
+constexpr int kVocab = 300;
+constexpr int kBos = 1, kEos = 2;
+constexpr int kA = 259, kB = 260, kC = 261, kD = 262, kE = 263;  // "▁a" "b" "c" "▁d" "e"
+constexpr int byte_id(int b) { return 3 + b; }
+}  // namespace vocab300
+
 // n token ids uniform in [0, vocab_size), deterministic in seed.
 std::vector<int> random_tokens(int vocab_size, std::size_t n, std::uint64_t seed);
-
-// A fresh empty temporary directory (removed by the OS/tmp cleaner, not by us).
-std::string make_temp_dir(const std::string& tag);
 
 }  // namespace llama2::test

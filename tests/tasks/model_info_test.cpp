@@ -73,15 +73,7 @@ TEST(ModelInfo, GqaSyntheticFp32AndInt8) {
 }
 
 TEST(ModelInfo, Llama2_7BShape) {
-  Config c;
-  c.dim = 4096;
-  c.hidden_dim = 11008;
-  c.n_layers = 32;
-  c.n_heads = 32;
-  c.n_kv_heads = 32;
-  c.vocab_size = 32000;
-  c.seq_len = 4096;
-  c.shared_classifier = false;
+  const Config c = test::make_config(4096, 11008, 32, 32, 32, 32000, 4096, false);
   const ModelInfo info = model_info(c, WeightLayout{WeightType::F16, WeightType::F16, WeightType::F16, WeightType::F16});
   EXPECT_EQ(info.params.total(), 6738415616u);  // the "7B" of Llama-2-7B
   EXPECT_EQ(info.params.embedding, 131072000u);
