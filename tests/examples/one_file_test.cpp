@@ -181,15 +181,14 @@ void expect_logits_near(const std::vector<std::vector<float>>& mine, const std::
   std::printf("[          ] %zu positions, max relative difference to %s %.3g\n", want.size(), what, worst);
 }
 
-// Both fp32 forward passes are within 1e-5 of the exact (double) logits, but
-// their sums round differently (the engine's SIMD lanes, the plain loops
-// here), so they can be 2x that from each other: stories260K_bos.txt at
-// position 115 of 256 is 1.2e-5 apart (the engine 6.7e-6 from exact, this
-// 8.3e-6). So: 1e-5 against the reference, 2e-5 against the library.
+// The one-file sums in double (a reference should be the accurate one): its logits are within 2e-6 of the
+// exact (double) ones, so what separates them from the library's is the library's own float rounding, held
+// to 1e-5. stories260K_bos.txt, the worst case: the one-file 1.6e-6 from exact, the library 7.1e-6 from the
+// one-file with the AVX-512 kernels, 7.6e-6 with AVX2, 8.7e-6 with the scalar ones (LLAMA2_ISA).
 void expect_library_logits(const std::vector<std::vector<float>>& mine, const std::string& model,
                            const SyntheticWeights& weights, const std::vector<int>& tokens) {
-  expect_logits_near(mine, reference_logits(weights, tokens), 1e-5, "the double-precision reference");
-  expect_logits_near(mine, engine_logits(Model::load(model), tokens), 2e-5, "the library");
+  expect_logits_near(mine, reference_logits(weights, tokens), 5e-6, "the double-precision reference");
+  expect_logits_near(mine, engine_logits(Model::load(model), tokens), 1e-5, "the library");
 }
 
 TEST(OneFile, LogitsMatchTheLibraryOnStories260K) {
