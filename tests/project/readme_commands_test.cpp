@@ -117,5 +117,26 @@ TEST(ReadmeCommands, EveryCommandRuns) {
   EXPECT_NE(r.err.find("bits/byte"), std::string::npos);
 }
 
+// The walkthrough points into the one-file reference as (`function`, line N):
+// each must still be where README says.
+TEST(ReadmeCommands, OneFileLinePointersAreCurrent) {
+  const std::string section = the_section();
+  std::ifstream in(test::source_dir() / "examples/one_file/llama2_one_file.cpp");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GT(lines.size(), 100u);
+  const std::regex pointer_re("\\(`(\\w+)`, line (\\d+)\\)");
+  int pointers = 0;
+  for (auto it = std::sregex_iterator(section.begin(), section.end(), pointer_re); it != std::sregex_iterator(); ++it) {
+    const std::string name = (*it)[1].str();
+    const std::size_t line = std::stoul((*it)[2].str());
+    pointers++;
+    ASSERT_LE(line, lines.size()) << name;
+    EXPECT_NE(lines[line - 1].find(" " + name + "("), std::string::npos)
+        << "README says " << name << " is at line " << line << " of the one-file reference: " << lines[line - 1];
+  }
+  EXPECT_GE(pointers, 5);
+}
+
 }  // namespace
 }  // namespace llama2
