@@ -1,7 +1,7 @@
 // bench: tokens per second of prompt processing and generation, measured
 // the way llama.cpp's llama-bench measures them so the figures compare.
 //
-//   build/bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS] [-r REPS] [--json]
+//   build/bench MODEL [-p 512] [-n 128] [-d 0] [-t THREADS[,THREADS...]] [-r REPS] [--json]
 //
 // pp N: one prompt of N tokens run from an empty context (as one batch
 //       through forward_batch; --sequential runs it token by token).
@@ -13,7 +13,9 @@
 //       Reported as "pp512 @ d4000", as llama-bench's --n-depth does.
 // Each test runs once to warm up (page in the weights), then REPS times; the
 // report gives the median, min and max tokens/s over the repetitions, the
-// peak resident memory (getrusage) and the model file size.
+// peak resident memory (getrusage) and the model file size. -t 1,2,4 runs
+// every test at each thread count in turn (a fresh Transformer each), and
+// the load time (mapping the file, allocating the KV cache) is reported.
 // Exit status: 0 ok, 1 bad model file, 2 bad usage.
 #include <sys/resource.h>
 
@@ -39,7 +41,7 @@ struct Options {
   int n_gen = 128;
   int depth = 0;
   llama2::KvType kv_type = llama2::KvType::F32;
-  int threads = 0;
+  std::vector<int> threads;  // thread counts to sweep; empty: one per core
   int reps = 5;
   bool sequential = false;
   bool json = false;
@@ -49,7 +51,7 @@ cli::Program command_line(Options& opt) {
   using llama2::KvType;
   return {
       .name = "bench",
-      .synopsis = "MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS] [-r REPS] [--sequential] [--json]",
+      .synopsis = "MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS[,...]] [-r REPS] [--sequential] [--json]",
       .positionals = {{"MODEL", "any supported checkpoint (llama2.c .bin or GGUF)", cli::text(opt.model_path)}},
       .options =
           {
@@ -61,8 +63,8 @@ cli::Program command_line(Options& opt) {
                cli::integer(opt.depth, 0, "a token count >= 0")},
               {"", "--kv-type", "T", "KV cache element type: f32 (default) or f16",
                cli::choice(opt.kv_type, {{"f32", KvType::F32}, {"f16", KvType::F16}})},
-              {"-t", "", "THREADS", "threads (default: one per core)",
-               cli::integer(opt.threads, 1, "a thread count >= 1")},
+              {"-t", "", "THREADS", "threads (default: one per core); a list (1,2,4) runs every test\nat each count in turn",
+               cli::integer_list(opt.threads, 1, "a thread count >= 1 (or a list: 1,2,4)")},
               {"-r", "", "REPS", "repetitions per test (default 5)",
                cli::integer(opt.reps, 1, "a repetition count >= 1")},
               {"", "--sequential", "", "process the prompt token by token instead of as a batch",
@@ -75,6 +77,7 @@ cli::Program command_line(Options& opt) {
 struct TestResult {
   std::string name;        // "pp512", "tg128"
   int n_tokens = 0;
+  int threads = 0;
   std::vector<double> tps;  // (reps) tokens per second of each repetition
   double median() const {
     std::vector<double> s = tps;
@@ -118,11 +121,12 @@ double peak_rss_bytes() {
   return double(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
 }
 
-int bench_main(int argc, char** argv) {
-  Options opt;
-  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
-  if (opt.n_prompt == 0 && opt.n_gen == 0) throw cli::UsageError{"nothing to measure: both -p and -n are 0"};
-  llama2::Transformer transformer(opt.model_path, opt.threads, 0, opt.kv_type);
+// The tests at one thread count, appended to `results`; returns the seconds
+// the Transformer took to load.
+double run_tests(const Options& opt, int threads, std::vector<TestResult>& results) {
+  const auto load_start = std::chrono::steady_clock::now();
+  llama2::Transformer transformer(opt.model_path, threads, 0, opt.kv_type);
+  const double load_seconds = seconds_since(load_start);
   const llama2::Config& c = transformer.config();
   for (auto [n, flag] : {std::pair{opt.n_prompt, "-p"}, std::pair{opt.n_gen, "-n"}}) {
     if (std::int64_t(opt.depth) + n > c.seq_len) {
@@ -144,10 +148,10 @@ int bench_main(int argc, char** argv) {
   // positions from depth on, so once is enough.
   if (opt.depth > 0) transformer.forward_batch(context, 0);
   const std::string at_depth = opt.depth ? " @ d" + std::to_string(opt.depth) : "";
+  const int n_threads = transformer.n_threads();
 
-  std::vector<TestResult> results;
   if (opt.n_prompt > 0) {
-    TestResult r{"pp" + std::to_string(opt.n_prompt) + at_depth, opt.n_prompt, {}};
+    TestResult r{"pp" + std::to_string(opt.n_prompt) + at_depth, opt.n_prompt, n_threads, {}};
     run_prompt(transformer, prompt, opt.depth, opt.sequential);  // warm-up
     for (int i = 0; i < opt.reps; i++) {
       r.tps.push_back(opt.n_prompt / run_prompt(transformer, prompt, opt.depth, opt.sequential));
@@ -155,44 +159,58 @@ int bench_main(int argc, char** argv) {
     results.push_back(r);
   }
   if (opt.n_gen > 0) {
-    TestResult r{"tg" + std::to_string(opt.n_gen) + at_depth, opt.n_gen, {}};
+    TestResult r{"tg" + std::to_string(opt.n_gen) + at_depth, opt.n_gen, n_threads, {}};
     run_generation(transformer, std::min(opt.n_gen, 16), opt.depth);  // warm-up
     for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_gen / run_generation(transformer, opt.n_gen, opt.depth));
     results.push_back(r);
   }
+  return load_seconds;
+}
 
-  const llama2::Model& model = transformer.model();
+int bench_main(int argc, char** argv) {
+  Options opt;
+  if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
+  if (opt.n_prompt == 0 && opt.n_gen == 0) throw cli::UsageError{"nothing to measure: both -p and -n are 0"};
+  if (opt.threads.empty()) opt.threads.push_back(0);  // one per core
+
+  std::vector<TestResult> results;
+  std::vector<double> load_seconds;  // (thread counts)
+  for (int threads : opt.threads) load_seconds.push_back(run_tests(opt, threads, results));
+
+  const llama2::Model model = llama2::Model::load(opt.model_path);
   const std::string format(llama2::model_format_name(model.format()));
   const std::string type(llama2::weight_type_name(model.weights().layers.at(0).wq.type));
   const std::string isa(llama2::kernel_isa_name());
   const std::string prompt_mode = opt.sequential ? "sequential" : "batched";
-  const std::string kv(llama2::kv_type_name(transformer.kv_type()));
+  const std::string kv(llama2::kv_type_name(opt.kv_type));
   const double rss = peak_rss_bytes(), size = double(model.file_size());
+  const double load = *std::min_element(load_seconds.begin(), load_seconds.end());
   if (opt.json) {
     std::printf("{\"model\": \"%s\", \"format\": \"%s\", \"weight_type\": \"%s\", \"model_bytes\": %.0f, "
-                "\"threads\": %d, \"kernels\": \"%s\", \"prompt\": \"%s\", \"kv_type\": \"%s\", \"depth\": %d, "
-                "\"reps\": %d, "
+                "\"kernels\": \"%s\", \"prompt\": \"%s\", \"kv_type\": \"%s\", \"depth\": %d, "
+                "\"reps\": %d, \"load_seconds\": %.4f, "
                 "\"peak_rss_bytes\": %.0f, "
                 "\"tests\": [",
-                cli::json_escape(opt.model_path).c_str(), cli::json_escape(format).c_str(), cli::json_escape(type).c_str(), size,
-                transformer.n_threads(), isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.depth, opt.reps, rss);
+                cli::json_escape(opt.model_path).c_str(), cli::json_escape(format).c_str(),
+                cli::json_escape(type).c_str(), size, isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.depth, opt.reps,
+                load, rss);
     for (std::size_t i = 0; i < results.size(); i++) {
       const TestResult& r = results[i];
-      std::printf("%s{\"test\": \"%s\", \"n_tokens\": %d, \"tps_median\": %.3f, \"tps_min\": %.3f, \"tps_max\": %.3f, "
-                  "\"tps\": [",
-                  i ? ", " : "", r.name.c_str(), r.n_tokens, r.median(), r.min(), r.max());
+      std::printf("%s{\"test\": \"%s\", \"n_tokens\": %d, \"threads\": %d, \"tps_median\": %.3f, "
+                  "\"tps_min\": %.3f, \"tps_max\": %.3f, \"tps\": [",
+                  i ? ", " : "", r.name.c_str(), r.n_tokens, r.threads, r.median(), r.min(), r.max());
       for (std::size_t k = 0; k < r.tps.size(); k++) std::printf("%s%.3f", k ? ", " : "", r.tps[k]);
       std::printf("]}");
     }
     std::printf("]}\n");
   } else {
-    std::printf("model    %s (%s, %s, %.1f MiB)\n", opt.model_path.c_str(), format.c_str(), type.c_str(),
-                size / 1048576.0);
-    std::printf("threads  %d, kernels %s, prompt %s, KV cache %s, %d repetitions\n", transformer.n_threads(),
-                isa.c_str(), prompt_mode.c_str(), kv.c_str(), opt.reps);
-    std::printf("%-14s %12s %12s %12s\n", "test", "t/s median", "min", "max");
+    std::printf("model    %s (%s, %s, %.1f MiB), loaded in %.3f s\n", opt.model_path.c_str(), format.c_str(),
+                type.c_str(), size / 1048576.0, load);
+    std::printf("kernels  %s, prompt %s, KV cache %s, %d repetitions\n", isa.c_str(), prompt_mode.c_str(), kv.c_str(),
+                opt.reps);
+    std::printf("%-14s %7s %12s %12s %12s\n", "test", "threads", "t/s median", "min", "max");
     for (const TestResult& r : results) {
-      std::printf("%-14s %12.2f %12.2f %12.2f\n", r.name.c_str(), r.median(), r.min(), r.max());
+      std::printf("%-14s %7d %12.2f %12.2f %12.2f\n", r.name.c_str(), r.threads, r.median(), r.min(), r.max());
     }
     std::printf("peak RSS %.1f MiB (model file %.1f MiB)\n", rss / 1048576.0, size / 1048576.0);
   }

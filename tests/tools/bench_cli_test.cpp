@@ -6,6 +6,7 @@
 
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 #include "support/shared_files.hpp"
@@ -58,6 +59,26 @@ TEST(BenchCli, ReportsPromptAndGenerationTestsInJson) {
   EXPECT_GT(json_number(r.out, "peak_rss_bytes"), json_number(r.out, "model_bytes"));
 }
 
+// -t 1,2 runs every test at each thread count in turn, each row naming its count.
+TEST(BenchCli, SweepsThreadCounts) {
+  auto r = run_process({bench(), model_path(), "-p", "8", "-n", "4", "-t", "1,2", "-r", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* want : {"\"test\": \"pp8\", \"n_tokens\": 8, \"threads\": 1,",
+                           "\"test\": \"tg4\", \"n_tokens\": 4, \"threads\": 1,",
+                           "\"test\": \"pp8\", \"n_tokens\": 8, \"threads\": 2,",
+                           "\"test\": \"tg4\", \"n_tokens\": 4, \"threads\": 2,"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  EXPECT_GE(json_number(r.out, "load_seconds"), 0.0);
+  r = run_process({bench(), model_path(), "-p", "8", "-n", "0", "-t", "1,3", "-r", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("loaded in"), std::string::npos) << r.out;
+  const std::regex row("\npp8 +([0-9]+) +[0-9.]+");
+  std::vector<int> counts;
+  for (std::sregex_iterator it(r.out.begin(), r.out.end(), row), end; it != end; ++it) counts.push_back(std::stoi((*it)[1]));
+  EXPECT_EQ(counts, (std::vector<int>{1, 3})) << r.out;
+}
+
 TEST(BenchCli, DepthStartsTheTestsDeeperInTheContext) {
   auto r = run_process({bench(), model_path(), "-p", "8", "-n", "4", "-d", "30", "-r", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -93,6 +114,8 @@ TEST(BenchCli, BadUsage) {
       {{m, "-p", "0", "-n", "0"}, 2, "nothing to measure: both -p and -n are 0"},
       {{m, "-d", "-1"}, 2, "-d: expected a token count >= 0"},
       {{m, "-t", "0"}, 2, "-t: expected a thread count >= 1"},
+      {{m, "-t", "2,0"}, 2, "-t: expected a thread count >= 1 (or a list: 1,2,4), got '2,0'"},
+      {{m, "-t", "2,"}, 2, "-t: expected an integer, got ''"},
       {{m, "-r", "x"}, 2, "-r: expected an integer, got 'x'"},
       {{m, "-r", "0"}, 2, "-r: expected a repetition count >= 1"},
       {{m, "--fast"}, 2, "unknown option --fast"},

@@ -83,6 +83,23 @@ long long parse_int64(std::string_view flag, std::string_view value) {
   return v;
 }
 
+Setter integer_list(std::vector<int>& target, long long min, std::string_view expected, long long max) {
+  return [&target, min, max, expected](std::string_view name, std::string_view value) {
+    std::vector<int> list;
+    std::size_t at = 0;
+    for (;;) {
+      const std::size_t comma = value.find(',', at);
+      const std::string_view item = value.substr(at, comma == std::string_view::npos ? value.npos : comma - at);
+      const long long v = parse_int64(name, item);
+      if (v < min || v > max) throw bad_value(name, expected, value);
+      list.push_back(int(v));
+      if (comma == std::string_view::npos) break;
+      at = comma + 1;
+    }
+    target = std::move(list);
+  };
+}
+
 double parse_number(std::string_view flag, std::string_view value, bool as_float) {
   const std::string s(value);
   char* end = nullptr;

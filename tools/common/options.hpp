@@ -110,6 +110,10 @@ Setter integer(T& target, long long min, std::string_view expected, long long ma
   };
 }
 
+// A comma-separated list of integers, each in [min, max] ("1,2,4"); else
+// bad_value(EXPECTED). A repeated option replaces the list.
+Setter integer_list(std::vector<int>& target, long long min, std::string_view expected, long long max = INT_MAX);
+
 // A finite number into T (float or double) for which ok(number) holds; else bad_value(EXPECTED).
 template <class T, class Ok>
 Setter number(T& target, std::string_view expected, Ok ok) {
