@@ -20,6 +20,7 @@
 #include "support/gguf_builder.hpp"
 #include "support/golden_logits.hpp"
 #include "support/jsonl.hpp"
+#include "support/golden_text.hpp"
 #include "support/process.hpp"
 #include "support/reference_model.hpp"
 #include "support/shared_files.hpp"
@@ -68,27 +69,20 @@ TEST(OneFile, GreedyTextMatchesRunAndLlama2cGolden) {
   LLAMA2_SHARED_MODEL(model, "aidreams260K.bin");
   LLAMA2_SHARED_MODEL(tok, "aidreams_tok512.bin");
   LLAMA2_SHARED_GOLDEN(golden, "aidreams260K_greedy.txt");
-  const std::string g = read_all(golden);
-  ASSERT_NE(g.find("(-t 0 -n 128)"), std::string::npos) << "the golden file's header no longer says -n 128";
+  ASSERT_NE(read_all(golden).find("(-t 0 -n 128)"), std::string::npos)
+      << "the golden file's header no longer says -n 128";
   int cases = 0;
-  for (std::size_t at = g.find("\nPROMPT: "); at != std::string::npos; at = g.find("\nPROMPT: ", at)) {
-    at++;
-    const std::size_t eol = g.find('\n', at);
-    const std::string prompt = g.substr(at + 8, eol - at - 8);
-    const std::size_t end = g.find("\n@@@\n", eol);
-    ASSERT_NE(end, std::string::npos);
-    const std::string want = g.substr(eol + 1, end - eol - 1);
-    SCOPED_TRACE("prompt '" + prompt + "'");
-    const std::vector<std::string> args = {model, "-z", tok, "-t", "0", "-n", "128", "-i", prompt};
+  for (const GoldenText& c : read_golden_text(golden)) {
+    SCOPED_TRACE("prompt '" + c.prompt + "'");
+    const std::vector<std::string> args = {model, "-z", tok, "-t", "0", "-n", "128", "-i", c.prompt};
     const ProcessResult mine = one_file(args);
     const ProcessResult run = run_tool("run", args);
     EXPECT_EQ(mine.exit_code, 0) << describe(mine);
-    EXPECT_EQ(mine.out, want);
+    EXPECT_EQ(mine.out, c.out);
     EXPECT_EQ(mine.out, run.out);
     EXPECT_NE(mine.err.find("achieved tok/s: "), std::string::npos) << mine.err;
     EXPECT_EQ(mine.out.find("tok/s"), std::string::npos);
     cases++;
-    at = end;
   }
   EXPECT_EQ(cases, 3);
 }

@@ -16,6 +16,7 @@
 
 #include "llama2/tokenizer.hpp"
 #include "support/bigram_model.hpp"
+#include "support/golden_text.hpp"
 #include "support/process.hpp"
 #include "support/shared_files.hpp"
 #include "support/synthetic_model.hpp"
@@ -97,18 +98,10 @@ TEST_F(RunCli, MatchesLlama2cOnAiDreams) {
   LLAMA2_SHARED_MODEL(model, "aidreams260K.bin");
   LLAMA2_SHARED_MODEL(tok, "aidreams_tok512.bin");
   LLAMA2_SHARED_GOLDEN(golden, "aidreams260K_greedy.txt");
-  std::ifstream in(golden, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string g = buf.str();
   int cases = 0;
-  for (std::size_t at = g.find("\nPROMPT: "); at != std::string::npos; at = g.find("\nPROMPT: ", at)) {
-    at++;  // the start of the PROMPT line
-    const std::size_t eol = g.find('\n', at);
-    const std::string prompt = g.substr(at + 8, eol - at - 8);
-    const std::size_t end = g.find("\n@@@\n", eol);
-    ASSERT_NE(end, std::string::npos);
-    const std::string want = g.substr(eol + 1, end - eol - 1);
+  for (const GoldenText& c : read_golden_text(golden)) {
+    const std::string& prompt = c.prompt;
+    const std::string& want = c.out;
     SCOPED_TRACE("prompt '" + prompt + "'");
     const std::string threads = cases == 0 ? "2" : "1";
     ProcessResult r =
@@ -137,7 +130,6 @@ TEST_F(RunCli, MatchesLlama2cOnAiDreams) {
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     EXPECT_EQ(r.out, want) << "--kv-type f16";
     cases++;
-    at = end;
   }
   EXPECT_EQ(cases, 3);
 }
