@@ -51,7 +51,10 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads <= 0 ? hardware_threads() : n_threads) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads <= 0 ? hardware_threads() : n_threads),
+      shares_(new std::atomic<std::uint64_t>[std::size_t(n_threads_)]) {
+  for (int i = 0; i < n_threads_; i++) shares_[std::size_t(i)].store(0, std::memory_order_relaxed);
   workers_.reserve(n_threads_ - 1);
   for (int i = 1; i < n_threads_; i++) workers_.emplace_back([this, i] { worker(i); });
 }
@@ -63,27 +66,59 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-// Thread `index` of n_threads_ takes a contiguous run of grain-sized chunks.
-// The split depends only on (n, grain, n_threads), never on timing.
-void ThreadPool::run_share(int index) {
-  const std::size_t chunks = (job_n_ + job_grain_ - 1) / job_grain_;
-  const std::size_t first = chunks * std::size_t(index) / std::size_t(n_threads_);
-  const std::size_t last = chunks * std::size_t(index + 1) / std::size_t(n_threads_);
-  if (first == last) return;
-  const std::size_t begin = first * job_grain_;
-  const std::size_t end = std::min(job_n_, last * job_grain_);
-  (*job_)(begin, end, index);
+namespace {
+constexpr std::uint64_t pack(std::uint64_t begin, std::uint64_t end) { return begin << 32 | end; }
+constexpr std::uint64_t begin_of(std::uint64_t share) { return share >> 32; }
+constexpr std::uint64_t end_of(std::uint64_t share) { return share & 0xffffffffu; }
+}  // namespace
+
+void ThreadPool::run_chunks(std::size_t c0, std::size_t c1, int index) {
+  // Read before the chunks count as done: once they all do, the caller may
+  // return and set up the next job.
+  const std::size_t total = job_chunks_;
+  (*job_)(c0 * job_grain_, std::min(job_n_, c1 * job_grain_), index);
+  const std::size_t done = chunks_done_.fetch_add(c1 - c0, std::memory_order_acq_rel) + (c1 - c0);
+  if (done == total) chunks_done_.notify_one();
+}
+
+// A claim that succeeds is the current job's: the job does not end (and the
+// next cannot start) before its claimed chunks are counted done, and every
+// share was stored after the job's fields. So a worker that slept through
+// whole jobs and wakes late at worst finds every share empty.
+void ThreadPool::work(int index) {
+  std::atomic<std::uint64_t>& own = shares_[std::size_t(index)];
+  for (std::uint64_t v = own.load(std::memory_order_acquire); begin_of(v) < end_of(v);) {
+    if (own.compare_exchange_weak(v, pack(end_of(v), end_of(v)), std::memory_order_acq_rel)) {
+      run_chunks(begin_of(v), end_of(v), index);
+      break;
+    }
+  }
+  // Steal: the back half of another thread's unclaimed chunks, until none is left.
+  for (bool found = true; found;) {
+    found = false;
+    for (int k = 1; k < n_threads_; k++) {
+      std::atomic<std::uint64_t>& victim = shares_[std::size_t((index + k) % n_threads_)];
+      std::uint64_t v = victim.load(std::memory_order_acquire);
+      while (begin_of(v) < end_of(v)) {
+        found = true;
+        const std::uint64_t from = end_of(v) - (end_of(v) - begin_of(v) + 1) / 2;
+        if (victim.compare_exchange_weak(v, pack(begin_of(v), from), std::memory_order_acq_rel)) {
+          run_chunks(from, end_of(v), index);
+          break;
+        }
+      }
+    }
+  }
 }
 
 void ThreadPool::worker(int index) {
-  std::uint64_t seen = 0;
+  std::uint32_t seen = 0;
   for (;;) {
     auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
     if (!spin_until(changed)) generation_.wait(seen, std::memory_order_acquire);
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
-    run_share(index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    work(index);
   }
 }
 
@@ -102,17 +137,27 @@ void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_
     fn(0, n, 0);
     return;
   }
+  // Chunk indices are packed in 32 bits: coarser chunks (still a multiple of
+  // the grain) for a loop of more than 2^32 - 1 of them.
+  constexpr std::size_t kMaxChunks = 0xffffffffu;
+  if ((n + grain - 1) / grain > kMaxChunks) grain *= ((n + grain - 1) / grain + kMaxChunks - 1) / kMaxChunks;
   job_ = &fn;
   job_n_ = n;
   job_grain_ = grain;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
+  job_chunks_ = (n + grain - 1) / grain;
+  chunks_done_.store(0, std::memory_order_relaxed);
+  // Thread i's share: a contiguous run of chunks, as even as they divide.
+  const std::size_t threads = std::size_t(n_threads_);
+  for (std::size_t i = 0; i < threads; i++) {
+    shares_[i].store(pack(job_chunks_ * i / threads, job_chunks_ * (i + 1) / threads), std::memory_order_release);
+  }
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
-  run_share(0);
-  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  work(0);
+  auto done = [&] { return chunks_done_.load(std::memory_order_acquire) == job_chunks_; };
   while (!spin_until(done)) {
-    int p = pending_.load(std::memory_order_acquire);
-    if (p != 0) pending_.wait(p, std::memory_order_acquire);
+    const std::size_t d = chunks_done_.load(std::memory_order_acquire);
+    if (d != job_chunks_) chunks_done_.wait(d, std::memory_order_acquire);
   }
   job_ = nullptr;
 }

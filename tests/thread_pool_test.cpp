@@ -1,5 +1,9 @@
 // ThreadPool: parallel_for covers [0, n) exactly once with grain-aligned
-// ranges, the split is deterministic, the pool is reusable and shuts down promptly.
+// ranges, a thread index never runs two ranges at once, the caller runs
+// index 0, the pool is reusable and shuts down promptly. Which thread gets
+// which range depends on timing (idle threads steal unclaimed chunks);
+// that results do not is tested where results are computed
+// (TransformerThreads, the kernels' split tests).
 #include "llama2/thread_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -58,23 +62,17 @@ TEST(ThreadPool, RangesCoverEachIndexExactlyOnce) {
             grain);
         for (std::size_t i = 0; i < n; i++) ASSERT_EQ(hits[i].load(), 1) << "index " << i;
 
-        // Ranges are contiguous, one per thread at most, and grain-aligned.
+        // Ranges tile [0, n) and are grain-aligned.
         const std::size_t g = grain == 0 ? 1 : grain;
         auto ranges = record(pool, n, grain);
         ASSERT_FALSE(ranges.empty());
-        EXPECT_LE(ranges.size(), std::size_t(threads));
         EXPECT_EQ(ranges.front().begin, 0u);
         EXPECT_EQ(ranges.back().end, n);
-        std::vector<int> seen_threads;
         for (std::size_t k = 0; k < ranges.size(); k++) {
           if (k > 0) EXPECT_EQ(ranges[k].begin, ranges[k - 1].end);
           EXPECT_EQ(ranges[k].begin % g, 0u);
           if (ranges[k].end != n) EXPECT_EQ((ranges[k].end - ranges[k].begin) % g, 0u);
-          seen_threads.push_back(ranges[k].thread);
         }
-        std::sort(seen_threads.begin(), seen_threads.end());
-        EXPECT_EQ(std::unique(seen_threads.begin(), seen_threads.end()), seen_threads.end())
-            << "a thread index ran twice";
       }
     }
   }
@@ -88,20 +86,38 @@ TEST(ThreadPool, ZeroItemsCallsNothing) {
 }
 
 TEST(ThreadPool, WorkIsSpreadOverThreads) {
+  // Enough work per chunk that every worker wakes before the caller is done:
+  // more than one thread index takes part.
   ThreadPool pool(3);
-  auto ranges = record(pool, 300, 1);
-  ASSERT_EQ(ranges.size(), 3u);
-  for (int t = 0; t < 3; t++) EXPECT_EQ(ranges[t].thread, t);  // thread t takes the t-th share
-  for (const Range& r : ranges) {  // an even split
-    EXPECT_GE(r.end - r.begin, 99u);
-    EXPECT_LE(r.end - r.begin, 101u);
-  }
+  std::mutex mu;
+  std::vector<int> threads;
+  pool.parallel_for(3000, [&](std::size_t b, std::size_t e, int t) {
+    volatile double sink = 0;
+    for (std::size_t i = b; i < e; i++)
+      for (int k = 0; k < 20000; k++) sink = sink + double(k);
+    std::lock_guard<std::mutex> lock(mu);
+    threads.push_back(t);
+  }, 1);
+  std::sort(threads.begin(), threads.end());
+  EXPECT_GT(std::unique(threads.begin(), threads.end()) - threads.begin(), 1);
 }
 
-TEST(ThreadPool, SplitIsDeterministic) {
-  ThreadPool pool(4);
-  auto first = record(pool, 1001, 16);
-  for (int i = 0; i < 50; i++) ASSERT_EQ(record(pool, 1001, 16), first);
+// A thread index is one thread: its calls never overlap, so a per-index
+// scratch buffer (forward_batch's attention scratch) is safe.
+TEST(ThreadPool, EachThreadIndexRunsOneRangeAtATime) {
+  for (int threads : {2, 3, 8}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> running(static_cast<std::size_t>(threads));
+    std::atomic<int> overlaps{0};
+    for (int rep = 0; rep < 200; rep++) {
+      pool.parallel_for(257, [&](std::size_t, std::size_t, int t) {
+        if (running[std::size_t(t)].fetch_add(1) != 0) overlaps++;
+        std::this_thread::yield();
+        running[std::size_t(t)].fetch_sub(1);
+      }, 1);
+    }
+    EXPECT_EQ(overlaps.load(), 0) << threads << " threads";
+  }
 }
 
 TEST(ThreadPool, CallerRunsShareZero) {
@@ -113,11 +129,17 @@ TEST(ThreadPool, CallerRunsShareZero) {
     std::lock_guard<std::mutex> lock(mu);
     who.emplace_back(t, std::this_thread::get_id());
   });
-  ASSERT_EQ(who.size(), 3u);
+  ASSERT_GE(who.size(), 1u);
+  bool caller_ran = false;
   for (auto [t, id] : who) {
-    if (t == 0) EXPECT_EQ(id, caller);
-    else EXPECT_NE(id, caller);
+    if (t == 0) {
+      EXPECT_EQ(id, caller);
+      caller_ran = true;
+    } else {
+      EXPECT_NE(id, caller);
+    }
   }
+  EXPECT_TRUE(caller_ran) << "the caller takes its own share first";
 }
 
 TEST(ThreadPool, ReusedAcross10000Calls) {

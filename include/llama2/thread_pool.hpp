@@ -1,16 +1,21 @@
 // ThreadPool: a fixed set of std::threads that run parallel loops.
 //
 // Threads are created once and reused for every matmul of every token.
-// Work is split statically into contiguous ranges, so which thread computes
-// an output never changes how that output is computed: results do not depend
-// on the thread count. Idle workers spin briefly (a matmul follows another
-// within microseconds) and then sleep on an atomic wait, so an idle pool
-// uses no CPU.
+// Each thread's share of a loop is a contiguous range of chunks, which it
+// claims whole when it wakes; a thread that has finished its own share
+// steals the back half of a share nobody has claimed yet, so a thread the OS
+// has not scheduled (more threads than cores, or a busy machine) holds up
+// nobody. Which thread computes an output never changes how that output is
+// computed: results do not depend on the thread count or on the timing.
+// Idle workers spin briefly (a matmul follows another within microseconds)
+// and then sleep on an atomic wait, so an idle pool uses no CPU.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -40,15 +45,23 @@ class ThreadPool {
 
  private:
   void worker(int index);
-  void run_share(int index);
+  // Claims and runs chunks as thread `index`: its own share, then stolen
+  // halves of the others' until none is left.
+  void work(int index);
+  // Runs chunks [c0, c1) of the job as thread `index` and counts them done.
+  void run_chunks(std::size_t c0, std::size_t c1, int index);
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
   const std::function<void(std::size_t, std::size_t, int)>* job_ = nullptr;
   std::size_t job_n_ = 0;
   std::size_t job_grain_ = 1;
-  std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::size_t job_chunks_ = 0;
+  // (n_threads) each thread's unclaimed chunks [begin, end) of the current
+  // job, packed as begin << 32 | end; claimed by compare-and-swap.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> shares_;
+  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<std::size_t> chunks_done_{0};
   std::atomic<bool> stop_{false};
 };
 
