@@ -164,37 +164,38 @@ K256 void attention_values_f16(float* out, const float* att, const std::uint16_t
 
 // --- matrix-vector: fp32 ---------------------------------------------------------------
 
-// R rows at once share each load of x; every row keeps its own two
-// accumulators, so row r's sum is the same for any R.
+// R rows at once (ld floats apart) share each load of x; every row keeps its
+// own two accumulators, so row r's sum is the same for any R.
 template <int R>
-K256_INLINE void f32_rows(float* out, const float* w, const float* x, std::size_t cols) {
+K256_INLINE void f32_rows(float* out, const float* w, std::size_t ld, const float* x, std::size_t cols) {
   __m256 acc0[R], acc1[R];
   for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
   std::size_t j = 0;
   for (; j + 16 <= cols; j += 16) {
     const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
     for (int r = 0; r < R; r++) {
-      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j), x0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j + 8), x1, acc1[r]);
+      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j + 8), x1, acc1[r]);
     }
   }
   if (j + 8 <= cols) {
     const __m256 x0 = _mm256_loadu_ps(x + j);
-    for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * cols + j), x0, acc0[r]);
+    for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
     j += 8;
   }
   if (j < cols) {
     const __m256i m = tail_mask(cols - j);
     const __m256 x1 = _mm256_maskload_ps(x + j, m);
-    for (int r = 0; r < R; r++) acc1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(w + r * cols + j, m), x1, acc1[r]);
+    for (int r = 0; r < R; r++) acc1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(w + r * ld + j, m), x1, acc1[r]);
   }
   for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
 }
 
-K256 void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
+K256 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t ld = w.row_bytes / sizeof(float);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, w + r * cols, x, cols);
-  for (; r < r1; r++) f32_rows<1>(out + r, w + r * cols, x, cols);
+  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+  for (; r < r1; r++) f32_rows<1>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
 }
 
 // --- matrix-vector: llama2.c int8 (Q8_GROUP) ------------------------------------------
@@ -228,16 +229,16 @@ K256_INLINE void q8_group_rows(float* out, const std::int8_t* q, const float* sc
   for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
 }
 
-K256 void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
-                          std::size_t cols, std::size_t r0, std::size_t r1) {
+K256 void matvec_q8_group(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t gs = w.group_size, groups = w.cols / gs;
   if (gs % 8 != 0) {
-    kernels_scalar().matvec_q8_group(out, q, scales, gs, x, cols, r0, r1);
+    kernels_scalar().weight(WeightType::Q8_GROUP).matvec(out, w, x, r0, r1);
     return;
   }
-  const std::size_t groups = cols / gs;
+  const auto* q = static_cast<const std::int8_t*>(w.data);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
-  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
+  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
+  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
 }
 
 // --- matrix-matrix (batched prompt) ---------------------------------------------------
@@ -357,10 +358,10 @@ K256_INLINE __m256 load_bf16(const std::uint16_t* p) {
 }
 
 template <bool kBf16>
-K256_INLINE void half_rows(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                           std::size_t r1) {
+K256_INLINE void half_rows(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t cols = w.cols;
   for (std::size_t r = r0; r < r1; r++) {
-    const std::uint16_t* row = w + r * cols;
+    const auto* row = reinterpret_cast<const std::uint16_t*>(w.row(r));
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     std::size_t j = 0;
     for (; j + 16 <= cols; j += 16) {
@@ -377,13 +378,11 @@ K256_INLINE void half_rows(float* out, const std::uint16_t* w, const float* x, s
   }
 }
 
-K256 void matvec_f16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                     std::size_t r1) {
-  half_rows<false>(out, w, x, cols, r0, r1);
+K256 void matvec_f16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<false>(out, w, x, r0, r1);
 }
-K256 void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                      std::size_t r1) {
-  half_rows<true>(out, w, x, cols, r0, r1);
+K256 void matvec_bf16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<true>(out, w, x, r0, r1);
 }
 
 // --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations ----------------
@@ -596,32 +595,28 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-K256 void matvec_q8_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+K256 void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows<false, 1>(out + r, row_blocks<BlockQ8_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q_0_rows<false, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
 }
 
-K256 void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows<true, 1>(out + r, row_blocks<BlockQ4_0>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q_0_rows<true, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
 }
 
-K256 void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+K256 void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
-  for (; r < r1; r++) q4_k_rows<1>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
-K256 void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
-  for (; r < r1; r++) q6_k_rows<1>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
 // --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
@@ -633,12 +628,11 @@ K256_INLINE __m256i load_u8x8(const std::uint8_t* p) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
-K256 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K256 void matvec_q8_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
       const float* xb = x + b * kQK;
       for (int i = 0; i < 32; i += 16) {
@@ -650,13 +644,12 @@ K256 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
-K256 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K256 void matvec_q4_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m256i nibble = _mm256_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
       // so is their difference, the dequantized weight.
       const float df = _cvtsh_ss(blocks[b].d);
@@ -687,13 +680,12 @@ K256_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
   }
 }
 
-K256 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K256 void matvec_q4_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m256i nibble = _mm256_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w.row(r));
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       float dsc[8], dmn[8];
       q4_k_scales(blocks[b], dsc, dmn);
       const float* xb = x + b * kQK_K;
@@ -718,13 +710,12 @@ K256 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, cons
 // Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
 // 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
 // 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
-K256 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K256 void matvec_q6_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m256i nibble = _mm256_set1_epi32(0xF), top = _mm256_set1_epi32(0x30), bias = _mm256_set1_epi32(32);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w.row(r));
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const BlockQ6_K& blk = blocks[b];
       const float d = _cvtsh_ss(blk.d);
       for (int h = 0; h < 2; h++) {
@@ -796,11 +787,11 @@ K256_INLINE void int8_tile(float* out, std::size_t ldo, const std::uint8_t* w, s
 }
 
 template <bool kQ4>
-K256 void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+K256 void matmat_int8(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
   constexpr int kR = 2, kT = 3;
-  const std::size_t n_blocks = cols / 32;
-  const std::uint8_t* base = static_cast<const std::uint8_t*>(w);
+  const std::size_t n_blocks = w.cols / 32, row_bytes = w.row_bytes;
+  const std::uint8_t* base = w.row(0);
   for (std::size_t i = 0; i < n_rows; i += kR) {
     const std::uint8_t* rows = base + i * row_bytes;
     std::size_t t = 0;
@@ -829,24 +820,20 @@ Kernels make_table() {
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;
   k.attention_values_f16 = attention_values_f16;
-  k.matvec_f32 = matvec_f32;
-  k.matvec_q8_group = matvec_q8_group;
-  k.matvec_f16 = matvec_f16;
-  k.matvec_bf16 = matvec_bf16;
-  k.matvec_q8_0 = matvec_q8_0;
-  k.matvec_q4_0 = matvec_q4_0;
-  k.matvec_q4_k = matvec_q4_k;
-  k.matvec_q6_k = matvec_q6_k;
-  k.matvec_q8_0_f32 = matvec_q8_0_f32;
-  k.matvec_q4_0_f32 = matvec_q4_0_f32;
-  k.matvec_q4_k_f32 = matvec_q4_k_f32;
-  k.matvec_q6_k_f32 = matvec_q6_k_f32;
   k.matmat_f32 = matmat_f32;
   k.transpose = kernels_scalar().transpose;  // the scalar copy loop
-  k.matmat_q8_0 = matmat_int8<false>;
-  k.matmat_q4_0 = matmat_int8<true>;
   k.softmax = softmax;
   k.swiglu = swiglu;
+  // Weight types: {matvec, matvec_int8, matmat_int8}. No int8 GEMM for the K
+  // types (yet): matmul_batch dequantizes them to fp32 panels.
+  k.weight(WeightType::F32) = {matvec_f32};
+  k.weight(WeightType::F16) = {matvec_f16};
+  k.weight(WeightType::BF16) = {matvec_bf16};
+  k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
+  k.weight(WeightType::Q8_0) = {matvec_q8_0_f32, matvec_q8_0, matmat_int8<false>};
+  k.weight(WeightType::Q4_0) = {matvec_q4_0_f32, matvec_q4_0, matmat_int8<true>};
+  k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k};
+  k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k};
   return k;
 }
 

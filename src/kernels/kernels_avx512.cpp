@@ -168,37 +168,38 @@ K512 void attention_values_f16(float* out, const float* att, const std::uint16_t
 
 // --- matrix-vector: fp32 ---------------------------------------------------------------
 
-// R rows at once share each load of x; every row keeps its own two
-// accumulators, so row r's sum is the same for any R.
+// R rows at once (ld floats apart) share each load of x; every row keeps its
+// own two accumulators, so row r's sum is the same for any R.
 template <int R>
-K512_INLINE void f32_rows(float* out, const float* w, const float* x, std::size_t cols) {
+K512_INLINE void f32_rows(float* out, const float* w, std::size_t ld, const float* x, std::size_t cols) {
   __m512 acc0[R], acc1[R];
   for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
   std::size_t j = 0;
   for (; j + 32 <= cols; j += 32) {
-    for (int r = 0; r < R; r++) prefetch_lines(w + (R + r) * cols + j, 32 * sizeof(float));
+    for (int r = 0; r < R; r++) prefetch_lines(w + (R + r) * ld + j, 32 * sizeof(float));
     const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
     for (int r = 0; r < R; r++) {
-      acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * cols + j), x0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * cols + j + 16), x1, acc1[r]);
+      acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j), x0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j + 16), x1, acc1[r]);
     }
   }
   if (j + 16 <= cols) {
     const __m512 x0 = _mm512_loadu_ps(x + j);
-    for (int r = 0; r < R; r++) acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * cols + j), x0, acc0[r]);
+    for (int r = 0; r < R; r++) acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j), x0, acc0[r]);
     j += 16;
   }
   if (j < cols) {
     const __m512 x1 = load_tail(x + j, cols - j);
-    for (int r = 0; r < R; r++) acc1[r] = _mm512_fmadd_ps(load_tail(w + r * cols + j, cols - j), x1, acc1[r]);
+    for (int r = 0; r < R; r++) acc1[r] = _mm512_fmadd_ps(load_tail(w + r * ld + j, cols - j), x1, acc1[r]);
   }
   for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
 }
 
-K512 void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
+K512 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t ld = w.row_bytes / sizeof(float);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, w + r * cols, x, cols);
-  for (; r < r1; r++) f32_rows<1>(out + r, w + r * cols, x, cols);
+  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+  for (; r < r1; r++) f32_rows<1>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
 }
 
 // --- matrix-vector: llama2.c int8 (Q8_GROUP) ------------------------------------------
@@ -232,16 +233,16 @@ K512_INLINE void q8_group_rows(float* out, const std::int8_t* q, const float* sc
   for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-K512 void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
-                          std::size_t cols, std::size_t r0, std::size_t r1) {
+K512 void matvec_q8_group(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t gs = w.group_size, groups = w.cols / gs;
   if (gs % 16 != 0) {
-    kernels_scalar().matvec_q8_group(out, q, scales, gs, x, cols, r0, r1);
+    kernels_scalar().weight(WeightType::Q8_GROUP).matvec(out, w, x, r0, r1);
     return;
   }
-  const std::size_t groups = cols / gs;
+  const auto* q = static_cast<const std::int8_t*>(w.data);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
-  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * cols, scales + r * groups, gs, x, cols);
+  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
+  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
 }
 
 // --- matrix-matrix (batched prompt) ---------------------------------------------------
@@ -376,10 +377,10 @@ K512_INLINE __m512 load_bf16(const std::uint16_t* p) {
 }
 
 template <bool kBf16>
-K512_INLINE void half_rows(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                           std::size_t r1) {
+K512_INLINE void half_rows(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t cols = w.cols;
   for (std::size_t r = r0; r < r1; r++) {
-    const std::uint16_t* row = w + r * cols;
+    const auto* row = reinterpret_cast<const std::uint16_t*>(w.row(r));
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     std::size_t j = 0;
     for (; j + 32 <= cols; j += 32) {
@@ -397,13 +398,11 @@ K512_INLINE void half_rows(float* out, const std::uint16_t* w, const float* x, s
   }
 }
 
-K512 void matvec_f16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                     std::size_t r1) {
-  half_rows<false>(out, w, x, cols, r0, r1);
+K512 void matvec_f16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<false>(out, w, x, r0, r1);
 }
-K512 void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                      std::size_t r1) {
-  half_rows<true>(out, w, x, cols, r0, r1);
+K512 void matvec_bf16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<true>(out, w, x, r0, r1);
 }
 
 // --- matrix-vector: GGUF blocks with fp32 activations -------------------------------------
@@ -417,12 +416,11 @@ K512_INLINE __m512i load_u8x16(const std::uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-K512 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K512 void matvec_q8_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       const __m512 d = _mm512_set1_ps(_cvtsh_ss(blocks[b].d));
       const float* xb = x + b * kQK;
       acc0 = _mm512_fmadd_ps(_mm512_mul_ps(load_i8(blocks[b].qs), d), _mm512_loadu_ps(xb), acc0);
@@ -432,13 +430,12 @@ K512 void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
-K512 void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K512 void matvec_q4_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m512i nibble = _mm512_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
       // so is their difference, the dequantized weight.
       const float df = _cvtsh_ss(blocks[b].d);
@@ -467,13 +464,12 @@ K512_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
   }
 }
 
-K512 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K512 void matvec_q4_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m512i nibble = _mm512_set1_epi32(0xF);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w.row(r));
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       float dsc[8], dmn[8];
       q4_k_scales(blocks[b], dsc, dmn);
       const float* xb = x + b * kQK_K;
@@ -500,13 +496,12 @@ K512 void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, cons
 // Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
 // 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
 // 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
-K512 void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+K512 void matvec_q6_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   const __m512i nibble = _mm512_set1_epi32(0xF), top = _mm512_set1_epi32(0x30), bias = _mm512_set1_epi32(32);
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w.row(r));
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const BlockQ6_K& blk = blocks[b];
       const float d = _cvtsh_ss(blk.d);
       for (int h = 0; h < 2; h++) {
@@ -775,27 +770,23 @@ KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, 
 }
 
 template <bool kQ4>
-KVNNI void matvec_q_0_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                           std::size_t r0, std::size_t r1) {
-  using Block = typename Q0Block<kQ4>::type;
+KVNNI void matvec_q_0_vnni(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 8 <= r1; r += 8) q_0_rows512<kQ4, 8>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r + 4 <= r1; r += 4) q_0_rows512<kQ4, 4>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
-  for (; r < r1; r++) q_0_rows512<kQ4, 1>(out + r, row_blocks<Block>(w, row_bytes, r), row_bytes, xq, cols / kQK);
+  for (; r + 8 <= r1; r += 8) q_0_rows512<kQ4, 8>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r + 4 <= r1; r += 4) q_0_rows512<kQ4, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q_0_rows512<kQ4, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
 }
 
-KVNNI void matvec_q4_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                            std::size_t r0, std::size_t r1) {
+KVNNI void matvec_q4_k_vnni(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
-  for (; r < r1; r++) q4_k_rows<1>(out + r, row_blocks<BlockQ4_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
-KVNNI void matvec_q6_k_vnni(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) {
+KVNNI void matvec_q6_k_vnni(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
-  for (; r < r1; r++) q6_k_rows<1>(out + r, row_blocks<BlockQ6_K>(w, row_bytes, r), row_bytes, xq, cols / kQK_K);
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
 // --- matrix-matrix: GGUF int8 ---------------------------------------------------------------
@@ -960,9 +951,9 @@ struct Q0Tile {
 };
 
 template <bool kQ4>
-KVNNI void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                       const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  const std::size_t n_blocks = cols / 32;
+KVNNI void matmat_int8(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  const std::size_t n_blocks = w.cols / 32;
   const int offset = kQ4 ? 8 : 128;
   PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
   for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
@@ -970,7 +961,7 @@ KVNNI void matmat_int8(float* out, std::size_t ldo, const void* w, std::size_t r
     const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
     for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
       const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
-      pack_panel<kQ4>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, b0, nb);
+      pack_panel<kQ4>(panel, w.row(i0), w.row_bytes, nr, b0, nb);
       over_token_tiles<Q0Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks, static_cast<const PanelBlock*>(panel), nb,
                                offset, m0, m1, b0 == 0);
     }
@@ -1108,16 +1099,16 @@ struct KTile {
 };
 
 template <bool kQ6>
-KVNNI void matmat_int8_k(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                         const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  const std::size_t n_blocks = cols / 32, n_super = cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
+KVNNI void matmat_int8_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  const std::size_t n_blocks = w.cols / 32, n_super = w.cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
   PanelSubBlock panel[kPanelSubBlocks];  // (kPanelSubBlocks) transposed sub-blocks of 32 rows
   for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
     const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
     const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
     for (std::size_t s0 = 0; s0 < n_super; s0 += super_per_panel) {
       const std::size_t ns = n_super - s0 < super_per_panel ? n_super - s0 : super_per_panel, nb = 8 * ns, b0 = 8 * s0;
-      pack_panel_k<kQ6>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, s0, ns);
+      pack_panel_k<kQ6>(panel, w.row(i0), w.row_bytes, nr, s0, ns);
       over_token_tiles<KTile<kQ6>::template Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks,
                                                   static_cast<const PanelSubBlock*>(panel), nb, m0, m1, s0 == 0);
     }
@@ -1135,35 +1126,26 @@ Kernels make_table() {
   k.attention_values = attention_values;
   k.attention_scores_f16 = attention_scores_f16;
   k.attention_values_f16 = attention_values_f16;
-  k.matvec_f32 = matvec_f32;
-  k.matvec_q8_group = matvec_q8_group;
-  k.matvec_f16 = matvec_f16;
-  k.matvec_bf16 = matvec_bf16;
   k.matmat_f32 = matmat_f32;
   k.transpose = transpose;
   k.softmax = softmax;
   k.swiglu = swiglu;
-  k.matvec_q8_0_f32 = matvec_q8_0_f32;
-  k.matvec_q4_0_f32 = matvec_q4_0_f32;
-  k.matvec_q4_k_f32 = matvec_q4_k_f32;
-  k.matvec_q6_k_f32 = matvec_q6_k_f32;
+  // Weight types: {matvec, matvec_int8, matmat_int8}.
+  k.weight(WeightType::F32) = {matvec_f32};
+  k.weight(WeightType::F16) = {matvec_f16};
+  k.weight(WeightType::BF16) = {matvec_bf16};
+  k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
+  k.weight(WeightType::Q8_0) = {matvec_q8_0_f32, matvec_q_0_vnni<false>, matmat_int8<false>};
+  k.weight(WeightType::Q4_0) = {matvec_q4_0_f32, matvec_q_0_vnni<true>, matmat_int8<true>};
+  k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k_vnni, matmat_int8_k<false>};
+  k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k_vnni, matmat_int8_k<true>};
   // The integer kernels need VNNI; without it (Skylake-X) the AVX2 ones serve.
-  if (cpu_features().avx512vnni) {
-    k.matvec_q8_0 = matvec_q_0_vnni<false>;
-    k.matvec_q4_0 = matvec_q_0_vnni<true>;
-    k.matvec_q4_k = matvec_q4_k_vnni;
-    k.matvec_q6_k = matvec_q6_k_vnni;
-    k.matmat_q8_0 = matmat_int8<false>;
-    k.matmat_q4_0 = matmat_int8<true>;
-    k.matmat_q4_k = matmat_int8_k<false>;
-    k.matmat_q6_k = matmat_int8_k<true>;
-  } else if (const Kernels* avx2 = kernels_avx2_table()) {
-    k.matvec_q8_0 = avx2->matvec_q8_0;
-    k.matvec_q4_0 = avx2->matvec_q4_0;
-    k.matvec_q4_k = avx2->matvec_q4_k;
-    k.matvec_q6_k = avx2->matvec_q6_k;
-    k.matmat_q8_0 = avx2->matmat_q8_0;
-    k.matmat_q4_0 = avx2->matmat_q4_0;
+  if (!cpu_features().avx512vnni) {
+    const Kernels& avx2 = *kernels_avx2_table();
+    for (std::size_t t = 0; t < kWeightTypeCount; t++) {
+      k.weights[t].matvec_int8 = avx2.weights[t].matvec_int8;
+      k.weights[t].matmat_int8 = avx2.weights[t].matmat_int8;
+    }
   }
   return k;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "kernels/kernels.hpp"
 #include "kernels/quants.hpp"
 
 namespace llama2 {
@@ -17,6 +18,12 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
   }
   const std::uint8_t* base = static_cast<const std::uint8_t*>(t.data) + row * row_bytes(t.type, t.cols);
   dequantize_blocks(t.type, base, out, t.cols);
+}
+
+WeightRows weight_rows(const Tensor& t) {
+  // Q8_GROUP: one int8 per value, the scales stored apart.
+  if (t.type == WeightType::Q8_GROUP) return {t.data, t.cols, t.cols, t.scales, std::size_t(t.group_size)};
+  return {t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
 }
 
 }  // namespace llama2
