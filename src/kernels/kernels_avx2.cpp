@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/fp16.hpp"
+#include "kernels/int8_x86.hpp"
 #include "kernels/kernels.hpp"
 
 #if defined(__x86_64__)
@@ -16,17 +17,13 @@ namespace llama2 {
 
 namespace {
 
+using x86::gather8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_0_offset, x86::q4_k_scales8, x86::q6_k_quants,
+    x86::row_blocks, x86::unpack_q4, x86::x_scales8;
+
 // Lane i of the mask is on when i < n (n <= 8).
 K256_INLINE __m256i tail_mask(std::size_t n) {
   static const int kOnes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes + 8 - n));
-}
-
-K256_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // --- vectors ---------------------------------------------------------------------
@@ -393,15 +390,6 @@ K256_INLINE __m256i dot_u8_s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-// Q4_0 byte j holds value j (low nibble) and value j + 16 (high nibble).
-K256_INLINE __m256i unpack_q4(const std::uint8_t* qs) {
-  // Both halves from one broadcast load; the upper one shifted by 4.
-  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
-  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
-}
-
-K256_INLINE __m256i load_q8(const std::int8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
-
 // acc + the same sums: what vpdpbusd does in one instruction.
 K256_INLINE __m256i dpbusd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, dot_u8_s8(a, b)); }
 
@@ -415,26 +403,6 @@ K256_INLINE __m128i low_halves(__m256i v) {
 // row keeps its own accumulator, so row r's result is the same for any R
 // and any [r0, r1). Per 32 values (one BlockQ8x32): an exact int32 sum in 8
 // lanes, converted and scaled once in fp32.
-
-template <bool kQ4>
-struct Q0Block {
-  using type = BlockQ8_0;
-};
-template <>
-struct Q0Block<true> {
-  using type = BlockQ4_0;
-};
-
-template <typename Block>
-K256_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
-  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-}
-
-// Gathers 8 values 4 bytes wide, `stride` bytes apart, starting at p.
-K256_INLINE __m256i gather8(const void* p, int stride) {
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
-  return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
-}
 
 // The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
 // xd of the 8 activation blocks they meet: one gather and one conversion
@@ -457,11 +425,6 @@ K256_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk,
     isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
   }
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
-}
-
-template <bool kQ4>
-K256_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
-  return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
 }
 
 // Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
@@ -490,27 +453,6 @@ K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, cons
     }
   }
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
-}
-
-// xd and xd * sum(xq) of the 8 activation blocks of one super-block.
-K256_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
-  *xd = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[4].d, x[5].d, x[6].d, x[7].d);
-  int total[8];
-  for (int j = 0; j < 8; j++) total[j] = x[j].sums[0] + x[j].sums[1];
-  *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
-}
-
-// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
-// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
-// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
-K256_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
-  std::uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
-  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
-  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
-  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
-  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
 }
 
 // Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
@@ -549,13 +491,10 @@ K256_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, con
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout:
-// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits
-// 4, 5 from bits 2r, 2r + 1 of qh[32h + l]; lanes 0-3 of its integer sum
-// are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+// x block 8b + k meets the quants q6_k_quants(h = k / 4)[k % 4]; lanes 0-3
+// of its integer sum are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
 template <int R>
 K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
   const BlockQ6_K* rows[R];
   __m256 acc[R];
   for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
@@ -573,15 +512,8 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
         // d * scales[8h .. 8h + 8) as floats
         const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
         const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
-        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
-        const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
-        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
         __m256i q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
-        q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
-        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low),
-                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+        q6_k_quants(blk, h, q);
         for (int r = 0; r < 4; r++) {
           const int k = 4 * h + r;
           const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
