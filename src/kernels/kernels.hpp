@@ -1,9 +1,15 @@
 // Kernels: the inner loops of the forward pass, one table per instruction set.
 //
 // Every table computes the same functions; kernels_scalar.cpp is the plain
-// C++ reference that the SIMD tables (kernels_avx2.cpp, kernels_avx512.cpp,
+// C++ reference that the SIMD tables (kernels_avx2*.cpp, kernels_avx512*.cpp,
 // kernels_neon.cpp) are tested against. kernels() picks the best table this
 // CPU supports once, at first use, so one binary runs on any x86-64.
+//
+// A table has the vector kernels (dot, attention, softmax, ...) and one
+// entry per weight type (weight_types.hpp): the type's matrix-vector
+// kernels for fp32 and for int8 activations and its int8 GEMM, each
+// nullptr where the table has none. Adding a type: its kernels in each
+// instruction set's files and a line in each table filler.
 // Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
 // the choice (for benchmarks and for tests of the slower paths).
 //
@@ -149,7 +155,7 @@ struct Kernels {
   void (*swiglu)(float* hb, const float* hb2, std::size_t n) = nullptr;
 
   // --- weight matrices: one entry of kernels per weight type ---
-  WeightKernels weights[kWeightTypeCount];
+  WeightKernels weights[kWeightTypeCount] = {};
   WeightKernels& weight(WeightType type) { return weights[std::size_t(type)]; }
   const WeightKernels& weight(WeightType type) const { return weights[std::size_t(type)]; }
 };

@@ -36,7 +36,7 @@
 #include <unistd.h>
 #endif
 
-// See kernels_avx512.cpp: gcc 12's AVX-512 headers trip -Wuninitialized.
+// See kernels_avx512.hpp: gcc 12's AVX-512 headers trip -Wuninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
