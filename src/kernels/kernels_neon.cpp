@@ -267,22 +267,13 @@ WeightKernels with_int8(WeightKernels ref, MatvecInt8Fn* matvec_int8, bool scala
 }
 
 Kernels make_table() {
-  Kernels k;
   const Kernels& ref = kernels_scalar();
-  k.isa = Isa::NEON;
-  k.dot = dot;
-  k.axpy = axpy;
-  k.sum_squares = sum_squares;
-  k.quantize_q8x32 = ref.quantize_q8x32;
-  k.attention_scores = attention_scores;
-  k.attention_values = attention_values;
-  k.attention_scores_f16 = attention_scores_f16;
-  k.attention_values_f16 = attention_values_f16;
-  k.matmat_f32 = matmat_f32;
-  // transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
-  k.transpose = ref.transpose;
-  k.softmax = ref.softmax;
-  k.swiglu = ref.swiglu;
+  // quantize_q8x32, transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
+  Kernels k{.isa = Isa::NEON, .dot = dot, .axpy = axpy, .sum_squares = sum_squares,
+            .quantize_q8x32 = ref.quantize_q8x32, .attention_scores = attention_scores,
+            .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
+            .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = ref.transpose,
+            .softmax = ref.softmax, .swiglu = ref.swiglu};
   // Weight types: {matvec, matvec_int8, matmat_int8}. F16 / BF16 and the GGUF
   // blocks' fp32 matvecs are the scalar code (compiled for aarch64,
   // auto-vectorized); the int8 matvecs need the dot product instructions.

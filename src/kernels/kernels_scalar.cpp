@@ -119,35 +119,35 @@ void matvec_dequantized(float* out, const WeightRows& w, const float* x, std::si
 
 // --- GGUF blocks against int8 activations -------------------------------------------
 
-// Per block: an exact integer sum, scaled by the two block scales.
-void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
-    float sum = 0.0f;
-    for (std::size_t b = 0; b < w.cols / 32; b++) {
-      int isum = 0;
-      for (int j = 0; j < 32; j++) isum += int(blocks[b].qs[j]) * int(xq[b].qs[j]);
-      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
-    }
-    out[r] = sum;
-  }
+// Q8_0 / Q4_0: per block an exact integer sum, scaled by the two block scales.
+int block_dot(const BlockQ8_0& b, const BlockQ8x32& x) {
+  int isum = 0;
+  for (int j = 0; j < 32; j++) isum += int(b.qs[j]) * int(x.qs[j]);
+  return isum;
 }
 
-void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+int block_dot(const BlockQ4_0& b, const BlockQ8x32& x) {
+  int isum = 0;
+  for (int j = 0; j < 16; j++) {
+    isum += (int(b.qs[j] & 15) - 8) * int(x.qs[j]);
+    isum += (int(b.qs[j] >> 4) - 8) * int(x.qs[j + 16]);
+  }
+  return isum;
+}
+
+template <typename Block>
+void matvec_q_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
+    const auto* blocks = reinterpret_cast<const Block*>(w.row(r));
     float sum = 0.0f;
     for (std::size_t b = 0; b < w.cols / 32; b++) {
-      int isum = 0;
-      for (int j = 0; j < 16; j++) {
-        isum += (int(blocks[b].qs[j] & 15) - 8) * int(xq[b].qs[j]);
-        isum += (int(blocks[b].qs[j] >> 4) - 8) * int(xq[b].qs[j + 16]);
-      }
-      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
+      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(block_dot(blocks[b], xq[b]));
     }
     out[r] = sum;
   }
 }
+constexpr MatvecInt8Fn* matvec_q8_0 = matvec_q_0<BlockQ8_0>;
+constexpr MatvecInt8Fn* matvec_q4_0 = matvec_q_0<BlockQ4_0>;
 
 // Q4_K sub-block j of super-block b is x block 8b + j: d * sc * sum(q xq)
 // minus dmin * mn * sum(xq), times xd.
@@ -260,20 +260,11 @@ void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
 }
 
 Kernels make_scalar() {
-  Kernels k;
-  k.isa = Isa::SCALAR;
-  k.dot = dot;
-  k.axpy = axpy;
-  k.sum_squares = sum_squares;
-  k.quantize_q8x32 = quantize_q8x32_scalar;
-  k.attention_scores = attention_scores;
-  k.attention_values = attention_values;
-  k.attention_scores_f16 = attention_scores_f16;
-  k.attention_values_f16 = attention_values_f16;
-  k.matmat_f32 = matmat_f32;
-  k.transpose = transpose;
-  k.softmax = softmax;
-  k.swiglu = swiglu;
+  Kernels k{.isa = Isa::SCALAR, .dot = dot, .axpy = axpy, .sum_squares = sum_squares,
+            .quantize_q8x32 = quantize_q8x32_scalar, .attention_scores = attention_scores,
+            .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
+            .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = transpose,
+            .softmax = softmax, .swiglu = swiglu};
   // Weight types: {matvec, matvec_int8, matmat_int8}; the rest dequantize (ops.cpp).
   k.weight(WeightType::F32) = {matvec_f32};
   k.weight(WeightType::F16) = {matvec_16bit<fp16_to_fp32>};
