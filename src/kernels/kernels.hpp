@@ -4,14 +4,14 @@
 // C++ reference that the SIMD tables (kernels_avx2*.cpp, kernels_avx512*.cpp,
 // kernels_neon.cpp) are tested against. kernels() picks the best table this
 // CPU supports once, at first use, so one binary runs on any x86-64.
+// Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
+// the choice (for benchmarks and for tests of the slower paths).
 //
 // A table has the vector kernels (dot, attention, softmax, ...) and one
 // entry per weight type (weight_types.hpp): the type's matrix-vector
 // kernels for fp32 and for int8 activations and its int8 GEMM, each
 // nullptr where the table has none. Adding a type: its kernels in each
 // instruction set's files and a line in each table filler.
-// Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
-// the choice (for benchmarks and for tests of the slower paths).
 //
 // Row kernels take a row range [r0, r1) and write out[r] for each row in it.
 // How row r is computed never depends on r0 and r1 (blocked and left-over

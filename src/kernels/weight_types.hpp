@@ -26,7 +26,7 @@ struct WeightTypeInfo {
   void (*dequantize)(const void* blocks, float* y, std::size_t n_blocks);
 };
 
-inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q6_K) + 1;
+inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q6_K) + 1;  // the last WeightType + 1
 
 inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::F32, "F32", 1, 4, dequantize_f32},
