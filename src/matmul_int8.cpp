@@ -1,8 +1,8 @@
-// Batched matmul for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K weights with integer arithmetic: the
-// activation rows are quantized to 8 bits once (quantize_q8x32, as the
-// token-by-token matvec does), then an int8 GEMM kernel (kernels.hpp,
-// matmat_q8_0 / q4_0 / q4_k / q6_k) multiplies whole tiles of rows by tokens.
-// A token gets the same per-block sums here as in matmul(), so a prompt
+// Batched matmul for the weight types with an int8 GEMM (kernels.hpp:
+// matmat_int8; GGUF Q8_0 / Q4_0 / Q4_K / Q6_K): the activation rows are
+// quantized to 8 bits once (quantize_q8x32, as the token-by-token matvec
+// does), then the GEMM kernel multiplies whole tiles of rows by tokens. A
+// token gets the same per-block sums here as in matmul(), so a prompt
 // processed in a batch gives the logits of one processed token by token.
 #include <algorithm>
 #include <span>
@@ -10,7 +10,6 @@
 
 #include "kernels/kernels.hpp"
 #include "ops.hpp"
-#include "kernels/quants.hpp"
 
 namespace llama2 {
 
@@ -24,19 +23,11 @@ const Kernels& gemm_table() {
   return amx ? *amx : kernels();
 }
 
-using GemmFn = void (*)(float*, std::size_t, const void*, std::size_t, std::size_t, const BlockQ8x32*, std::size_t,
-                        std::size_t);
-
-// The kernel for w's type, or nullptr (another type, or none in this table).
-GemmFn gemm_kernel(const Tensor& w) {
-  const Kernels& k = gemm_table();
-  switch (w.type) {
-    case WeightType::Q8_0: return w.cols % 32 == 0 ? k.matmat_q8_0 : nullptr;
-    case WeightType::Q4_0: return w.cols % 32 == 0 ? k.matmat_q4_0 : nullptr;
-    case WeightType::Q4_K: return w.cols % kQK_K == 0 ? k.matmat_q4_k : nullptr;
-    case WeightType::Q6_K: return w.cols % kQK_K == 0 ? k.matmat_q6_k : nullptr;
-    default: return nullptr;
-  }
+// The GEMM kernel for w, or nullptr (none for its type in this table, or
+// rows that are not whole blocks).
+MatmatInt8Fn* gemm_kernel(const Tensor& w) {
+  MatmatInt8Fn* fn = gemm_table().weight(w.type).matmat_int8;
+  return fn && w.cols % weight_type_info(w.type).block_size == 0 ? fn : nullptr;
 }
 
 bool int8_eligible(const Tensor& w) { return gemm_kernel(w) != nullptr; }
@@ -58,10 +49,10 @@ const BlockQ8x32* quantize_rows(const float* x, std::size_t n, std::size_t cols,
 
 // out (n, w.rows) = the quantized rows xq @ w^T with the int8 GEMM kernel.
 void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w, ThreadPool& pool) {
-  const GemmFn fn = gemm_kernel(w);
-  const bool amx = (w.type == WeightType::Q8_0 || w.type == WeightType::Q4_0) && &gemm_table() != &kernels();
+  MatmatInt8Fn* fn = gemm_kernel(w);
+  const bool amx = fn != kernels().weight(w.type).matmat_int8;  // the AMX table's own kernel
   const std::size_t cols = w.cols, n_blocks = cols / 32, ldo = w.rows;
-  const std::size_t stride = row_bytes(w.type, cols);
+  const WeightRows rows = weight_rows(w);
   // Cache blocking: each thread takes a run of rows (a multiple of the 32-row
   // panels) and sweeps them over blocks of tokens. VNNI: blocks whose
   // quantized activations (about 1 MiB) stay in L2, with a panel of weights
@@ -76,13 +67,14 @@ void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w,
   const std::size_t max_block = std::max(tile, block_bytes / (n_blocks * sizeof(BlockQ8x32)) / tile * tile);
   const std::size_t n_token_blocks = (n + max_block - 1) / max_block;
   const std::size_t token_block = ((n + n_token_blocks - 1) / n_token_blocks + tile - 1) / tile * tile;
-  const auto* base = static_cast<const std::uint8_t*>(w.data);
   pool.parallel_for(
       w.rows,
       [&](std::size_t r0, std::size_t r1, int) {
+        WeightRows from_r0 = rows;  // rows r0 .. r1 - 1
+        from_r0.data = rows.row(r0);
         for (std::size_t t0 = 0; t0 < n; t0 += token_block) {
           const std::size_t nt = std::min(token_block, n - t0);
-          fn(out + t0 * ldo + r0, ldo, base + r0 * stride, stride, r1 - r0, xq + t0 * n_blocks, nt, cols);
+          fn(out + t0 * ldo + r0, ldo, from_r0, r1 - r0, xq + t0 * n_blocks, nt);
         }
       },
       ThreadPool::grain_for(cols * n, 32));

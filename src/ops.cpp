@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "kernels/quants.hpp"
 
 namespace llama2 {
 
@@ -158,73 +157,30 @@ bool int8_activations() { return int8_switch().load(std::memory_order_relaxed); 
 void set_int8_activations(bool on) { int8_switch().store(on, std::memory_order_relaxed); }
 
 void matmul(float* out, const float* x, const Tensor& w, ThreadPool& pool) {
-  const Kernels& k = kernels();
+  const WeightKernels& k = kernels().weight(w.type);
+  const WeightRows rows = weight_rows(w);
   // Rows per chunk: a multiple of the kernels' 4-row blocks, and enough work
   // (rows x cols multiply-adds) that a small matmul stays on one thread.
   const std::size_t grain = ThreadPool::grain_for(w.cols, 16);
-  switch (w.type) {
-    case WeightType::F32: {
-      const float* base = static_cast<const float*>(w.data);
-      pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec_f32(out, base, x, w.cols, r0, r1); }, grain);
-      return;
-    }
-    case WeightType::Q8_GROUP:
-      // Groups run over the flattened matrix; only when they do not straddle
-      // rows does a row's dot product split into whole groups.
-      if (w.cols % std::size_t(w.group_size) == 0) {
-        const std::int8_t* q = static_cast<const std::int8_t*>(w.data);
-        pool.parallel_for(
-            w.rows,
-            [&](std::size_t r0, std::size_t r1, int) {
-              k.matvec_q8_group(out, q, w.scales, std::size_t(w.group_size), x, w.cols, r0, r1);
-            },
-            grain);
-        return;
-      }
-      break;
-    case WeightType::F16:
-    case WeightType::BF16: {
-      const auto* base = static_cast<const std::uint16_t*>(w.data);
-      const auto fn = w.type == WeightType::F16 ? k.matvec_f16 : k.matvec_bf16;
-      pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, base, x, w.cols, r0, r1); }, grain);
-      return;
-    }
-    case WeightType::Q8_0:
-    case WeightType::Q4_0:
-    case WeightType::Q4_K:
-    case WeightType::Q6_K: {
-      const std::size_t stride = row_bytes(w.type, w.cols);
-      if (!int8_activations()) {
-        // fp32 activations, weights dequantized in registers.
-        const auto fn = w.type == WeightType::Q8_0   ? k.matvec_q8_0_f32
-                        : w.type == WeightType::Q4_0 ? k.matvec_q4_0_f32
-                        : w.type == WeightType::Q4_K ? k.matvec_q4_k_f32
-                                                     : k.matvec_q6_k_f32;
-        pool.parallel_for(
-            w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, x, w.cols, r0, r1); },
-            grain);
-        return;
-      }
-      // Round the activations to 8 bits once (kernels.hpp: BlockQ8x32, as
-      // llama.cpp does): every row's dot product is then integer, and the
-      // weights stream at close to memory speed. Logits move by ~1e-3
-      // relative against the unrounded activations.
-      thread_local std::vector<BlockQ8x32> xq;  // (cols / 32) blocks
-      xq.resize(w.cols / 32);
-      quantize_q8x32(x, xq.data(), w.cols);
-      const BlockQ8x32* xqp = xq.data();  // the caller's thread_local copy, shared with the workers
-      const auto fn = w.type == WeightType::Q8_0   ? k.matvec_q8_0
-                      : w.type == WeightType::Q4_0 ? k.matvec_q4_0
-                      : w.type == WeightType::Q4_K ? k.matvec_q4_k
-                                                   : k.matvec_q6_k;
-      pool.parallel_for(
-          w.rows, [&](std::size_t r0, std::size_t r1, int) { fn(out, w.data, stride, xqp, w.cols, r0, r1); },
-          grain);
-      return;
-    }
-    default: break;
+  if (k.matvec_int8 && int8_activations()) {
+    // Round the activations to 8 bits once (kernels.hpp: BlockQ8x32, as
+    // llama.cpp does): every row's dot product is then integer, and the
+    // weights stream at close to memory speed. Logits move by ~1e-3
+    // relative against the unrounded activations.
+    thread_local std::vector<BlockQ8x32> xq;  // (cols / 32) blocks
+    xq.resize(w.cols / 32);
+    quantize_q8x32(x, xq.data(), w.cols);
+    const BlockQ8x32* xqp = xq.data();  // the caller's thread_local copy, shared with the workers
+    pool.parallel_for(
+        w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec_int8(out, rows, xqp, r0, r1); }, grain);
+    return;
+  }
+  // Q8_GROUP's groups run over the flattened matrix; only when they do not
+  // straddle rows does a row's dot product split into whole groups.
+  if (k.matvec && (rows.group_size == 0 || w.cols % rows.group_size == 0)) {
+    pool.parallel_for(
+        w.rows, [&](std::size_t r0, std::size_t r1, int) { k.matvec(out, rows, x, r0, r1); }, grain);
+    return;
   }
   pool.parallel_for(
       w.rows, [&](std::size_t r0, std::size_t r1, int) { matmul_dequantize(out, x, w, r0, r1); }, grain);

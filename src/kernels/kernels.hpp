@@ -1,11 +1,17 @@
 // Kernels: the inner loops of the forward pass, one table per instruction set.
 //
 // Every table computes the same functions; kernels_scalar.cpp is the plain
-// C++ reference that the SIMD tables (kernels_avx2.cpp, kernels_avx512.cpp,
+// C++ reference that the SIMD tables (kernels_avx2*.cpp, kernels_avx512*.cpp,
 // kernels_neon.cpp) are tested against. kernels() picks the best table this
 // CPU supports once, at first use, so one binary runs on any x86-64.
 // Setting the environment variable LLAMA2_ISA=scalar|avx2|avx512|neon caps
 // the choice (for benchmarks and for tests of the slower paths).
+//
+// A table has the vector kernels (dot, attention, softmax, ...) and one
+// entry per weight type (weight_types.hpp): the type's matrix-vector
+// kernels for fp32 and for int8 activations and its int8 GEMM, each
+// nullptr where the table has none. Adding a type: its kernels in each
+// instruction set's files and a line in each table filler.
 //
 // Row kernels take a row range [r0, r1) and write out[r] for each row in it.
 // How row r is computed never depends on r0 and r1 (blocked and left-over
@@ -23,6 +29,7 @@
 
 #include "kernels/cpu_features.hpp"
 #include "kernels/quants.hpp"
+#include "kernels/weight_types.hpp"
 
 namespace llama2 {
 
@@ -52,6 +59,52 @@ static_assert(sizeof(BlockQ8x32) == 40);
 // with this CPU's table (every table gives the same bits).
 void quantize_q8x32(const float* x, BlockQ8x32* y, std::size_t n);
 
+// A weight matrix as the kernels see it: row r starts r * row_bytes bytes
+// after data and holds cols values in its type's layout (weight_types.hpp;
+// for the block types cols is a multiple of the block size).
+struct WeightRows {
+  const void* data = nullptr;
+  std::size_t row_bytes = 0;
+  std::size_t cols = 0;
+  // Q8_GROUP (llama2.c v2 int8, one int8 per value): w[r][j] = q[r][j] *
+  // scales[(r * cols + j) / group_size], the groups running over the
+  // flattened matrix; its kernels need whole groups per row (cols %
+  // group_size == 0). Unused by the other types.
+  const float* scales = nullptr;
+  std::size_t group_size = 0;
+
+  const std::uint8_t* row(std::size_t r) const { return static_cast<const std::uint8_t*>(data) + r * row_bytes; }
+};
+
+// The matrix of t (kernels/tensor.cpp).
+WeightRows weight_rows(const Tensor& t);
+
+// out[r] = row r of w . x for r in [r0, r1), x fp32 (w.cols). The GGUF
+// block types dequantize each weight in registers to exactly the value
+// dequantize_blocks gives, then multiply into fp32 sums: as exact as F16.
+using MatvecFn = void(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1);
+// The same against activations quantized with quantize_q8x32 (w.cols / 32
+// blocks): exact integer dot products per block (BlockQ8x32, above).
+using MatvecInt8Fn = void(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1);
+// The int8 GEMM of a batched prompt: out[t * ldo + i] = row i of w . token t
+// for i < n_rows, t < n_tokens, token t's w.cols / 32 activation blocks at
+// xq + t * (w.cols / 32). Per block the same exact integer dot and scales as
+// the type's matvec_int8, summed block by block; element (i, t) is computed
+// the same way whatever n_rows and n_tokens are.
+using MatmatInt8Fn = void(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                          std::size_t n_tokens);
+
+// A weight type's kernels in one table, nullptr where the table has none.
+// matmul (ops.cpp) takes matvec_int8 when activations are rounded to 8 bits
+// (int8_activations), else matvec, else dequantizes a row at a time into a
+// float dot product; matmul_batch takes matmat_int8 likewise, else packs
+// dequantized fp32 panels for matmat_f32.
+struct WeightKernels {
+  MatvecFn* matvec = nullptr;
+  MatvecInt8Fn* matvec_int8 = nullptr;
+  MatmatInt8Fn* matmat_int8 = nullptr;
+};
+
 struct Kernels {
   Isa isa = Isa::SCALAR;
 
@@ -79,43 +132,6 @@ struct Kernels {
   void (*attention_values_f16)(float* out, const float* att, const std::uint16_t* values, std::size_t n_pos,
                                std::size_t head_size) = nullptr;
 
-  // --- matrix-vector products: out[r] = row r of w . x, for r in [r0, r1) ---
-  // w (rows, cols) fp32, row-major.
-  void (*matvec_f32)(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0,
-                     std::size_t r1) = nullptr;
-  // llama2.c v2 int8: w[r][j] = q[r * cols + j] * scales[(r * cols + j) / group_size],
-  // cols % group_size == 0. Activations stay fp32: exact w.r.t. the dequantized weights.
-  void (*matvec_q8_group)(float* out, const std::int8_t* q, const float* scales, std::size_t group_size,
-                          const float* x, std::size_t cols, std::size_t r0, std::size_t r1) = nullptr;
-  // 16-bit floats (IEEE half / bfloat16) with fp32 activations.
-  void (*matvec_f16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                     std::size_t r1) = nullptr;
-  void (*matvec_bf16)(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                      std::size_t r1) = nullptr;
-  // GGUF Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized
-  // with quantize_q8x32 (cols / 32 blocks): integer dot products per block.
-  void (*matvec_q8_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) = nullptr;
-  void (*matvec_q4_0)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) = nullptr;
-  // GGUF Q4_K / Q6_K rows (cols a multiple of 256) against the same blocks.
-  void (*matvec_q4_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) = nullptr;
-  void (*matvec_q6_k)(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                      std::size_t r0, std::size_t r1) = nullptr;
-  // GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows (row_bytes apart) against fp32
-  // activations x (cols, a multiple of the block size): each weight is
-  // dequantized in registers to exactly the value dequantize_blocks gives,
-  // then multiplied into fp32 sums, so these are as exact as the F16 path.
-  void (*matvec_q8_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) = nullptr;
-  void (*matvec_q4_0_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) = nullptr;
-  void (*matvec_q4_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) = nullptr;
-  void (*matvec_q6_k_f32)(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                          std::size_t r0, std::size_t r1) = nullptr;
-
   // --- matrix-matrix (batched prompt) ---
   // out[b * ldo + i] = sum over k < cols of wt[k * ldw + i] * x[b * ldx + k]
   // for i < n_rows, b < n_batch. The weights come k-major ("packed": row k of
@@ -138,24 +154,10 @@ struct Kernels {
   // SwiGLU's gate: hb[i] = silu(hb[i]) * hb2[i], silu(g) = g / (1 + exp(-g)).
   void (*swiglu)(float* hb, const float* hb2, std::size_t n) = nullptr;
 
-  // --- matrix-matrix: GGUF int8 ---
-  // out[t * ldo + i] = row i of w . token t, for i < n_rows, t < n_tokens: GGUF
-  // Q8_0 / Q4_0 rows (row_bytes apart) against activations quantized with
-  // quantize_q8x32, token t's cols / 32 blocks at xq + t * (cols / 32). Per
-  // block the same exact integer dot and scales as matvec_q8_0 / q4_0, summed
-  // block by block; element (i, t) is computed the same way whatever n_rows
-  // and n_tokens are.
-  void (*matmat_q8_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
-  void (*matmat_q4_0)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
-  // The same for GGUF Q4_K / Q6_K rows (cols a multiple of 256), against
-  // matvec_q4_k / q6_k's per-sub-block integer dots. nullptr in a table
-  // without an int8 GEMM for them: matmul_batch then dequantizes to fp32.
-  void (*matmat_q4_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
-  void (*matmat_q6_k)(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                      const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) = nullptr;
+  // --- weight matrices: one entry of kernels per weight type ---
+  WeightKernels weights[kWeightTypeCount] = {};
+  WeightKernels& weight(WeightType type) { return weights[std::size_t(type)]; }
+  const WeightKernels& weight(WeightType type) const { return weights[std::size_t(type)]; }
 };
 
 // The scalar reference (always available).
@@ -188,7 +190,7 @@ inline bool weights_from_dram() { return __atomic_load_n(&detail::weights_from_d
 // between tokens: at most half the L3 (sysconf), 16 MiB when unknown.
 bool weights_fit_in_cache(std::size_t bytes);
 
-// The AVX-512 table with matmat_q8_0 / matmat_q4_0 on AMX tiles
+// The AVX-512 table with Q8_0's and Q4_0's matmat_int8 on AMX tiles
 // (kernels_amx.cpp), the same results bit for bit. nullptr unless the CPU has
 // AMX-INT8, the OS grants this process the tile state, LLAMA2_AMX is not 0.
 const Kernels* kernels_amx_table();

@@ -36,7 +36,7 @@
 #include <unistd.h>
 #endif
 
-// See kernels_avx512.cpp: gcc 12's AVX-512 headers trip -Wuninitialized.
+// See kernels_avx512.hpp: gcc 12's AVX-512 headers trip -Wuninitialized.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -273,21 +273,22 @@ KAMX void matmat_amx(float* out, std::size_t ldo, const void* w, std::size_t row
 
 // The packed operands live in per-thread buffers, grown only.
 template <bool kQ4>
-void matmat_q0_amx(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                   const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
+void matmat_q0_amx(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                   std::size_t n_tokens) {
+  const std::size_t cols = w.cols;
   if (n_rows == 0 || n_tokens == 0 || cols == 0) return;
   thread_local std::vector<WeightBlock> panel;  // (cols / 32) blocks of 32 rows
   thread_local std::vector<TokenBlock> tokens;  // (n_tokens / 16 rounded up, cols / 32) blocks
   const std::size_t n_blocks = cols / 32;
   if (panel.size() < n_blocks) panel.resize(n_blocks);
   if (tokens.size() < (n_tokens + 15) / 16 * n_blocks) tokens.resize((n_tokens + 15) / 16 * n_blocks);
-  matmat_amx<kQ4>(out, ldo, w, row_bytes, n_rows, xq, n_tokens, cols, panel.data(), tokens.data());
+  matmat_amx<kQ4>(out, ldo, w.data, w.row_bytes, n_rows, xq, n_tokens, cols, panel.data(), tokens.data());
 }
 
 Kernels make_table() {
   Kernels k = *kernels_for(Isa::AVX512);
-  k.matmat_q8_0 = matmat_q0_amx<false>;
-  k.matmat_q4_0 = matmat_q0_amx<true>;
+  k.weight(WeightType::Q8_0).matmat_int8 = matmat_q0_amx<false>;
+  k.weight(WeightType::Q4_0).matmat_int8 = matmat_q0_amx<true>;
   return k;
 }
 

@@ -81,8 +81,8 @@ void attention_values_f16(float* out, const float* att, const std::uint16_t* val
 
 // --- matrix-vector -----------------------------------------------------------------
 
-void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) out[r] = dot(w + r * cols, x, cols);
+void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) out[r] = dot(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
 }
 
 // 8 int8 weights -> two float vectors.
@@ -92,16 +92,15 @@ inline void load_i8x8(const std::int8_t* p, float32x4_t& lo, float32x4_t& hi) {
   hi = vcvtq_f32_s32(vmovl_s16(vget_high_s16(w16)));
 }
 
-void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
-                     std::size_t cols, std::size_t r0, std::size_t r1) {
+void matvec_q8_group(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t gs = w.group_size, groups = w.cols / gs;
   if (gs % 8 != 0) {
-    kernels_scalar().matvec_q8_group(out, q, scales, gs, x, cols, r0, r1);
+    kernels_scalar().weight(WeightType::Q8_GROUP).matvec(out, w, x, r0, r1);
     return;
   }
-  const std::size_t groups = cols / gs;
   for (std::size_t r = r0; r < r1; r++) {
-    const std::int8_t* row = q + r * cols;
-    const float* row_scales = scales + r * groups;
+    const auto* row = reinterpret_cast<const std::int8_t*>(w.row(r));
+    const float* row_scales = w.scales + r * groups;
     float32x4_t acc = vdupq_n_f32(0);
     for (std::size_t g = 0; g < groups; g++) {
       float32x4_t g0 = vdupq_n_f32(0), g1 = g0;
@@ -172,17 +171,11 @@ void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, s
 
 #define KDOT __attribute__((target("arch=armv8.2-a+dotprod")))
 
-template <typename Block>
-inline const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
-  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
-}
-
-KDOT void matvec_q8_0_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+KDOT void matvec_q8_0_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ8_0* blocks = row_blocks<BlockQ8_0>(w, row_bytes, r);
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
     float32x4_t acc = vdupq_n_f32(0.0f);
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       int32x4_t isum = vdotq_s32(vdupq_n_s32(0), vld1q_s8(blocks[b].qs), vld1q_s8(xq[b].qs));
       isum = vdotq_s32(isum, vld1q_s8(blocks[b].qs + 16), vld1q_s8(xq[b].qs + 16));
       acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), fp16_to_fp32(blocks[b].d) * xq[b].d);
@@ -191,14 +184,13 @@ KDOT void matvec_q8_0_dot(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
-KDOT void matvec_q4_0_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+KDOT void matvec_q4_0_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const uint8x16_t low = vdupq_n_u8(0x0f);
   const int8x16_t eight = vdupq_n_s8(8);
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_0* blocks = row_blocks<BlockQ4_0>(w, row_bytes, r);
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
     float32x4_t acc = vdupq_n_f32(0.0f);
-    for (std::size_t b = 0; b < cols / kQK; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
       const uint8x16_t bytes = vld1q_u8(blocks[b].qs);
       const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(bytes, low)), eight);  // values 0..15
       const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4)), eight);  // values 16..31
@@ -212,14 +204,13 @@ KDOT void matvec_q4_0_dot(float* out, const void* w, std::size_t row_bytes, cons
 
 // Sub-block j of super-block b is x block 8b + j (low nibbles of qs[32(j / 2) ..]
 // for even j, high for odd): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
-KDOT void matvec_q4_k_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+KDOT void matvec_q4_k_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const uint8x16_t low = vdupq_n_u8(0x0f);
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_K* blocks = row_blocks<BlockQ4_K>(w, row_bytes, r);
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w.row(r));
     float32x4_t acc = vdupq_n_f32(0.0f);
     float mins = 0.0f;
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const float d = fp16_to_fp32(blocks[b].d), dmin = fp16_to_fp32(blocks[b].dmin);
       for (int j = 0; j < 8; j++) {
         const BlockQ8x32& x = xq[8 * b + j];
@@ -240,14 +231,13 @@ KDOT void matvec_q4_k_dot(float* out, const void* w, std::size_t row_bytes, cons
 
 // x block 8b + k is half h = k / 4, r = k % 4 of quants.cpp's Q6_K layout;
 // its 16-value halves have scales scales[2k] and scales[2k + 1].
-KDOT void matvec_q6_k_dot(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                          std::size_t r0, std::size_t r1) {
+KDOT void matvec_q6_k_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const uint8x16_t low = vdupq_n_u8(0x0f), two = vdupq_n_u8(3);
   const int8x16_t bias = vdupq_n_s8(32);
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ6_K* blocks = row_blocks<BlockQ6_K>(w, row_bytes, r);
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w.row(r));
     float32x4_t acc = vdupq_n_f32(0.0f);
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const BlockQ6_K& blk = blocks[b];
       const float d = fp16_to_fp32(blk.d);
       for (int k = 0; k < 8; k++) {
@@ -268,45 +258,36 @@ KDOT void matvec_q6_k_dot(float* out, const void* w, std::size_t row_bytes, cons
   }
 }
 
+// The scalar entry `ref` with its int8 matvec replaced by `matvec_int8`
+// (unless nullptr), keeping its int8 GEMM only if `scalar_gemm`.
+WeightKernels with_int8(WeightKernels ref, MatvecInt8Fn* matvec_int8, bool scalar_gemm) {
+  if (matvec_int8) ref.matvec_int8 = matvec_int8;
+  if (!scalar_gemm) ref.matmat_int8 = nullptr;
+  return ref;
+}
+
 Kernels make_table() {
-  Kernels k;
-  k.isa = Isa::NEON;
-  k.dot = dot;
-  k.axpy = axpy;
-  k.sum_squares = sum_squares;
-  k.quantize_q8x32 = kernels_scalar().quantize_q8x32;
-  k.attention_scores = attention_scores;
-  k.attention_values = attention_values;
-  k.attention_scores_f16 = attention_scores_f16;
-  k.attention_values_f16 = attention_values_f16;
-  k.matvec_f32 = matvec_f32;
-  k.matvec_q8_group = matvec_q8_group;
-  k.matmat_f32 = matmat_f32;
-  // transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
-  k.transpose = kernels_scalar().transpose;
-  k.softmax = kernels_scalar().softmax;
-  k.swiglu = kernels_scalar().swiglu;
-  // GGUF types: the scalar code (compiled for aarch64, auto-vectorized).
   const Kernels& ref = kernels_scalar();
-  k.matvec_f16 = ref.matvec_f16;
-  k.matvec_bf16 = ref.matvec_bf16;
-  if (cpu_features().neon_dotprod) {
-    k.matvec_q8_0 = matvec_q8_0_dot;
-    k.matvec_q4_0 = matvec_q4_0_dot;
-    k.matvec_q4_k = matvec_q4_k_dot;
-    k.matvec_q6_k = matvec_q6_k_dot;
-  } else {
-    k.matvec_q8_0 = ref.matvec_q8_0;
-    k.matvec_q4_0 = ref.matvec_q4_0;
-    k.matvec_q4_k = ref.matvec_q4_k;
-    k.matvec_q6_k = ref.matvec_q6_k;
-  }
-  k.matmat_q8_0 = ref.matmat_q8_0;  // the scalar reference: no NEON int8 GEMM yet
-  k.matmat_q4_0 = ref.matmat_q4_0;
-  k.matvec_q8_0_f32 = ref.matvec_q8_0_f32;
-  k.matvec_q4_0_f32 = ref.matvec_q4_0_f32;
-  k.matvec_q4_k_f32 = ref.matvec_q4_k_f32;
-  k.matvec_q6_k_f32 = ref.matvec_q6_k_f32;
+  // quantize_q8x32, transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
+  Kernels k{.isa = Isa::NEON, .dot = dot, .axpy = axpy, .sum_squares = sum_squares,
+            .quantize_q8x32 = ref.quantize_q8x32, .attention_scores = attention_scores,
+            .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
+            .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = ref.transpose,
+            .softmax = ref.softmax, .swiglu = ref.swiglu};
+  // Weight types: {matvec, matvec_int8, matmat_int8}. F16 / BF16 and the GGUF
+  // blocks' fp32 matvecs are the scalar code (compiled for aarch64,
+  // auto-vectorized); the int8 matvecs need the dot product instructions.
+  // No NEON int8 GEMM yet: the scalar one for Q8_0 / Q4_0, and none for the
+  // K types (matmul_batch dequantizes them to fp32 panels).
+  const bool sdot = cpu_features().neon_dotprod;
+  k.weight(WeightType::F32) = {matvec_f32};
+  k.weight(WeightType::F16) = ref.weight(WeightType::F16);
+  k.weight(WeightType::BF16) = ref.weight(WeightType::BF16);
+  k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
+  k.weight(WeightType::Q8_0) = with_int8(ref.weight(WeightType::Q8_0), sdot ? matvec_q8_0_dot : nullptr, true);
+  k.weight(WeightType::Q4_0) = with_int8(ref.weight(WeightType::Q4_0), sdot ? matvec_q4_0_dot : nullptr, true);
+  k.weight(WeightType::Q4_K) = with_int8(ref.weight(WeightType::Q4_K), sdot ? matvec_q4_k_dot : nullptr, false);
+  k.weight(WeightType::Q6_K) = with_int8(ref.weight(WeightType::Q6_K), sdot ? matvec_q6_k_dot : nullptr, false);
   return k;
 }
 

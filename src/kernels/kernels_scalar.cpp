@@ -65,18 +65,30 @@ void attention_values_f16(float* out, const float* att, const std::uint16_t* val
   }
 }
 
-// --- matrix-vector -----------------------------------------------------------------
+// --- weight rows against fp32 activations -------------------------------------------
 
-void matvec_f32(float* out, const float* w, const float* x, std::size_t cols, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) out[r] = dot(w + r * cols, x, cols);
+void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) out[r] = dot(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
 }
 
-void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std::size_t gs, const float* x,
-                     std::size_t cols, std::size_t r0, std::size_t r1) {
-  const std::size_t groups = cols / gs;
+// F16 / BF16: each value widened exactly (kWiden), eight partial sums as dot's.
+template <float (*kWiden)(std::uint16_t)>
+void matvec_16bit(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const std::int8_t* row = q + r * cols;
-    const float* row_scales = scales + r * groups;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const auto* row = reinterpret_cast<const std::uint16_t*>(w.row(r));
+    for (std::size_t j = 0; j < w.cols; j++) acc[j % 8] += kWiden(row[j]) * x[j];
+    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  }
+}
+
+// Per group: a float sum of q * x, scaled once. Activations stay fp32: exact
+// w.r.t. the dequantized weights.
+void matvec_q8_group(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t gs = w.group_size, groups = w.cols / gs;
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* row = reinterpret_cast<const std::int8_t*>(w.row(r));
+    const float* row_scales = w.scales + r * groups;
     float sum = 0.0f;
     for (std::size_t g = 0; g < groups; g++) {
       float acc = 0.0f;
@@ -87,66 +99,63 @@ void matvec_q8_group(float* out, const std::int8_t* q, const float* scales, std:
   }
 }
 
-void matvec_f16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                std::size_t r1) {
+// GGUF blocks, the reference: dequantize one block (weight_types.hpp's
+// dequantize, the scalar code of quants.cpp), then a float dot product with
+// its slice of x, summed block by block.
+template <WeightType kType>
+void matvec_dequantized(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const BlockLayout layout = block_layout(kType);
+  float buf[kQK_K];  // (block_size) one dequantized block
   for (std::size_t r = r0; r < r1; r++) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const std::uint16_t* row = w + r * cols;
-    for (std::size_t j = 0; j < cols; j++) acc[j % 8] += fp16_to_fp32(row[j]) * x[j];
-    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  }
-}
-
-void matvec_bf16(float* out, const std::uint16_t* w, const float* x, std::size_t cols, std::size_t r0,
-                 std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const std::uint16_t* row = w + r * cols;
-    for (std::size_t j = 0; j < cols; j++) acc[j % 8] += bf16_to_fp32(row[j]) * x[j];
-    out[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  }
-}
-
-// Per block: an exact integer sum, scaled by the two block scales.
-void matvec_q8_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                 std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ8_0* blocks = reinterpret_cast<const BlockQ8_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const std::uint8_t* row = w.row(r);
     float sum = 0.0f;
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      int isum = 0;
-      for (int j = 0; j < 32; j++) isum += int(blocks[b].qs[j]) * int(xq[b].qs[j]);
-      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
+    for (std::size_t b = 0; b < w.cols / layout.block_size; b++) {
+      weight_type_info(kType).dequantize(row + b * layout.block_bytes, buf, 1);
+      sum += dot(buf, x + b * layout.block_size, layout.block_size);
     }
     out[r] = sum;
   }
 }
 
-void matvec_q4_0(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                 std::size_t r0, std::size_t r1) {
+// --- GGUF blocks against int8 activations -------------------------------------------
+
+// Q8_0 / Q4_0: per block an exact integer sum, scaled by the two block scales.
+int block_dot(const BlockQ8_0& b, const BlockQ8x32& x) {
+  int isum = 0;
+  for (int j = 0; j < 32; j++) isum += int(b.qs[j]) * int(x.qs[j]);
+  return isum;
+}
+
+int block_dot(const BlockQ4_0& b, const BlockQ8x32& x) {
+  int isum = 0;
+  for (int j = 0; j < 16; j++) {
+    isum += (int(b.qs[j] & 15) - 8) * int(x.qs[j]);
+    isum += (int(b.qs[j] >> 4) - 8) * int(x.qs[j + 16]);
+  }
+  return isum;
+}
+
+template <typename Block>
+void matvec_q_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_0* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const Block*>(w.row(r));
     float sum = 0.0f;
-    for (std::size_t b = 0; b < cols / 32; b++) {
-      int isum = 0;
-      for (int j = 0; j < 16; j++) {
-        isum += (int(blocks[b].qs[j] & 15) - 8) * int(xq[b].qs[j]);
-        isum += (int(blocks[b].qs[j] >> 4) - 8) * int(xq[b].qs[j + 16]);
-      }
-      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(isum);
+    for (std::size_t b = 0; b < w.cols / 32; b++) {
+      sum += fp16_to_fp32(blocks[b].d) * xq[b].d * float(block_dot(blocks[b], xq[b]));
     }
     out[r] = sum;
   }
 }
+constexpr MatvecInt8Fn* matvec_q8_0 = matvec_q_0<BlockQ8_0>;
+constexpr MatvecInt8Fn* matvec_q4_0 = matvec_q_0<BlockQ4_0>;
 
 // Q4_K sub-block j of super-block b is x block 8b + j: d * sc * sum(q xq)
 // minus dmin * mn * sum(xq), times xd.
-void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                 std::size_t r0, std::size_t r1) {
+void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ4_K* blocks = reinterpret_cast<const BlockQ4_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w.row(r));
     float sum = 0.0f;
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const float d = fp16_to_fp32(blocks[b].d), dmin = fp16_to_fp32(blocks[b].dmin);
       for (int j = 0; j < 8; j++) {
         const BlockQ8x32& x = xq[8 * b + j];
@@ -164,12 +173,11 @@ void matvec_q4_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8
 
 // Q6_K value 32k + l (x block 8b + k, l = 0..31) is value 128h + 32r + l of
 // quants.cpp's layout with h = k / 4, r = k % 4; its sub-block of 16 is 2k + l / 16.
-void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t cols,
-                 std::size_t r0, std::size_t r1) {
+void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) {
-    const BlockQ6_K* blocks = reinterpret_cast<const BlockQ6_K*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w.row(r));
     float sum = 0.0f;
-    for (std::size_t b = 0; b < cols / kQK_K; b++) {
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
       const BlockQ6_K& blk = blocks[b];
       const float d = fp16_to_fp32(blk.d);
       for (int k = 0; k < 8; k++) {
@@ -189,40 +197,11 @@ void matvec_q6_k(float* out, const void* w, std::size_t row_bytes, const BlockQ8
   }
 }
 
-// --- matrix-vector: GGUF blocks with fp32 activations ---------------------------------
-
-// The reference: dequantize one block (the scalar code of quants.cpp), then
-// a float dot product with its slice of x, summed block by block.
-void matvec_blocks_f32(WeightType type, float* out, const void* w, std::size_t row_bytes, const float* x,
-                       std::size_t cols, std::size_t r0, std::size_t r1) {
-  const BlockLayout layout = block_layout(type);
-  float buf[kQK_K];  // (block_size) one dequantized block
-  for (std::size_t r = r0; r < r1; r++) {
-    const std::uint8_t* row = static_cast<const std::uint8_t*>(w) + r * row_bytes;
-    float sum = 0.0f;
-    for (std::size_t b = 0; b < cols / layout.block_size; b++) {
-      dequantize_blocks(type, row + b * layout.block_bytes, buf, layout.block_size);
-      sum += dot(buf, x + b * layout.block_size, layout.block_size);
-    }
-    out[r] = sum;
-  }
-}
-
-void matvec_q8_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                     std::size_t r0, std::size_t r1) {
-  matvec_blocks_f32(WeightType::Q8_0, out, w, row_bytes, x, cols, r0, r1);
-}
-void matvec_q4_0_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                     std::size_t r0, std::size_t r1) {
-  matvec_blocks_f32(WeightType::Q4_0, out, w, row_bytes, x, cols, r0, r1);
-}
-void matvec_q4_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                     std::size_t r0, std::size_t r1) {
-  matvec_blocks_f32(WeightType::Q4_K, out, w, row_bytes, x, cols, r0, r1);
-}
-void matvec_q6_k_f32(float* out, const void* w, std::size_t row_bytes, const float* x, std::size_t cols,
-                     std::size_t r0, std::size_t r1) {
-  matvec_blocks_f32(WeightType::Q6_K, out, w, row_bytes, x, cols, r0, r1);
+// The int8 GEMM: each (row, token) exactly as the type's matvec_int8 computes it.
+template <MatvecInt8Fn* kMatvec>
+void matmat_by_token(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                     std::size_t n_tokens) {
+  for (std::size_t t = 0; t < n_tokens; t++) kMatvec(out + t * ldo, w, xq + t * (w.cols / 32), 0, n_rows);
 }
 
 // --- matrix-matrix -----------------------------------------------------------------
@@ -262,17 +241,6 @@ void swiglu(float* hb, const float* hb2, std::size_t n) {
   for (std::size_t i = 0; i < n; i++) hb[i] = hb[i] / (1.0f + std::exp(-hb[i])) * hb2[i];
 }
 
-// --- matrix-matrix: GGUF int8 ---
-
-using MatvecInt8 = void (*)(float*, const void*, std::size_t, const BlockQ8x32*, std::size_t, std::size_t, std::size_t);
-
-// Each (row, token) exactly as the matvec (matvec_q8_0 .. matvec_q6_k) computes it.
-template <MatvecInt8 kMatvec>
-void matmat_by_token(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                     const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols) {
-  for (std::size_t t = 0; t < n_tokens; t++) kMatvec(out + t * ldo, w, row_bytes, xq + t * (cols / 32), cols, 0, n_rows);
-}
-
 void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
   for (std::size_t b = 0; b < n / 32; b++) {
     const float* xb = x + b * 32;
@@ -292,36 +260,20 @@ void quantize_q8x32_scalar(const float* x, BlockQ8x32* y, std::size_t n) {
 }
 
 Kernels make_scalar() {
-  Kernels k;
-  k.isa = Isa::SCALAR;
-  k.dot = dot;
-  k.axpy = axpy;
-  k.sum_squares = sum_squares;
-  k.quantize_q8x32 = quantize_q8x32_scalar;
-  k.attention_scores = attention_scores;
-  k.attention_values = attention_values;
-  k.attention_scores_f16 = attention_scores_f16;
-  k.attention_values_f16 = attention_values_f16;
-  k.matvec_f32 = matvec_f32;
-  k.matvec_q8_group = matvec_q8_group;
-  k.matvec_f16 = matvec_f16;
-  k.matvec_bf16 = matvec_bf16;
-  k.matvec_q8_0 = matvec_q8_0;
-  k.matvec_q4_0 = matvec_q4_0;
-  k.matvec_q4_k = matvec_q4_k;
-  k.matvec_q6_k = matvec_q6_k;
-  k.matvec_q8_0_f32 = matvec_q8_0_f32;
-  k.matvec_q4_0_f32 = matvec_q4_0_f32;
-  k.matvec_q4_k_f32 = matvec_q4_k_f32;
-  k.matvec_q6_k_f32 = matvec_q6_k_f32;
-  k.matmat_f32 = matmat_f32;
-  k.transpose = transpose;
-  k.softmax = softmax;
-  k.swiglu = swiglu;
-  k.matmat_q8_0 = matmat_by_token<matvec_q8_0>;
-  k.matmat_q4_0 = matmat_by_token<matvec_q4_0>;
-  k.matmat_q4_k = matmat_by_token<matvec_q4_k>;
-  k.matmat_q6_k = matmat_by_token<matvec_q6_k>;
+  Kernels k{.isa = Isa::SCALAR, .dot = dot, .axpy = axpy, .sum_squares = sum_squares,
+            .quantize_q8x32 = quantize_q8x32_scalar, .attention_scores = attention_scores,
+            .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
+            .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = transpose,
+            .softmax = softmax, .swiglu = swiglu};
+  // Weight types: {matvec, matvec_int8, matmat_int8}; the rest dequantize (ops.cpp).
+  k.weight(WeightType::F32) = {matvec_f32};
+  k.weight(WeightType::F16) = {matvec_16bit<fp16_to_fp32>};
+  k.weight(WeightType::BF16) = {matvec_16bit<bf16_to_fp32>};
+  k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
+  k.weight(WeightType::Q8_0) = {matvec_dequantized<WeightType::Q8_0>, matvec_q8_0, matmat_by_token<matvec_q8_0>};
+  k.weight(WeightType::Q4_0) = {matvec_dequantized<WeightType::Q4_0>, matvec_q4_0, matmat_by_token<matvec_q4_0>};
+  k.weight(WeightType::Q4_K) = {matvec_dequantized<WeightType::Q4_K>, matvec_q4_k, matmat_by_token<matvec_q4_k>};
+  k.weight(WeightType::Q6_K) = {matvec_dequantized<WeightType::Q6_K>, matvec_q6_k, matmat_by_token<matvec_q6_k>};
   return k;
 }
 

@@ -1,40 +1,14 @@
-// Scalar dequantization of every GGUF weight type (the reference the SIMD
-// dot kernels are tested against), and the Q8_0/Q4_0 quantizers.
+// Scalar dequantization of every weight type (the reference the SIMD kernels
+// are tested against; weight_types.hpp's table points here), and the
+// Q8_0/Q4_0 quantizers.
 #include "kernels/quants.hpp"
 
 #include <cmath>
 #include <cstring>
-#include <string>
 
 #include "kernels/fp16.hpp"
-#include "llama2/error.hpp"
 
 namespace llama2 {
-
-BlockLayout block_layout(WeightType type) {
-  switch (type) {
-    case WeightType::F32: return {1, 4};
-    case WeightType::F16: return {1, 2};
-    case WeightType::BF16: return {1, 2};
-    case WeightType::Q8_0: return {kQK, sizeof(BlockQ8_0)};
-    case WeightType::Q4_0: return {kQK, sizeof(BlockQ4_0)};
-    case WeightType::Q4_1: return {kQK, sizeof(BlockQ4_1)};
-    case WeightType::Q5_0: return {kQK, sizeof(BlockQ5_0)};
-    case WeightType::Q5_1: return {kQK, sizeof(BlockQ5_1)};
-    case WeightType::Q2_K: return {kQK_K, sizeof(BlockQ2_K)};
-    case WeightType::Q3_K: return {kQK_K, sizeof(BlockQ3_K)};
-    case WeightType::Q4_K: return {kQK_K, sizeof(BlockQ4_K)};
-    case WeightType::Q5_K: return {kQK_K, sizeof(BlockQ5_K)};
-    case WeightType::Q6_K: return {kQK_K, sizeof(BlockQ6_K)};
-    case WeightType::Q8_GROUP: break;
-  }
-  throw Error("weight type " + std::string(weight_type_name(type)) + " has no block layout");
-}
-
-std::size_t row_bytes(WeightType type, std::size_t cols) {
-  BlockLayout b = block_layout(type);
-  return cols / b.block_size * b.block_bytes;
-}
 
 void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t* sc, std::uint8_t* mn) {
   // Bytes 0..3 hold scales 0..3, bytes 4..7 mins 0..3 (low 6 bits each);
@@ -49,18 +23,32 @@ void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t* sc, std::uint8_t* 
   }
 }
 
-namespace {
+// --- 16- and 32-bit floats ------------------------------------------------------
+
+void dequantize_f32(const void* blocks, float* y, std::size_t n) { std::memcpy(y, blocks, n * sizeof(float)); }
+
+void dequantize_f16(const void* blocks, float* y, std::size_t n) {
+  const auto* h = static_cast<const std::uint16_t*>(blocks);
+  for (std::size_t i = 0; i < n; i++) y[i] = fp16_to_fp32(h[i]);
+}
+
+void dequantize_bf16(const void* blocks, float* y, std::size_t n) {
+  const auto* h = static_cast<const std::uint16_t*>(blocks);
+  for (std::size_t i = 0; i < n; i++) y[i] = bf16_to_fp32(h[i]);
+}
 
 // --- 32-value blocks ------------------------------------------------------------
 
-void dequantize_q8_0(const BlockQ8_0* b, float* y, std::size_t nb) {
+void dequantize_q8_0(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ8_0*>(blocks);
   for (std::size_t i = 0; i < nb; i++, y += kQK) {
     const float d = fp16_to_fp32(b[i].d);
     for (std::size_t j = 0; j < kQK; j++) y[j] = d * float(b[i].qs[j]);
   }
 }
 
-void dequantize_q4_0(const BlockQ4_0* b, float* y, std::size_t nb) {
+void dequantize_q4_0(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ4_0*>(blocks);
   for (std::size_t i = 0; i < nb; i++, y += kQK) {
     const float d = fp16_to_fp32(b[i].d);
     for (std::size_t j = 0; j < kQK / 2; j++) {
@@ -70,7 +58,8 @@ void dequantize_q4_0(const BlockQ4_0* b, float* y, std::size_t nb) {
   }
 }
 
-void dequantize_q4_1(const BlockQ4_1* b, float* y, std::size_t nb) {
+void dequantize_q4_1(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ4_1*>(blocks);
   for (std::size_t i = 0; i < nb; i++, y += kQK) {
     const float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
     for (std::size_t j = 0; j < kQK / 2; j++) {
@@ -80,13 +69,18 @@ void dequantize_q4_1(const BlockQ4_1* b, float* y, std::size_t nb) {
   }
 }
 
+namespace {
+
 // The 5-bit quant j (0..31) of a Q5_0/Q5_1 block.
 int q5(const std::uint8_t* qs, std::uint32_t qh, std::size_t j) {
   const int low = j < kQK / 2 ? (qs[j] & 0xF) : (qs[j - kQK / 2] >> 4);
   return low | int(((qh >> j) & 1) << 4);
 }
 
-void dequantize_q5_0(const BlockQ5_0* b, float* y, std::size_t nb) {
+}  // namespace
+
+void dequantize_q5_0(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ5_0*>(blocks);
   for (std::size_t i = 0; i < nb; i++, y += kQK) {
     const float d = fp16_to_fp32(b[i].d);
     std::uint32_t qh;
@@ -95,7 +89,8 @@ void dequantize_q5_0(const BlockQ5_0* b, float* y, std::size_t nb) {
   }
 }
 
-void dequantize_q5_1(const BlockQ5_1* b, float* y, std::size_t nb) {
+void dequantize_q5_1(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ5_1*>(blocks);
   for (std::size_t i = 0; i < nb; i++, y += kQK) {
     const float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
     std::uint32_t qh;
@@ -110,7 +105,8 @@ void dequantize_q5_1(const BlockQ5_1* b, float* y, std::size_t nb) {
 // (s = 0..3, l = 0..31) is bits 2s..2s+1 of qs[32h + l]; it belongs to
 // sub-block 8h + 2s + l/16, whose scales[] byte holds scale (low nibble)
 // and min (high nibble).
-void dequantize_q2_k(const BlockQ2_K* b, float* y, std::size_t nb) {
+void dequantize_q2_k(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ2_K*>(blocks);
   for (std::size_t i = 0; i < nb; i++) {
     const float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
     for (int h = 0; h < 2; h++) {
@@ -129,7 +125,8 @@ void dequantize_q2_k(const BlockQ2_K* b, float* y, std::size_t nb) {
 // is bit (4h + s) of hmask[l]; a clear high bit means q - 4. Sub-block k's
 // 6-bit scale: low 4 bits are the low (k < 8) or high (k >= 8) nibble of
 // scales[k % 8], high 2 bits are bits 2*(k/4)..+1 of scales[8 + k % 4].
-void dequantize_q3_k(const BlockQ3_K* b, float* y, std::size_t nb) {
+void dequantize_q3_k(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ3_K*>(blocks);
   for (std::size_t i = 0; i < nb; i++) {
     const float d = fp16_to_fp32(b[i].d);
     int scale[16];
@@ -152,7 +149,8 @@ void dequantize_q3_k(const BlockQ3_K* b, float* y, std::size_t nb) {
 
 // Q4_K: four chunks of 64 values; chunk c is qs[32c .. 32c+32): low nibbles
 // are sub-block 2c, high nibbles sub-block 2c + 1.
-void dequantize_q4_k(const BlockQ4_K* b, float* y, std::size_t nb) {
+void dequantize_q4_k(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ4_K*>(blocks);
   for (std::size_t i = 0; i < nb; i++) {
     const float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
     for (int c = 0; c < 4; c++) {
@@ -170,7 +168,8 @@ void dequantize_q4_k(const BlockQ4_K* b, float* y, std::size_t nb) {
 }
 
 // Q5_K: as Q4_K; the fifth bit of sub-block k's value l is bit k of qh[l].
-void dequantize_q5_k(const BlockQ5_K* b, float* y, std::size_t nb) {
+void dequantize_q5_k(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ5_K*>(blocks);
   for (std::size_t i = 0; i < nb; i++) {
     const float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
     for (int c = 0; c < 4; c++) {
@@ -192,7 +191,8 @@ void dequantize_q5_k(const BlockQ5_K* b, float* y, std::size_t nb) {
 // 128h + 32r + l has low 4 bits from ql[64h + l + 32*(r & 1)] (low nibble
 // for r < 2, high for r >= 2) and high 2 bits from bits 2r..2r+1 of
 // qh[32h + l]; its scale is scales[8h + 2r + l/16].
-void dequantize_q6_k(const BlockQ6_K* b, float* y, std::size_t nb) {
+void dequantize_q6_k(const void* blocks, float* y, std::size_t nb) {
+  const auto* b = static_cast<const BlockQ6_K*>(blocks);
   for (std::size_t i = 0; i < nb; i++) {
     const float d = fp16_to_fp32(b[i].d);
     for (int h = 0; h < 2; h++) {
@@ -207,36 +207,6 @@ void dequantize_q6_k(const BlockQ6_K* b, float* y, std::size_t nb) {
       }
     }
   }
-}
-
-}  // namespace
-
-void dequantize_blocks(WeightType type, const void* src, float* dst, std::size_t n) {
-  switch (type) {
-    case WeightType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
-    case WeightType::F16: {
-      const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
-      for (std::size_t i = 0; i < n; i++) dst[i] = fp16_to_fp32(s[i]);
-      return;
-    }
-    case WeightType::BF16: {
-      const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
-      for (std::size_t i = 0; i < n; i++) dst[i] = bf16_to_fp32(s[i]);
-      return;
-    }
-    case WeightType::Q8_0: return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n / kQK);
-    case WeightType::Q4_0: return dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n / kQK);
-    case WeightType::Q4_1: return dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n / kQK);
-    case WeightType::Q5_0: return dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, n / kQK);
-    case WeightType::Q5_1: return dequantize_q5_1(static_cast<const BlockQ5_1*>(src), dst, n / kQK);
-    case WeightType::Q2_K: return dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n / kQK_K);
-    case WeightType::Q3_K: return dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n / kQK_K);
-    case WeightType::Q4_K: return dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n / kQK_K);
-    case WeightType::Q5_K: return dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n / kQK_K);
-    case WeightType::Q6_K: return dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n / kQK_K);
-    case WeightType::Q8_GROUP: break;
-  }
-  throw Error("dequantize_blocks: weight type " + std::string(weight_type_name(type)) + " is not block-based");
 }
 
 // --- quantization ------------------------------------------------------------------

@@ -118,12 +118,21 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
+// The scalar dequantization of each type: n_blocks blocks -> n_blocks *
+// block_size floats (F32 / F16 / BF16: blocks of one value). The reference
+// every kernel is tested against; weight_types.hpp lists which is which.
+using DequantizeFn = void(const void* blocks, float* y, std::size_t n_blocks);
+DequantizeFn dequantize_f32, dequantize_f16, dequantize_bf16;
+DequantizeFn dequantize_q8_0, dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1;
+DequantizeFn dequantize_q2_k, dequantize_q3_k, dequantize_q4_k, dequantize_q5_k, dequantize_q6_k;
+
 struct BlockLayout {
   std::size_t block_size;   // values per block (1 for F32/F16/BF16)
   std::size_t block_bytes;  // bytes per block
 };
 
-// Layout of a GGUF-stored type (not Q8_GROUP, which is not block-based).
+// Layout of a GGUF-stored type (not Q8_GROUP, which is not block-based): a
+// line of weight_types.hpp's table.
 BlockLayout block_layout(WeightType type);
 
 // Bytes of one row of `cols` values (cols must be a multiple of block_size).

@@ -2,29 +2,10 @@
 
 #include <cstdint>
 
+#include "kernels/kernels.hpp"
 #include "kernels/quants.hpp"
 
 namespace llama2 {
-
-std::string_view weight_type_name(WeightType type) {
-  switch (type) {
-    case WeightType::F32: return "F32";
-    case WeightType::F16: return "F16";
-    case WeightType::BF16: return "BF16";
-    case WeightType::Q8_GROUP: return "Q8_GROUP (llama2.c int8)";
-    case WeightType::Q8_0: return "Q8_0";
-    case WeightType::Q4_0: return "Q4_0";
-    case WeightType::Q4_1: return "Q4_1";
-    case WeightType::Q5_0: return "Q5_0";
-    case WeightType::Q5_1: return "Q5_1";
-    case WeightType::Q2_K: return "Q2_K";
-    case WeightType::Q3_K: return "Q3_K";
-    case WeightType::Q4_K: return "Q4_K";
-    case WeightType::Q5_K: return "Q5_K";
-    case WeightType::Q6_K: return "Q6_K";
-  }
-  return "unknown";
-}
 
 void dequantize_row(const Tensor& t, std::size_t row, float* out) {
   if (t.type == WeightType::Q8_GROUP) {
@@ -37,6 +18,12 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
   }
   const std::uint8_t* base = static_cast<const std::uint8_t*>(t.data) + row * row_bytes(t.type, t.cols);
   dequantize_blocks(t.type, base, out, t.cols);
+}
+
+WeightRows weight_rows(const Tensor& t) {
+  // Q8_GROUP: one int8 per value, the scales stored apart.
+  if (t.type == WeightType::Q8_GROUP) return {t.data, t.cols, t.cols, t.scales, std::size_t(t.group_size)};
+  return {t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
 }
 
 }  // namespace llama2

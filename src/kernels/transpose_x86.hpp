@@ -1,4 +1,4 @@
-// In-register transposes shared by the AVX-512 kernels (kernels_avx512.cpp)
+// In-register transposes shared by the AVX-512 kernels (kernels_avx512*.cpp)
 // and the AMX kernels (kernels_amx.cpp). AVX-512F only, so that functions
 // with either file's wider target attributes can inline them.
 #pragma once

@@ -42,6 +42,13 @@ float tolerance(const float* a, const float* b, std::size_t n) {
   return float(4e-7 * (std::sqrt(double(n)) + 4) * abs_sum + 1e-30);
 }
 
+// Rows of `type` back to back at data, as the kernels see them.
+WeightRows rows_of(const void* data, WeightType type, std::size_t cols) { return {data, row_bytes(type, cols), cols}; }
+// llama2.c's Q8_GROUP: one int8 per value, one scale per gs values.
+WeightRows q8_group_rows(const std::int8_t* q, const float* scales, std::size_t gs, std::size_t cols) {
+  return {q, cols, cols, scales, gs};
+}
+
 // The tables to test: every SIMD instruction set this CPU runs.
 class KernelsTest : public ::testing::TestWithParam<Isa> {
  protected:
@@ -53,6 +60,24 @@ class KernelsTest : public ::testing::TestWithParam<Isa> {
   const Kernels* table_ = nullptr;
 };
 
+// Which weight types every table has kernels for (the rest dequantize:
+// ops.cpp). Each has an fp32-activation matvec; the GGUF types with an
+// integer path an int8 matvec and an int8 GEMM, except the K types' GEMM on
+// AVX2 and NEON (none written yet, by design: matmul_batch dequantizes them
+// to fp32 panels) and on AVX-512 without VNNI (which borrows AVX2's).
+bool has_matvec(WeightType t) {
+  return t == WeightType::F32 || t == WeightType::F16 || t == WeightType::BF16 || t == WeightType::Q8_GROUP ||
+         t == WeightType::Q8_0 || t == WeightType::Q4_0 || t == WeightType::Q4_K || t == WeightType::Q6_K;
+}
+bool has_int8(WeightType t) {
+  return t == WeightType::Q8_0 || t == WeightType::Q4_0 || t == WeightType::Q4_K || t == WeightType::Q6_K;
+}
+bool has_int8_gemm(WeightType t, Isa isa) {
+  const bool k_type = t == WeightType::Q4_K || t == WeightType::Q6_K;
+  const bool k_gemm = isa == Isa::SCALAR || (isa == Isa::AVX512 && cpu_features().avx512vnni);
+  return has_int8(t) && (!k_type || k_gemm);
+}
+
 TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_EQ(table_->isa, GetParam());
   EXPECT_NE(table_->dot, nullptr);
@@ -63,16 +88,16 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->attention_values, nullptr);
   EXPECT_NE(table_->attention_scores_f16, nullptr);
   EXPECT_NE(table_->attention_values_f16, nullptr);
-  EXPECT_NE(table_->matvec_f32, nullptr);
-  EXPECT_NE(table_->matvec_q8_group, nullptr);
-  EXPECT_NE(table_->matvec_q8_0_f32, nullptr);
-  EXPECT_NE(table_->matvec_q4_0_f32, nullptr);
-  EXPECT_NE(table_->matvec_q4_k_f32, nullptr);
-  EXPECT_NE(table_->matvec_q6_k_f32, nullptr);
-  EXPECT_NE(table_->matvec_q8_0, nullptr);
-  EXPECT_NE(table_->matvec_q4_0, nullptr);
-  EXPECT_NE(table_->matvec_q4_k, nullptr);
-  EXPECT_NE(table_->matvec_q6_k, nullptr);
+  EXPECT_NE(table_->matmat_f32, nullptr);
+  EXPECT_NE(table_->transpose, nullptr);
+  EXPECT_NE(table_->softmax, nullptr);
+  EXPECT_NE(table_->swiglu, nullptr);
+  for (const WeightTypeInfo& info : kWeightTypes) {
+    const WeightKernels& k = table_->weight(info.type);
+    EXPECT_EQ(k.matvec != nullptr, has_matvec(info.type)) << info.name;
+    EXPECT_EQ(k.matvec_int8 != nullptr, has_int8(info.type)) << info.name;
+    EXPECT_EQ(k.matmat_int8 != nullptr, has_int8_gemm(info.type, GetParam())) << info.name;
+  }
 }
 
 TEST_P(KernelsTest, DotMatchesScalar) {
@@ -141,8 +166,9 @@ TEST_P(KernelsTest, MatvecF32MatchesScalar) {
     for (std::size_t rows : {1, 3, 4, 9, 33}) {
       auto w = random_floats(rows * cols, rng), x = random_floats(cols, rng);
       std::vector<float> out(rows, NAN), out_ref(rows, NAN);
-      table_->matvec_f32(out.data(), w.data(), x.data(), cols, 0, rows);
-      ref().matvec_f32(out_ref.data(), w.data(), x.data(), cols, 0, rows);
+      const WeightRows wr = rows_of(w.data(), WeightType::F32, cols);
+      table_->weight(WeightType::F32).matvec(out.data(), wr, x.data(), 0, rows);
+      ref().weight(WeightType::F32).matvec(out_ref.data(), wr, x.data(), 0, rows);
       for (std::size_t r = 0; r < rows; r++) {
         ASSERT_NEAR(out[r], out_ref[r], tolerance(w.data() + r * cols, x.data(), cols))
             << "rows " << rows << " cols " << cols << " r " << r;
@@ -160,12 +186,15 @@ TEST_P(KernelsTest, MatvecRowDoesNotDependOnTheSplit) {
   auto q = random_int8(rows * cols, rng);
   auto scales = random_floats(rows * cols / gs, rng, 0.01f);
   std::vector<float> whole(rows), pieces(rows), whole_q(rows), pieces_q(rows);
-  table_->matvec_f32(whole.data(), w.data(), x.data(), cols, 0, rows);
-  table_->matvec_q8_group(whole_q.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
+  const WeightRows wr = rows_of(w.data(), WeightType::F32, cols), qr = q8_group_rows(q.data(), scales.data(), gs, cols);
+  MatvecFn* const f32 = table_->weight(WeightType::F32).matvec;
+  MatvecFn* const q8 = table_->weight(WeightType::Q8_GROUP).matvec;
+  f32(whole.data(), wr, x.data(), 0, rows);
+  q8(whole_q.data(), qr, x.data(), 0, rows);
   for (std::size_t r0 = 0; r0 < rows;) {
     std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
-    table_->matvec_f32(pieces.data(), w.data(), x.data(), cols, r0, r1);
-    table_->matvec_q8_group(pieces_q.data(), q.data(), scales.data(), gs, x.data(), cols, r0, r1);
+    f32(pieces.data(), wr, x.data(), r0, r1);
+    q8(pieces_q.data(), qr, x.data(), r0, r1);
     r0 = r1;
   }
   for (std::size_t r = 0; r < rows; r++) {
@@ -186,8 +215,9 @@ TEST_P(KernelsTest, MatvecQ8GroupMatchesDequantizedWeights) {
         auto scales = random_floats(rows * groups, rng, 0.01f);
         auto x = random_floats(cols, rng);
         std::vector<float> out(rows, NAN), out_ref(rows, NAN);
-        table_->matvec_q8_group(out.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
-        ref().matvec_q8_group(out_ref.data(), q.data(), scales.data(), gs, x.data(), cols, 0, rows);
+        const WeightRows qr = q8_group_rows(q.data(), scales.data(), gs, cols);
+        table_->weight(WeightType::Q8_GROUP).matvec(out.data(), qr, x.data(), 0, rows);
+        ref().weight(WeightType::Q8_GROUP).matvec(out_ref.data(), qr, x.data(), 0, rows);
         for (std::size_t r = 0; r < rows; r++) {
           double exact = 0, abs_sum = 0;
           for (std::size_t j = 0; j < cols; j++) {
@@ -261,8 +291,7 @@ TEST_P(GgufKernelsTest, HalfFloatRowsMatchDequantizedDot) {
       auto bytes = random_rows(type, rows, cols, rng);
       auto x = random_floats(cols, rng);
       std::vector<float> out(rows), deq(cols);
-      const auto* w = reinterpret_cast<const std::uint16_t*>(bytes.data());
-      (type == WeightType::F16 ? table_->matvec_f16 : table_->matvec_bf16)(out.data(), w, x.data(), cols, 0, rows);
+      table_->weight(type).matvec(out.data(), rows_of(bytes.data(), type, cols), x.data(), 0, rows);
       for (std::size_t r = 0; r < rows; r++) {
         dequantize_blocks(type, bytes.data() + r * cols * 2, deq.data(), cols);
         ASSERT_NEAR(out[r], ref().dot(deq.data(), x.data(), cols), tolerance(deq.data(), x.data(), cols))
@@ -281,11 +310,10 @@ TEST_P(GgufKernelsTest, QuantizedRowsMatchScalarAndDequantizedDot) {
       auto x = random_floats(cols, rng);
       std::vector<BlockQ8x32> xq(cols / 32);
       quantize_q8x32(x.data(), xq.data(), cols);
-      auto fn = type == WeightType::Q8_0 ? table_->matvec_q8_0 : table_->matvec_q4_0;
-      auto fn_ref = type == WeightType::Q8_0 ? ref().matvec_q8_0 : ref().matvec_q4_0;
+      const WeightRows wr = rows_of(bytes.data(), type, cols);
       std::vector<float> out(rows), out_ref(rows), deq(cols), xdeq(cols);
-      fn(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
-      fn_ref(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      table_->weight(type).matvec_int8(out.data(), wr, xq.data(), 0, rows);
+      ref().weight(type).matvec_int8(out_ref.data(), wr, xq.data(), 0, rows);
       for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
       for (std::size_t r = 0; r < rows; r++) {
         dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
@@ -313,19 +341,6 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, GgufKernelsTest, ::testing::Values(Isa::SCALAR
                          [](const ::testing::TestParamInfo<Isa>& info) { return std::string(isa_name(info.param)); });
 
 // --- GGUF types with fp32 activations ---------------------------------------------------
-
-using MatvecBlocksF32 = void (*)(float*, const void*, std::size_t, const float*, std::size_t, std::size_t,
-                                 std::size_t);
-
-MatvecBlocksF32 matvec_f32_for(const Kernels& k, WeightType type) {
-  switch (type) {
-    case WeightType::Q8_0: return k.matvec_q8_0_f32;
-    case WeightType::Q4_0: return k.matvec_q4_0_f32;
-    case WeightType::Q4_K: return k.matvec_q4_k_f32;
-    case WeightType::Q6_K: return k.matvec_q6_k_f32;
-    default: return nullptr;
-  }
-}
 
 // A random valid fp16 scale: magnitude 1e-6 .. 1e-1 (some subnormal in
 // fp16), either sign; never inf or NaN.
@@ -375,8 +390,9 @@ TEST_P(GgufKernelsTest, BlockRowsWithFp32ActivationsMatchScalarAndDoubleDot) {
         auto x = random_floats(cols + 16, rng);
         for (std::size_t j = cols; j < cols + 16; j++) x[j] = NAN;  // must not be read
         std::vector<float> out(rows + 1, 7.0f), out_ref(rows + 1, 7.0f), deq(cols);
-        matvec_f32_for(*table_, type)(out.data(), bytes.data(), stride, x.data(), cols, 0, rows);
-        matvec_f32_for(ref(), type)(out_ref.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+        const WeightRows wr{bytes.data(), stride, cols};
+        table_->weight(type).matvec(out.data(), wr, x.data(), 0, rows);
+        ref().weight(type).matvec(out_ref.data(), wr, x.data(), 0, rows);
         EXPECT_EQ(out[rows], 7.0f) << "wrote past r1";
         for (std::size_t r = 0; r < rows; r++) {
           dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
@@ -403,7 +419,7 @@ TEST_P(GgufKernelsTest, BlockRowsRebuildEveryWeightExactly) {
     dequantize_blocks(type, bytes.data(), deq.data(), rows * cols);
     for (std::size_t j = 0; j < cols; j++) {
       x[j] = 1.0f;
-      matvec_f32_for(*table_, type)(out.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+      table_->weight(type).matvec(out.data(), {bytes.data(), stride, cols}, x.data(), 0, rows);
       x[j] = 0.0f;
       for (std::size_t r = 0; r < rows; r++) {
         ASSERT_EQ(out[r], deq[r * cols + j]) << weight_type_name(type) << " row " << r << " value " << j;
@@ -419,11 +435,12 @@ TEST_P(GgufKernelsTest, BlockRowsDoNotDependOnTheSplit) {
     auto bytes = random_blocks(type, rows, cols, rng);
     auto x = random_floats(cols, rng);
     std::vector<float> whole(rows), pieces(rows);
-    const MatvecBlocksF32 fn = matvec_f32_for(*table_, type);
-    fn(whole.data(), bytes.data(), stride, x.data(), cols, 0, rows);
+    MatvecFn* const fn = table_->weight(type).matvec;
+    const WeightRows wr{bytes.data(), stride, cols};
+    fn(whole.data(), wr, x.data(), 0, rows);
     for (std::size_t r0 = 0; r0 < rows;) {
       const std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
-      fn(pieces.data(), bytes.data(), stride, x.data(), cols, r0, r1);
+      fn(pieces.data(), wr, x.data(), r0, r1);
       r0 = r1;
     }
     for (std::size_t r = 0; r < rows; r++) EXPECT_EQ(whole[r], pieces[r]) << weight_type_name(type) << " row " << r;
@@ -431,19 +448,6 @@ TEST_P(GgufKernelsTest, BlockRowsDoNotDependOnTheSplit) {
 }
 
 // --- GGUF types with int8 activations ---------------------------------------------------
-
-using MatvecBlocksInt8 = void (*)(float*, const void*, std::size_t, const BlockQ8x32*, std::size_t, std::size_t,
-                                  std::size_t);
-
-MatvecBlocksInt8 matvec_int8_for(const Kernels& k, WeightType type) {
-  switch (type) {
-    case WeightType::Q8_0: return k.matvec_q8_0;
-    case WeightType::Q4_0: return k.matvec_q4_0;
-    case WeightType::Q4_K: return k.matvec_q4_k;
-    case WeightType::Q6_K: return k.matvec_q6_k;
-    default: return nullptr;
-  }
-}
 
 // sum |w_j x_j| over a row, with a Q4_K weight counted as its two terms
 // |d sc q| + |dmin mn| (they can cancel): what fp32 rounding is relative to.
@@ -486,8 +490,9 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsMatchScalarAndDoubleDot) {
         const auto xq = random_q8x32(cols, rng);
         std::vector<float> out(rows + 1, 7.0f), out_ref(rows + 1, 7.0f), deq(cols), xdeq(cols);
         for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
-        matvec_int8_for(*table_, type)(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
-        matvec_int8_for(ref(), type)(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+        const WeightRows wr{bytes.data(), stride, cols};
+        table_->weight(type).matvec_int8(out.data(), wr, xq.data(), 0, rows);
+        ref().weight(type).matvec_int8(out_ref.data(), wr, xq.data(), 0, rows);
         EXPECT_EQ(out[rows], 7.0f) << "wrote past r1";
         for (std::size_t r = 0; r < rows; r++) {
           dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
@@ -514,13 +519,14 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsDoNotDependOnTheSplit) {
     auto bytes = random_blocks(type, rows, cols, rng);
     const auto xq = random_q8x32(cols, rng);
     std::vector<float> whole(rows), pieces(rows);
-    const MatvecBlocksInt8 fn = matvec_int8_for(*table_, type);
-    fn(whole.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+    MatvecInt8Fn* const fn = table_->weight(type).matvec_int8;
+    const WeightRows wr{bytes.data(), stride, cols};
+    fn(whole.data(), wr, xq.data(), 0, rows);
     const bool from_dram = weights_from_dram();
     set_weights_from_dram(!from_dram);
     for (std::size_t r0 = 0; r0 < rows;) {
       const std::size_t r1 = std::min(rows, r0 + 1 + r0 % 6);
-      fn(pieces.data(), bytes.data(), stride, xq.data(), cols, r0, r1);
+      fn(pieces.data(), wr, xq.data(), r0, r1);
       r0 = r1;
     }
     set_weights_from_dram(from_dram);
@@ -552,8 +558,9 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsSurviveExtremeQuants) {
       quantize_q8x32(x.data(), xq.data(), cols);
       std::vector<float> out(rows), out_ref(rows), deq(cols), xdeq(cols);
       for (std::size_t j = 0; j < cols; j++) xdeq[j] = xq[j / 32].d * float(xq[j / 32].qs[j % 32]);
-      matvec_int8_for(*table_, type)(out.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
-      matvec_int8_for(ref(), type)(out_ref.data(), bytes.data(), stride, xq.data(), cols, 0, rows);
+      const WeightRows wr{bytes.data(), stride, cols};
+      table_->weight(type).matvec_int8(out.data(), wr, xq.data(), 0, rows);
+      ref().weight(type).matvec_int8(out_ref.data(), wr, xq.data(), 0, rows);
       for (std::size_t r = 0; r < rows; r++) {
         dequantize_blocks(type, bytes.data() + r * stride, deq.data(), cols);
         double exact = 0;

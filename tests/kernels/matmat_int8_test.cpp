@@ -1,5 +1,5 @@
-// The int8 GEMM for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K (kernels matmat_q8_0 ..
-// matmat_q6_k and matmul_batch_int8 in matmul_int8.cpp): every instruction set against a
+// The int8 GEMM for GGUF Q8_0 / Q4_0 / Q4_K / Q6_K (each type's matmat_int8
+// kernel and matmul_batch_int8 in matmul_int8.cpp): every instruction set against a
 // double-precision dot of the dequantized weights and the dequantized
 // activation blocks, against the scalar table and the token-by-token matvec,
 // tile and thread splits bit for bit, and a whole batched forward pass on
@@ -40,6 +40,7 @@ struct Problem {
   std::vector<double> tol;        // (tokens, rows) fp32 rounding bound of each dot
 
   std::size_t stride() const { return row_bytes(type, cols); }
+  WeightRows matrix() const { return {w.data(), stride(), cols}; }
 };
 
 std::uint32_t ggml_id(WeightType type) {
@@ -101,17 +102,9 @@ Problem make_problem(WeightType type, std::size_t rows, std::size_t tokens, std:
   return p;
 }
 
-using MatmatFn = void (*)(float*, std::size_t, const void*, std::size_t, std::size_t, const BlockQ8x32*, std::size_t,
-                          std::size_t);
+using MatmatFn = MatmatInt8Fn*;
 
-MatmatFn matmat_of(const Kernels& k, WeightType type) {
-  switch (type) {
-    case WeightType::Q8_0: return k.matmat_q8_0;
-    case WeightType::Q4_0: return k.matmat_q4_0;
-    case WeightType::Q4_K: return k.matmat_q4_k;
-    default: return k.matmat_q6_k;
-  }
-}
+MatmatFn matmat_of(const Kernels& k, WeightType type) { return k.weight(type).matmat_int8; }
 
 constexpr WeightType kTypes[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_K, WeightType::Q6_K};
 
@@ -131,7 +124,7 @@ MatmatFn kernel_or_gap(const Kernels& k, WeightType type) {
 std::vector<float> run(MatmatFn fn, const Problem& p) {
   const std::size_t ldo = p.rows + 3;
   std::vector<float> out(p.tokens * ldo, 1234.5f);
-  fn(out.data(), ldo, p.w.data(), p.stride(), p.rows, p.xq.data(), p.tokens, p.cols);
+  fn(out.data(), ldo, p.matrix(), p.rows, p.xq.data(), p.tokens);
   std::vector<float> packed(p.tokens * p.rows);
   for (std::size_t t = 0; t < p.tokens; t++) {
     for (std::size_t r = 0; r < p.rows; r++) packed[t * p.rows + r] = out[t * ldo + r];
@@ -189,13 +182,10 @@ TEST_P(MatmatInt8, AgreesWithTheMatvec) {
     if (!fn) continue;
     const Problem p = make_problem(type, 37, 9, is_k_type(type) ? 512 : 320, 7);
     const std::vector<float> got = run(fn, p);
-    const auto matvec = type == WeightType::Q8_0   ? table_->matvec_q8_0
-                        : type == WeightType::Q4_0 ? table_->matvec_q4_0
-                        : type == WeightType::Q4_K ? table_->matvec_q4_k
-                                                   : table_->matvec_q6_k;
+    MatvecInt8Fn* const matvec = table_->weight(type).matvec_int8;
     std::vector<float> one(p.rows);
     for (std::size_t t = 0; t < p.tokens; t++) {
-      matvec(one.data(), p.w.data(), p.stride(), p.xq.data() + t * (p.cols / 32), p.cols, 0, p.rows);
+      matvec(one.data(), p.matrix(), p.xq.data() + t * (p.cols / 32), 0, p.rows);
       for (std::size_t r = 0; r < p.rows; r++) {
         ASSERT_NEAR(got[t * p.rows + r], one[r], 2 * p.tol[t * p.rows + r]) << "token " << t << " row " << r;
       }
@@ -216,8 +206,8 @@ void expect_splits_bit_identical(const Kernels& table, std::size_t row_step, std
       const std::size_t nr = std::min(row_step, p.rows - r0);
       for (std::size_t t0 = 0; t0 < p.tokens; t0 += token_step) {
         const std::size_t nt = std::min(token_step, p.tokens - t0);
-        fn(parts.data() + t0 * p.rows + r0, p.rows, p.w.data() + r0 * p.stride(), p.stride(), nr,
-           p.xq.data() + t0 * nb, nt, p.cols);
+        fn(parts.data() + t0 * p.rows + r0, p.rows, {p.w.data() + r0 * p.stride(), p.stride(), p.cols}, nr,
+           p.xq.data() + t0 * nb, nt);
       }
     }
     EXPECT_EQ(0, std::memcmp(whole.data(), parts.data(), whole.size() * sizeof(float)));
@@ -300,7 +290,7 @@ TEST(MatmulBatchInt8, UsesTheInt8KernelAndSplitsThreadsBitForBit) {
     // AMX or not, the bits of the chosen table's kernel (the quantization of
     // x is quantize_q8x32 in both).
     std::vector<float> want(p.tokens * p.rows);
-    matmat_of(kernels(), type)(want.data(), p.rows, p.w.data(), p.stride(), p.rows, p.xq.data(), p.tokens, p.cols);
+    matmat_of(kernels(), type)(want.data(), p.rows, p.matrix(), p.rows, p.xq.data(), p.tokens);
     EXPECT_EQ(0, std::memcmp(out1.data(), want.data(), want.size() * sizeof(float)));
   }
 }

@@ -1,0 +1,104 @@
+// 256-bit helpers of the int8 kernels shared by AVX2 (kernels_avx2*.cpp)
+// and AVX-512 VNNI (kernels_avx512*.cpp): loading and unpacking GGUF
+// blocks and activation blocks (kernels.hpp: BlockQ8x32). AVX2 + FMA + F16C
+// only, so that functions with either file's target attributes can inline
+// them. What differs between the two, the integer dot product (vpmaddubsw
+// + vpmaddwd, or VNNI's vpdpbusd), stays in each file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define INT8_X86_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+
+namespace llama2::x86 {
+
+INT8_X86_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+INT8_X86_INLINE __m256i load_q8(const std::int8_t* qs) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+}
+
+// Q4_0 byte j holds value j (low nibble) and value j + 16 (high nibble).
+INT8_X86_INLINE __m256i unpack_q4(const std::uint8_t* qs) {
+  // Both halves from one broadcast load; the upper one shifted by 4.
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+template <bool kQ4>
+struct Q0Block {
+  using type = BlockQ8_0;
+};
+template <>
+struct Q0Block<true> {
+  using type = BlockQ4_0;
+};
+
+template <typename Block>
+INT8_X86_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+// Gathers 8 values 4 bytes wide, `stride` bytes apart, starting at p.
+INT8_X86_INLINE __m256i gather8(const void* p, int stride) {
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_epi32(static_cast<const int*>(p), idx, 1);
+}
+
+// Q4_0's weights carry -8: -8 * sum(xq) of activation block x in lane 0
+// (nothing for Q8_0), the start of the block's integer sum.
+template <bool kQ4>
+INT8_X86_INLINE __m256i q_0_offset(const BlockQ8x32& x) {
+  return _mm256_setr_epi32(kQ4 ? -8 * (x.sums[0] + x.sums[1]) : 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// xd and xd * sum(xq) of the 8 activation blocks of one super-block.
+INT8_X86_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
+  *xd = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[4].d, x[5].d, x[6].d, x[7].d);
+  int total[8];
+  for (int j = 0; j < 8; j++) total[j] = x[j].sums[0] + x[j].sums[1];
+  *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
+}
+
+// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
+// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
+// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
+INT8_X86_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
+  std::uint32_t u[3];
+  std::memcpy(u, q, 12);
+  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
+  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
+}
+
+// The 32 unsigned 6-bit quants of x block 4h + r of a Q6_K super-block, in q[r]:
+// low 4 bits from ql[64h + 32 (r & 1) + l] (high nibble for r >= 2), bits 4
+// and 5 from bits 2r, 2r + 1 of qh[32h + l].
+INT8_X86_INLINE void q6_k_quants(const BlockQ6_K& blk, int h, __m256i q[4]) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+  q[0] = _mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(hb, 4), top));
+  q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low), _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+}
+
+}  // namespace llama2::x86
+
+#endif

@@ -1,0 +1,439 @@
+// AVX2 matrix-vector kernels (kernels_avx2.hpp): weight rows (F32, F16,
+// BF16, llama2.c's Q8_GROUP, the GGUF blocks) against fp32 activations, and
+// the GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows against int8 activations.
+#include "kernels/kernels_avx2.hpp"
+
+#include "kernels/fp16.hpp"
+#include "kernels/int8_x86.hpp"
+
+#if defined(__x86_64__)
+
+namespace llama2::avx2 {
+
+using x86::gather8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_0_offset, x86::q4_k_scales8, x86::q6_k_quants,
+    x86::row_blocks, x86::unpack_q4, x86::x_scales8;
+
+// --- fp32 ------------------------------------------------------------------------------
+
+namespace {
+
+// R rows at once (ld floats apart) share each load of x; every row keeps its
+// own two accumulators, so row r's sum is the same for any R.
+template <int R>
+K256_INLINE void f32_rows(float* out, const float* w, std::size_t ld, const float* x, std::size_t cols) {
+  __m256 acc0[R], acc1[R];
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  std::size_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+    for (int r = 0; r < R; r++) {
+      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j + 8), x1, acc1[r]);
+    }
+  }
+  if (j + 8 <= cols) {
+    const __m256 x0 = _mm256_loadu_ps(x + j);
+    for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
+    j += 8;
+  }
+  if (j < cols) {
+    const __m256i m = tail_mask(cols - j);
+    const __m256 x1 = _mm256_maskload_ps(x + j, m);
+    for (int r = 0; r < R; r++) acc1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(w + r * ld + j, m), x1, acc1[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+}  // namespace
+
+K256 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t ld = w.row_bytes / sizeof(float);
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+  for (; r < r1; r++) f32_rows<1>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+}
+
+// --- llama2.c int8 (Q8_GROUP) ------------------------------------------------------------
+
+namespace {
+
+// 8 int8 weights -> 8 floats.
+K256_INLINE __m256 load_i8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Per group: an fp32 sum of q * x, then scaled once into the row's
+// accumulator. group_size must be a multiple of 8.
+template <int R>
+K256_INLINE void q8_group_rows(float* out, const std::int8_t* q, const float* scales, std::size_t gs,
+                               const float* x, std::size_t cols) {
+  const std::size_t groups = cols / gs;
+  __m256 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  for (std::size_t g = 0; g < groups; g++) {
+    __m256 gacc[R];
+    const std::size_t base = g * gs;
+    {
+      const __m256 xv = _mm256_loadu_ps(x + base);
+      for (int r = 0; r < R; r++) gacc[r] = _mm256_mul_ps(load_i8(q + r * cols + base), xv);
+    }
+    for (std::size_t j = 8; j < gs; j += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + base + j);
+      for (int r = 0; r < R; r++) gacc[r] = _mm256_fmadd_ps(load_i8(q + r * cols + base + j), xv, gacc[r]);
+    }
+    for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(gacc[r], _mm256_set1_ps(scales[r * groups + g]), acc[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]);
+}
+
+}  // namespace
+
+K256 void matvec_q8_group(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t gs = w.group_size, groups = w.cols / gs;
+  if (gs % 8 != 0) {
+    kernels_scalar().weight(WeightType::Q8_GROUP).matvec(out, w, x, r0, r1);
+    return;
+  }
+  const auto* q = static_cast<const std::int8_t*>(w.data);
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q8_group_rows<4>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
+  for (; r < r1; r++) q8_group_rows<1>(out + r, q + r * w.cols, w.scales + r * groups, gs, x, w.cols);
+}
+
+// --- fp16 / bf16 ----------------------------------------------------------------------
+
+namespace {
+
+K256_INLINE __m256 load_f16(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+K256_INLINE __m256 load_bf16(const std::uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+template <bool kBf16>
+K256_INLINE void half_rows(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const std::size_t cols = w.cols;
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* row = reinterpret_cast<const std::uint16_t*>(w.row(r));
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 16 <= cols; j += 16) {
+      acc0 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j) : load_f16(row + j), _mm256_loadu_ps(x + j), acc0);
+      acc1 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j + 8) : load_f16(row + j + 8), _mm256_loadu_ps(x + j + 8), acc1);
+    }
+    if (j + 8 <= cols) {
+      acc0 = _mm256_fmadd_ps(kBf16 ? load_bf16(row + j) : load_f16(row + j), _mm256_loadu_ps(x + j), acc0);
+      j += 8;
+    }
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; j < cols; j++) sum += (kBf16 ? bf16_to_fp32(row[j]) : fp16_to_fp32(row[j])) * x[j];
+    out[r] = sum;
+  }
+}
+
+}  // namespace
+
+K256 void matvec_f16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<false>(out, w, x, r0, r1);
+}
+K256 void matvec_bf16(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  half_rows<true>(out, w, x, r0, r1);
+}
+
+// --- GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations ---------------------------------
+
+namespace {
+
+// acc + the same sums: what vpdpbusd does in one instruction.
+K256_INLINE __m256i dpbusd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, dot_u8_s8(a, b)); }
+
+// The low 16 bits of each 32-bit lane, packed.
+K256_INLINE __m128i low_halves(__m256i v) {
+  const __m256i m = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
+  return _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+}
+
+// The R-row kernels below share each activation load between R rows; each
+// row keeps its own accumulator, so row r's result is the same for any R
+// and any [r0, r1). Per 32 values (one BlockQ8x32): an exact int32 sum in 8
+// lanes, converted and scaled once in fp32.
+
+// The fp16 scales d of 8 blocks (`stride` bytes apart, d first) times the
+// xd of the 8 activation blocks they meet: one gather and one conversion
+// for 8 blocks instead of 8 scalar ones.
+K256_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x32* x) {
+  const __m256 d = _mm256_cvtph_ps(low_halves(gather8(blocks, stride)));
+  return _mm256_mul_ps(d, _mm256_castsi256_ps(gather8(&x->d, sizeof(BlockQ8x32))));
+}
+
+// One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
+// Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
+template <bool kQ4>
+K256_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk, __m256i xv, __m256i offset, __m256 s) {
+  __m256i isum;
+  if constexpr (kQ4) {
+    isum = dpbusd(offset, unpack_q4(blk.qs), xv);
+  } else {
+    // |w| times x with w's sign: unsigned by signed, as the instruction wants.
+    const __m256i wq = load_q8(blk.qs);
+    isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
+  }
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
+}
+
+// Q8_0 and Q4_0: blocks in groups of 8 (scales from block_scales8), then
+// one by one; block b's arithmetic is the same either way.
+template <bool kQ4, int R>
+K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  using Block = typename Q0Block<kQ4>::type;
+  const Block* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  std::size_t b = 0;
+  for (; b + 8 <= nb; b += 8) {
+    __m256 s[R];  // lane j: d_j * xd_j
+    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
+    for (int j = 0; j < 8; j++) {
+      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
+      for (int i = 0; i < R; i++) {
+        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
+      }
+    }
+  }
+  for (; b < nb; b++) {
+    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
+    for (int i = 0; i < R; i++) {
+      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+template <int R>
+K256_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const BlockQ4_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    __m256 xd, xs;
+    x_scales8(x, &xd, &xs);
+    __m256 s[R];  // lane j: d * sc_j * xd_j
+    for (int i = 0; i < R; i++) {
+      const BlockQ4_K& blk = rows[i][b];
+      __m256 sc, mn;
+      q4_k_scales8(blk.scales, &sc, &mn);
+      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+    }
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    for (int c = 0; c < 4; c++) {
+      const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
+      const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
+      for (int i = 0; i < R; i++) {
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
+        const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
+        const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_permutevar8x32_ps(s[i], j1), acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// x block 8b + k meets the quants q6_k_quants(h = k / 4)[k % 4]; lanes 0-3
+// of its integer sum are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+template <int R>
+K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const BlockQ6_K* rows[R];
+  __m256 acc[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    // The -32 of every weight: -32 * sum(xq) of each half starts lanes 0 and 4.
+    __m256i offset[8];
+    for (int k = 0; k < 8; k++) {
+      offset[k] = _mm256_setr_epi32(-32 * x[k].sums[0], 0, 0, 0, -32 * x[k].sums[1], 0, 0, 0);
+    }
+    for (int i = 0; i < R; i++) {
+      const BlockQ6_K& blk = rows[i][b];
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
+      for (int h = 0; h < 2; h++) {
+        // d * scales[8h .. 8h + 8) as floats
+        const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
+        __m256i q[4];
+        q6_k_quants(blk, h, q);
+        for (int r = 0; r < 4; r++) {
+          const int k = 4 * h + r;
+          const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
+          const __m256i pick = _mm256_setr_epi32(2 * r, 2 * r, 2 * r, 2 * r, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1);
+          const __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(sc, pick), _mm256_set1_ps(x[k].d));
+          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[i]);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+}  // namespace
+
+K256 void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q_0_rows<false, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+}
+
+K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q_0_rows<true, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q_0_rows<true, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+}
+
+K256 void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+}
+
+K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+}
+
+// --- GGUF blocks with fp32 activations ----------------------------------------------------
+// As in kernels_avx512_matvec.cpp: each weight is rebuilt in registers exactly as
+// dequantize_blocks computes it, then FMA'd with x; two accumulators per row.
+
+namespace {
+
+// 8 bytes -> 8 int32 lanes, zero-extended.
+K256_INLINE __m256i load_u8x8(const std::uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+// The 8 sub-block scales and mins of a Q4_K block times d and dmin (the
+// unpacking of scale_min_k4, inlined).
+K256_INLINE void q4_k_scales(const BlockQ4_K& b, float* dsc, float* dmn) {
+  const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+  const std::uint8_t* q = b.scales;
+  for (int j = 0; j < 4; j++) {
+    dsc[j] = d * float(q[j] & 63);
+    dmn[j] = dmin * float(q[j + 4] & 63);
+    dsc[j + 4] = d * float((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+    dmn[j + 4] = dmin * float((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+  }
+}
+
+}  // namespace
+
+K256 void matvec_q8_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blocks[b].d));
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 32; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i), d), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(load_i8(blocks[b].qs + i + 8), d), _mm256_loadu_ps(xb + i + 8), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+K256 void matvec_q4_0_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < w.cols / kQK; b++) {
+      // d * (q - 8) as q * d - 8 * d in one FMA: both products are exact and
+      // so is their difference, the dequantized weight.
+      const float df = _cvtsh_ss(blocks[b].d);
+      const __m256 d = _mm256_set1_ps(df), d8 = _mm256_set1_ps(8.0f * df);
+      const float* xb = x + b * kQK;
+      for (int i = 0; i < 16; i += 8) {  // bytes i..i+7: values i.. (low) and 16 + i.. (high)
+        const __m256i bytes = load_u8x8(blocks[b].qs + i);
+        const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble));
+        const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+        acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(lo, d, d8), _mm256_loadu_ps(xb + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(hi, d, d8), _mm256_loadu_ps(xb + 16 + i), acc1);
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+K256 void matvec_q4_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w.row(r));
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
+      float dsc[8], dmn[8];
+      q4_k_scales(blocks[b], dsc, dmn);
+      const float* xb = x + b * kQK_K;
+      // Chunk c (64 values): low nibbles of qs[32c..32c+32) are sub-block 2c, high ones 2c + 1.
+      for (int c = 0; c < 4; c++) {
+        const __m256 s0 = _mm256_set1_ps(dsc[2 * c]), m0 = _mm256_set1_ps(dmn[2 * c]);
+        const __m256 s1 = _mm256_set1_ps(dsc[2 * c + 1]), m1 = _mm256_set1_ps(dmn[2 * c + 1]);
+        const float* xc = xb + 64 * c;
+        for (int i = 0; i < 32; i += 8) {
+          const __m256i bytes = load_u8x8(blocks[b].qs + 32 * c + i);
+          acc0 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_and_si256(bytes, nibble)), s0, m0),
+                                 _mm256_loadu_ps(xc + i), acc0);
+          acc1 = _mm256_fmadd_ps(_mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4)), s1, m1),
+                                 _mm256_loadu_ps(xc + 32 + i), acc1);
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+// Q6_K layout as in quants.cpp: in half h, value 128h + 32r + l takes its low
+// 4 bits from ql[64h + l + 32 (r & 1)] (low nibble for r < 2) and bits 2r,
+// 2r + 1 of qh[32h + l] as bits 4, 5; scale scales[8h + 2r + l / 16].
+K256 void matvec_q6_k_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  const __m256i nibble = _mm256_set1_epi32(0xF), top = _mm256_set1_epi32(0x30), bias = _mm256_set1_epi32(32);
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w.row(r));
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (std::size_t b = 0; b < w.cols / kQK_K; b++) {
+      const BlockQ6_K& blk = blocks[b];
+      const float d = _cvtsh_ss(blk.d);
+      for (int h = 0; h < 2; h++) {
+        const float* xh = x + b * kQK_K + 128 * h;
+        for (int k = 0; k < 4; k++) {  // l = 8k .. 8k + 7
+          const __m256i a = load_u8x8(blk.ql + 64 * h + 8 * k), c = load_u8x8(blk.ql + 64 * h + 32 + 8 * k);
+          const __m256i hb = load_u8x8(blk.qh + 32 * h + 8 * k);
+          __m256i q[4];
+          q[0] = _mm256_or_si256(_mm256_and_si256(a, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 4), top));
+          q[1] = _mm256_or_si256(_mm256_and_si256(c, nibble), _mm256_and_si256(_mm256_slli_epi32(hb, 2), top));
+          q[2] = _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(hb, top));
+          q[3] = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_and_si256(_mm256_srli_epi32(hb, 2), top));
+          for (int rr = 0; rr < 4; rr++) {
+            const __m256 s = _mm256_set1_ps(d * float(blk.scales[8 * h + 2 * rr + k / 2]));
+            const __m256 wv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[rr], bias)), s);
+            acc[k & 1] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xh + 32 * rr + 8 * k), acc[k & 1]);
+          }
+        }
+      }
+    }
+    out[r] = hsum(_mm256_add_ps(acc[0], acc[1]));
+  }
+}
+
+}  // namespace llama2::avx2
+
+#endif

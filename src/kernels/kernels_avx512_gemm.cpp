@@ -1,0 +1,370 @@
+// The AVX-512 VNNI int8 GEMM of a batched prompt (kernels_avx512.hpp): GGUF
+// Q8_0 / Q4_0 / Q4_K / Q6_K rows against the prompt's activations rounded
+// to 8 bits, on panels of weights transposed so that 16 rows fill the
+// lanes of a register.
+#include "kernels/kernels_avx512.hpp"
+
+#include <cstring>
+
+#include "kernels/int8_x86.hpp"
+#include "kernels/transpose_x86.hpp"
+
+#if defined(__x86_64__)
+
+namespace llama2::avx512 {
+
+namespace {
+
+using x86::q4_k_scales8, x86::q6_k_quants;
+
+// --- Q8_0 and Q4_0 ---------------------------------------------------------------------------
+
+// A panel of 32 weight rows is transposed so that one vpdpbusd multiplies
+// 4 bytes of 16 rows (the lanes) by the same 4 bytes of one token
+// (broadcast): a tile of 32 rows by kTileTokens tokens then keeps
+// 2 * kTileTokens int32 sums in registers, and each weight load serves
+// kTileTokens tokens. vpdpbusd wants unsigned weights: Q8_0 is stored + 128
+// and Q4_0 as its raw nibbles (w + 8), and each block's sums start at
+// -offset * sum(x), from BlockQ8x32::sums, so every block's int32 is the
+// exact integer dot of matvec_q8_0 / matvec_q4_0. Lanes are rows, so a row's
+// blocks are summed in order in its own lane: no horizontal sums, and no
+// dependence on the tile shape.
+
+constexpr std::size_t kPanelRows = 32;    // two groups of 16 row lanes
+constexpr std::size_t kPanelBlocks = 32;  // 1024 cols of a panel at a time: 36 KB, kept in L1
+constexpr int kTileTokens = 6;
+
+struct alignas(64) PanelBlock {  // one 32-value block of 32 rows
+  std::uint8_t q[8][2][64];      // [4-byte step][row group][lane * 4 + byte] unsigned weights
+  float d[2][16];                // [row group][lane] weight scales
+};
+
+KVNNI_INLINE __mmask16 lane_mask(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
+
+// q[s][g] = dword s of 16 rows: row i's 32 bytes in the low half of z[i],
+// row i + 8's in the high half (pack_panel, pack_panel_k).
+KVNNI_INLINE void store_transposed(std::uint8_t (*q)[2][64], std::size_t g, const __m512i* z) {
+  __m512i v[8];
+  x86::transpose16x8_epi32(z, v);
+  for (int s = 0; s < 8; s++) _mm512_store_si512(q[s][g], v[s]);
+}
+
+// Transposes blocks [b0, b0 + nb) of n_rows <= 32 rows into panel (rows past
+// n_rows are zero). Per 16 rows and block: each row's 32 values as 8 dwords,
+// two rows to a register (row i low, row i + 8 high), then an 8 x 8 dword
+// transpose in both halves at once, so that step s holds dword s of all 16
+// rows. (Shuffles: gathers are slow on CPUs with the GDS microcode fix.)
+template <bool kQ4>
+KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                             std::size_t b0, std::size_t nb) {
+  static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
+  const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  for (std::size_t g = 0; g < 2; g++) {
+    const std::uint8_t* rows[16];  // (16) row starts, or the zero block
+    for (std::size_t l = 0; l < 16; l++) rows[l] = 16 * g + l < n_rows ? w + (16 * g + l) * row_bytes : nullptr;
+    for (std::size_t bb = 0; bb < nb; bb++) {
+      const std::uint8_t* blk[16];  // (16) the block of each row: d (fp16), then the quants
+      std::uint16_t d16[16];        // (16) weight scales
+      for (std::size_t l = 0; l < 16; l++) {
+        blk[l] = rows[l] ? rows[l] + (b0 + bb) * block_bytes : kZeroBlock;
+        __builtin_memcpy(&d16[l], blk[l], 2);
+      }
+      _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d16))));
+      __m512i z[8];  // row i's 32 unsigned values in the low half, row i + 8's in the high half
+      for (int i = 0; i < 8; i++) {
+        if (kQ4) {
+          // Byte j holds value j (low nibble) and value j + 16 (high nibble):
+          // each row's 16 bytes twice, the second copy shifted down 4.
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i] + 2));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i + 8] + 2));
+          const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
+          z[i] = _mm512_and_si512(_mm512_srlv_epi64(ab, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
+        } else {
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i] + 2));
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i + 8] + 2));
+          z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), _mm512_set1_epi8(char(0x80)));
+        }
+      }
+      store_transposed(panel[bb].q, g, z);
+    }
+  }
+}
+
+// A tile's fp32 sums (32 rows, two registers masked by m0, m1, of T tokens):
+// 0 before the first chunk of blocks, else what out holds; stored back after.
+template <int T>
+KVNNI_INLINE void load_tile_sums(__m512 (*acc)[T], const float* out, std::size_t ldo, __mmask16 m0, __mmask16 m1,
+                                 bool first) {
+  for (int t = 0; t < T; t++) {
+    acc[0][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, out + t * ldo);
+    acc[1][t] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, out + t * ldo + 16);
+  }
+}
+template <int T>
+KVNNI_INLINE void store_tile_sums(float* out, std::size_t ldo, __mmask16 m0, __mmask16 m1, const __m512 (*acc)[T]) {
+  for (int t = 0; t < T; t++) {
+    _mm512_mask_storeu_ps(out + t * ldo, m0, acc[0][t]);
+    _mm512_mask_storeu_ps(out + t * ldo + 16, m1, acc[1][t]);
+  }
+}
+
+// isum[g][t] += the 4-byte steps [s0, s1) of a transposed block q (16 rows
+// of group g in the lanes) times token t's quants, broadcast.
+template <int T>
+KVNNI_INLINE void dot_steps(__m512i (*isum)[T], const std::uint8_t (*q)[2][64], const BlockQ8x32* x,
+                            std::size_t x_stride, int s0, int s1) {
+  for (int s = s0; s < s1; s++) {
+    const __m512i w0 = _mm512_load_si512(q[s][0]), w1 = _mm512_load_si512(q[s][1]);
+    for (int t = 0; t < T; t++) {
+      std::int32_t x4;  // 4 quants of token t
+      __builtin_memcpy(&x4, x[t * x_stride].qs + 4 * s, 4);
+      const __m512i xv = _mm512_set1_epi32(x4);
+      isum[0][t] = _mm512_dpbusd_epi32(isum[0][t], w0, xv);
+      isum[1][t] = _mm512_dpbusd_epi32(isum[1][t], w1, xv);
+    }
+  }
+}
+
+// out (T tokens, 32 rows at ldo) += panel (nb blocks) . xq (T tokens, x_stride blocks apart).
+template <int T>
+KVNNI_INLINE void int8_tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb, const BlockQ8x32* xq,
+                            std::size_t x_stride, int offset, __mmask16 m0, __mmask16 m1, bool first) {
+  __m512 acc[2][T];
+  load_tile_sums<T>(acc, out, ldo, m0, m1, first);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelBlock& p = panel[bb];
+    __m512i isum[2][T];
+    for (int t = 0; t < T; t++) {
+      const BlockQ8x32& x = xq[t * x_stride + bb];
+      isum[0][t] = isum[1][t] = _mm512_set1_epi32(-offset * (x.sums[0] + x.sums[1]));
+    }
+    dot_steps<T>(isum, p.q, xq + bb, x_stride, 0, 8);
+    const __m512 d0 = _mm512_load_ps(p.d[0]), d1 = _mm512_load_ps(p.d[1]);
+    for (int t = 0; t < T; t++) {
+      const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
+      acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[0][t]), _mm512_mul_ps(d0, dx), acc[0][t]);
+      acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(d1, dx), acc[1][t]);
+    }
+  }
+  store_tile_sums<T>(out, ldo, m0, m1, acc);
+}
+
+// Runs Tile<T>::run(out rows of T tokens, their activation blocks, ...)
+// over n_tokens tokens: tiles of kTileTokens, then one tile of the rest.
+template <template <int> class Tile, typename... Args>
+KVNNI_INLINE void over_token_tiles(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t n_tokens,
+                                   std::size_t n_blocks, Args... args) {
+  std::size_t t = 0;
+  for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
+    Tile<kTileTokens>::run(out + t * ldo, ldo, xq + t * n_blocks, n_blocks, args...);
+  }
+  float* o = out + t * ldo;
+  const BlockQ8x32* x = xq + t * n_blocks;
+  switch (n_tokens - t) {
+    case 5: Tile<5>::run(o, ldo, x, n_blocks, args...); break;
+    case 4: Tile<4>::run(o, ldo, x, n_blocks, args...); break;
+    case 3: Tile<3>::run(o, ldo, x, n_blocks, args...); break;
+    case 2: Tile<2>::run(o, ldo, x, n_blocks, args...); break;
+    case 1: Tile<1>::run(o, ldo, x, n_blocks, args...); break;
+    default: break;
+  }
+}
+
+template <int T>
+struct Q0Tile {
+  KVNNI_INLINE static void run(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t x_stride,
+                               const PanelBlock* panel, std::size_t nb, int offset, __mmask16 m0, __mmask16 m1, bool first) {
+    int8_tile<T>(out, ldo, panel, nb, xq, x_stride, offset, m0, m1, first);
+  }
+};
+
+template <bool kQ4>
+KVNNI_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                             std::size_t n_tokens) {
+  const std::size_t n_blocks = w.cols / 32;
+  const int offset = kQ4 ? 8 : 128;
+  PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
+    const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
+    const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
+    for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
+      const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
+      pack_panel<kQ4>(panel, w.row(i0), w.row_bytes, nr, b0, nb);
+      over_token_tiles<Q0Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks, static_cast<const PanelBlock*>(panel), nb,
+                               offset, m0, m1, b0 == 0);
+    }
+  }
+}
+
+// --- K-quants: Q4_K and Q6_K --------------------------------------------------------------------
+
+// Q4_K and Q6_K on the same panels: each 32-value sub-block of a super-block
+// meets one activation block, with 16 rows in the lanes and the unsigned
+// quants transposed as pack_panel does. Per row and sub-block two scales:
+// Q4_K's d * sc (of q) and dmin * mn (of the min, times the block's sum of
+// quants), or Q6_K's d * sc of each 16-value half (q - 32: the halves start
+// at -32 * their sums). The integer dots are exact, as in the matvecs; the
+// fp32 scaling of each sub-block's dot is the same for every row and token
+// split.
+
+constexpr std::size_t kPanelSubBlocks = 24;  // 3 super-blocks: 30 KB of quants and 6 KB of scales in L1
+
+struct alignas(64) PanelSubBlock {  // one 32-value sub-block of 32 rows
+  std::uint8_t q[8][2][64];         // [4-byte step][row group][lane * 4 + byte] unsigned quants
+  float a[2][2][16];                // [scale][row group][lane]: Q4_K d * sc, dmin * mn; Q6_K d * sc of each half
+};
+
+// One row's super-block as 8 sub-blocks of 32 unsigned quants and their two scales.
+template <bool kQ6>
+KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q)[32], float (*a)[8]) {
+  if constexpr (!kQ6) {
+    const BlockQ4_K& b = *reinterpret_cast<const BlockQ4_K*>(block);
+    __m256 sc, mn;
+    q4_k_scales8(b.scales, &sc, &mn);
+    _mm256_storeu_ps(a[0], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.d)), sc));
+    _mm256_storeu_ps(a[1], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.dmin)), mn));
+    // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int c = 0; c < 4; c++) {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[2 * c]), _mm256_and_si256(bytes, low));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[2 * c + 1]), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low));
+    }
+  } else {
+    const BlockQ6_K& b = *reinterpret_cast<const BlockQ6_K*>(block);
+    const float d = _cvtsh_ss(b.d);
+    for (int j = 0; j < 8; j++) {
+      a[0][j] = d * float(b.scales[2 * j]);
+      a[1][j] = d * float(b.scales[2 * j + 1]);
+    }
+    for (int h = 0; h < 2; h++) {
+      __m256i v[4];  // sub-blocks 4h .. 4h + 3
+      q6_k_quants(b, h, v);
+      for (int r = 0; r < 4; r++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(q[4 * h + r]), v[r]);
+    }
+  }
+}
+
+// Super-blocks [s0, s0 + ns) of n_rows <= 32 rows into panel (8 sub-blocks
+// each; rows past n_rows are zero).
+template <bool kQ6>
+KVNNI_INLINE void pack_panel_k(PanelSubBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                               std::size_t s0, std::size_t ns) {
+  const std::size_t block_bytes = kQ6 ? sizeof(BlockQ6_K) : sizeof(BlockQ4_K);
+  alignas(64) std::uint8_t q[16][8][32];  // [lane][sub-block][value] one group's super-block
+  alignas(64) float a[16][2][8];          // [lane][scale][sub-block]
+  for (std::size_t g = 0; g < 2; g++) {
+    for (std::size_t sb = 0; sb < ns; sb++) {
+      for (std::size_t l = 0; l < 16; l++) {
+        if (16 * g + l < n_rows) {
+          unpack_super_block<kQ6>(w + (16 * g + l) * row_bytes + (s0 + sb) * block_bytes, q[l], a[l]);
+        } else {
+          std::memset(q[l], 0, sizeof(q[l]));
+          std::memset(a[l], 0, sizeof(a[l]));
+        }
+      }
+      for (int j = 0; j < 8; j++) {
+        PanelSubBlock& p = panel[8 * sb + std::size_t(j)];
+        __m512i z[8];
+        for (int i = 0; i < 8; i++) {
+          z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][j]))),
+                                    _mm256_load_si256(reinterpret_cast<const __m256i*>(q[i + 8][j])), 1);
+        }
+        store_transposed(p.q, g, z);
+        for (int k = 0; k < 2; k++) {
+          for (std::size_t l = 0; l < 16; l++) p.a[k][g][l] = a[l][k][j];
+        }
+      }
+    }
+  }
+}
+
+// out (T tokens, 32 rows at ldo) += panel (nb sub-blocks) . xq (T tokens, x_stride blocks apart).
+template <bool kQ6, int T>
+KVNNI_INLINE void int8_tile_k(float* out, std::size_t ldo, const PanelSubBlock* panel, std::size_t nb,
+                              const BlockQ8x32* xq, std::size_t x_stride, __mmask16 m0, __mmask16 m1, bool first) {
+  __m512 acc[2][T];
+  load_tile_sums<T>(acc, out, ldo, m0, m1, first);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelSubBlock& p = panel[bb];
+    // Q4_K: one dot of the 8 steps; Q6_K: one per half (steps 0-3, 4-7).
+    for (int half = 0; half < (kQ6 ? 2 : 1); half++) {
+      __m512i isum[2][T];
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + bb];
+        isum[0][t] = isum[1][t] = kQ6 ? _mm512_set1_epi32(-32 * x.sums[half]) : _mm512_setzero_si512();
+      }
+      dot_steps<T>(isum, p.q, xq + bb, x_stride, kQ6 ? 4 * half : 0, kQ6 ? 4 * half + 4 : 8);
+      const __m512 a0 = _mm512_load_ps(p.a[half][0]), a1 = _mm512_load_ps(p.a[half][1]);
+      for (int t = 0; t < T; t++) {
+        const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
+        acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[0][t]), _mm512_mul_ps(a0, dx), acc[0][t]);
+        acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(a1, dx), acc[1][t]);
+      }
+    }
+    if constexpr (!kQ6) {  // - dmin * mn * (xd * sum of the block's quants)
+      const __m512 m0v = _mm512_load_ps(p.a[1][0]), m1v = _mm512_load_ps(p.a[1][1]);
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + bb];
+        const __m512 xs = _mm512_set1_ps(x.d * float(x.sums[0] + x.sums[1]));
+        acc[0][t] = _mm512_fnmadd_ps(m0v, xs, acc[0][t]);
+        acc[1][t] = _mm512_fnmadd_ps(m1v, xs, acc[1][t]);
+      }
+    }
+  }
+  store_tile_sums<T>(out, ldo, m0, m1, acc);
+}
+
+template <bool kQ6>
+struct KTile {
+  template <int T>
+  struct Tile {
+    KVNNI_INLINE static void run(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t x_stride,
+                                 const PanelSubBlock* panel, std::size_t nb, __mmask16 m0, __mmask16 m1, bool first) {
+      int8_tile_k<kQ6, T>(out, ldo, panel, nb, xq, x_stride, m0, m1, first);
+    }
+  };
+};
+
+template <bool kQ6>
+KVNNI_INLINE void matmat_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                           std::size_t n_tokens) {
+  const std::size_t n_blocks = w.cols / 32, n_super = w.cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
+  PanelSubBlock panel[kPanelSubBlocks];  // (kPanelSubBlocks) transposed sub-blocks of 32 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
+    const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
+    const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
+    for (std::size_t s0 = 0; s0 < n_super; s0 += super_per_panel) {
+      const std::size_t ns = n_super - s0 < super_per_panel ? n_super - s0 : super_per_panel, nb = 8 * ns, b0 = 8 * s0;
+      pack_panel_k<kQ6>(panel, w.row(i0), w.row_bytes, nr, s0, ns);
+      over_token_tiles<KTile<kQ6>::template Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks,
+                                                  static_cast<const PanelSubBlock*>(panel), nb, m0, m1, s0 == 0);
+    }
+  }
+}
+
+}  // namespace
+
+KVNNI void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_q_0<false>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+KVNNI void matmat_q4_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_q_0<true>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+KVNNI void matmat_q4_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_k<false>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+KVNNI void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_k<true>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+}  // namespace llama2::avx512
+
+#endif

@@ -1,0 +1,59 @@
+// One line per weight type: its name, its block layout and its scalar
+// dequantization, in one constexpr table indexed by WeightType.
+//
+// weight_type_name, block_layout, row_bytes and dequantize_blocks
+// (quants.hpp) read this table; so does every kernel table (kernels.hpp),
+// which has one entry of kernels per weight type. Adding a type: its block
+// struct and dequantize function in quants.hpp / quants.cpp, a line here, a
+// value in WeightType (llama2/tensor.hpp), then whatever kernels each
+// instruction set gets (one line in its table).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "kernels/quants.hpp"
+#include "llama2/tensor.hpp"
+
+namespace llama2 {
+
+struct WeightTypeInfo {
+  WeightType type;
+  std::string_view name;     // "F32", "Q8_0", ...
+  std::size_t block_size;    // values per block: 1 for F32 / F16 / BF16; 0 for Q8_GROUP (scales stored apart)
+  std::size_t block_bytes;   // bytes per block
+  // blocks (n_blocks of them) -> n_blocks * block_size floats; nullptr for Q8_GROUP.
+  void (*dequantize)(const void* blocks, float* y, std::size_t n_blocks);
+};
+
+inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q6_K) + 1;  // the last WeightType + 1
+
+inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
+    {WeightType::F32, "F32", 1, 4, dequantize_f32},
+    {WeightType::F16, "F16", 1, 2, dequantize_f16},
+    {WeightType::BF16, "BF16", 1, 2, dequantize_bf16},
+    {WeightType::Q8_GROUP, "Q8_GROUP (llama2.c int8)", 0, 0, nullptr},
+    {WeightType::Q8_0, "Q8_0", kQK, sizeof(BlockQ8_0), dequantize_q8_0},
+    {WeightType::Q4_0, "Q4_0", kQK, sizeof(BlockQ4_0), dequantize_q4_0},
+    {WeightType::Q4_1, "Q4_1", kQK, sizeof(BlockQ4_1), dequantize_q4_1},
+    {WeightType::Q5_0, "Q5_0", kQK, sizeof(BlockQ5_0), dequantize_q5_0},
+    {WeightType::Q5_1, "Q5_1", kQK, sizeof(BlockQ5_1), dequantize_q5_1},
+    {WeightType::Q2_K, "Q2_K", kQK_K, sizeof(BlockQ2_K), dequantize_q2_k},
+    {WeightType::Q3_K, "Q3_K", kQK_K, sizeof(BlockQ3_K), dequantize_q3_k},
+    {WeightType::Q4_K, "Q4_K", kQK_K, sizeof(BlockQ4_K), dequantize_q4_k},
+    {WeightType::Q5_K, "Q5_K", kQK_K, sizeof(BlockQ5_K), dequantize_q5_k},
+    {WeightType::Q6_K, "Q6_K", kQK_K, sizeof(BlockQ6_K), dequantize_q6_k},
+};
+
+constexpr bool weight_types_in_order() {
+  for (std::size_t i = 0; i < kWeightTypeCount; i++) {
+    if (kWeightTypes[i].type != WeightType(i)) return false;
+  }
+  return true;
+}
+static_assert(weight_types_in_order(), "kWeightTypes: line i must describe WeightType(i)");
+
+// The line of `type` (a valid WeightType).
+constexpr const WeightTypeInfo& weight_type_info(WeightType type) { return kWeightTypes[std::size_t(type)]; }
+
+}  // namespace llama2
