@@ -14,6 +14,7 @@
 
 #include "kernels/fp16.hpp"
 #include "kernels/quants.hpp"
+#include "support/isa_test.hpp"
 
 namespace llama2 {
 namespace {
@@ -50,14 +51,9 @@ WeightRows q8_group_rows(const std::int8_t* q, const float* scales, std::size_t 
 }
 
 // The tables to test: every SIMD instruction set this CPU runs.
-class KernelsTest : public ::testing::TestWithParam<Isa> {
+class KernelsTest : public test::IsaTest {
  protected:
-  void SetUp() override {
-    table_ = kernels_for(GetParam());
-    if (!table_) GTEST_SKIP() << "this CPU (or this build's architecture) lacks " << isa_name(GetParam());
-  }
   const Kernels& ref() const { return kernels_scalar(); }
-  const Kernels* table_ = nullptr;
 };
 
 // Which weight types every table has kernels for (the rest dequantize:

@@ -26,6 +26,7 @@
 #include "kernels/quants.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/synthetic_model.hpp"
+#include "support/isa_test.hpp"
 
 namespace llama2 {
 namespace {
@@ -146,14 +147,7 @@ std::vector<Shape> shapes_for(WeightType type) {
   return {std::begin(kShapes), std::end(kShapes)};
 }
 
-class MatmatInt8 : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    table_ = kernels_for(GetParam());
-    if (!table_) GTEST_SKIP() << "this CPU (or this build's architecture) lacks " << isa_name(GetParam());
-  }
-  const Kernels* table_ = nullptr;
-};
+class MatmatInt8 : public test::IsaTest {};
 
 TEST_P(MatmatInt8, MatchesTheDoubleDotOfTheDequantizedBlocks) {
   for (WeightType type : kTypes) {

@@ -18,6 +18,7 @@
 #include "llama2/tensor.hpp"
 #include "llama2/thread_pool.hpp"
 #include "ops.hpp"
+#include "support/isa_test.hpp"
 
 namespace llama2 {
 namespace {
@@ -34,14 +35,9 @@ constexpr double kU = 5.9604644775390625e-8;
 
 // --- matmat_f32 against the scalar reference, per instruction set ------------------------
 
-class MatmatTest : public ::testing::TestWithParam<Isa> {
+class MatmatTest : public test::IsaTest {
  protected:
-  void SetUp() override {
-    table_ = kernels_for(GetParam());
-    if (!table_) GTEST_SKIP() << "this CPU (or this build's architecture) lacks " << isa_name(GetParam());
-  }
   const Kernels& ref() const { return kernels_scalar(); }
-  const Kernels* table_ = nullptr;
 };
 
 // A product with padding everywhere: wt (cols, ldw), x (n_batch, ldx) and
