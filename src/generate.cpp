@@ -105,9 +105,9 @@ class Session {
   void strip_leading_space() { strip_leading_space_ = true; }
 
   // Time spent outside (in read_turn) does not count as generation time.
+  // Before the first forward call no clock runs yet: that wait counts nowhere.
   void exclude_time(Clock::duration d) {
-    excluded_ += d;
-    if (stats.positions > 0) excluded_since_first_ += d;
+    if (stats.positions > 0) excluded_ += d;
   }
 
   GenerateStats finish(StopReason stop) {
@@ -115,7 +115,7 @@ class Session {
     stats.stop = stop;
     if (stats.positions > 0) {
       const Clock::time_point now = Clock::now();
-      stats.seconds = seconds(now - first_done_ - excluded_since_first_);
+      stats.seconds = seconds(now - first_done_ - excluded_);
       const int timed = stats.positions - first_positions_;
       if (timed > 0 && stats.seconds > 0) stats.tokens_per_second = timed / stats.seconds;
       stats.generation_seconds = std::max(0.0, seconds(now - started_ - excluded_) - stats.prompt_seconds);
@@ -156,8 +156,7 @@ class Session {
   Clock::time_point started_;     // the start of the first forward call
   Clock::time_point first_done_;  // the end of the first forward call
   int first_positions_ = 0;       // positions run by the first forward call
-  Clock::duration excluded_{};    // time in read_turn
-  Clock::duration excluded_since_first_{};
+  Clock::duration excluded_{};    // time in read_turn since the first forward call
 };
 
 }  // namespace
@@ -207,10 +206,9 @@ GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sam
   // is streamed after the one before it, the prompt's first. The prompt is
   // known, so its text goes out at once and its positions run as one batch;
   // then each sample is fed back at the next position until a stop.
-  const std::vector<int> prompt_tokens = s.stats.tokens;
-  for (int i = 0; i + 1 < n_prompt; i++) s.emit(prompt_tokens[std::size_t(i)], prompt_tokens[std::size_t(i) + 1]);
-  s.feed_known(prompt_tokens);
-  for (int prev = prompt_tokens.back();;) {
+  for (int i = 0; i + 1 < n_prompt; i++) s.emit(s.stats.tokens[std::size_t(i)], s.stats.tokens[std::size_t(i) + 1]);
+  s.feed_known(s.stats.tokens);
+  for (int prev = s.stats.tokens.back();;) {
     const int next = s.sample(prev);
     if (next == tokenizer.eos_id()) return s.finish(StopReason::EOS);
     if (next == tokenizer.bos_id()) return s.finish(StopReason::BOS);

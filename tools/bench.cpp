@@ -121,12 +121,25 @@ double peak_rss_bytes() {
   return double(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
 }
 
-// The tests at one thread count, appended to `results`; returns the seconds
-// the Transformer took to load.
-double run_tests(const Options& opt, int threads, std::vector<TestResult>& results) {
+// What the report says of the model, read from the first Transformer.
+struct ModelFacts {
+  std::string format, weight_type;
+  double file_bytes = 0;
+  double load_seconds = 0;  // the fastest load of the thread counts
+};
+
+// The tests at one thread count, appended to `results`.
+void run_tests(const Options& opt, int threads, std::vector<TestResult>& results, ModelFacts& facts) {
   const auto load_start = std::chrono::steady_clock::now();
   llama2::Transformer transformer(opt.model_path, threads, 0, opt.kv_type);
   const double load_seconds = seconds_since(load_start);
+  const llama2::Model& model = transformer.model();
+  if (facts.format.empty()) {  // the first thread count
+    facts = {std::string(llama2::model_format_name(model.format())),
+             std::string(llama2::weight_type_name(model.weights().layers.at(0).wq.type)), double(model.file_size()),
+             load_seconds};
+  }
+  facts.load_seconds = std::min(facts.load_seconds, load_seconds);
   const llama2::Config& c = transformer.config();
   for (auto [n, flag] : {std::pair{opt.n_prompt, "-p"}, std::pair{opt.n_gen, "-n"}}) {
     if (std::int64_t(opt.depth) + n > c.seq_len) {
@@ -164,7 +177,6 @@ double run_tests(const Options& opt, int threads, std::vector<TestResult>& resul
     for (int i = 0; i < opt.reps; i++) r.tps.push_back(opt.n_gen / run_generation(transformer, opt.n_gen, opt.depth));
     results.push_back(r);
   }
-  return load_seconds;
 }
 
 int bench_main(int argc, char** argv) {
@@ -174,17 +186,15 @@ int bench_main(int argc, char** argv) {
   if (opt.threads.empty()) opt.threads.push_back(0);  // one per core
 
   std::vector<TestResult> results;
-  std::vector<double> load_seconds;  // (thread counts)
-  for (int threads : opt.threads) load_seconds.push_back(run_tests(opt, threads, results));
+  ModelFacts facts;
+  for (int threads : opt.threads) run_tests(opt, threads, results, facts);
 
-  const llama2::Model model = llama2::Model::load(opt.model_path);
-  const std::string format(llama2::model_format_name(model.format()));
-  const std::string type(llama2::weight_type_name(model.weights().layers.at(0).wq.type));
+  const std::string& format = facts.format;
+  const std::string& type = facts.weight_type;
   const std::string isa(llama2::kernel_isa_name());
   const std::string prompt_mode = opt.sequential ? "sequential" : "batched";
   const std::string kv(llama2::kv_type_name(opt.kv_type));
-  const double rss = peak_rss_bytes(), size = double(model.file_size());
-  const double load = *std::min_element(load_seconds.begin(), load_seconds.end());
+  const double rss = peak_rss_bytes(), size = facts.file_bytes, load = facts.load_seconds;
   if (opt.json) {
     std::printf("{\"model\": \"%s\", \"format\": \"%s\", \"weight_type\": \"%s\", \"model_bytes\": %.0f, "
                 "\"kernels\": \"%s\", \"prompt\": \"%s\", \"kv_type\": \"%s\", \"depth\": %d, "
