@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "llama2/error.hpp"
+#include "llama2/quantize.hpp"
+#include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
 #include "support/expect_error.hpp"
 #include "support/synthetic_model.hpp"
@@ -165,8 +167,55 @@ TEST_P(BatchForward, AllLastRowIsForwardBatch) {
   }
 }
 
+// forward_batch_all's row for a token has the same bits whatever batch it
+// runs in: alone, with a few others, or in one batch of the whole context;
+// with 1 to 3 threads; F32 or F16 cache. compress relies on it: its encoder
+// runs known tokens in batches, its decoder one at a time.
+void expect_rows_batch_invariant(const std::string& path, const Config& c, std::uint64_t seed) {
+  const std::size_t vocab = std::size_t(c.vocab_size), n = std::size_t(c.seq_len);
+  const auto tokens = random_tokens(c.vocab_size, n, seed);
+  for (KvType kv : {KvType::F32, KvType::F16}) {
+    Transformer whole(path, 2, 0, kv);
+    auto all = whole.forward_batch_all(tokens, 0);
+    const std::vector<float> want(all.begin(), all.end());  // (n, vocab)
+    for (int n_threads : {1, 3}) {
+      Transformer parts(path, n_threads, 0, kv);
+      const std::size_t pieces[] = {1, 1, 3, 8, 1, 6, 2};  // then one token at a time
+      std::size_t done = 0;
+      for (std::size_t i = 0; done < n; i++) {
+        const std::size_t take = std::min(i < std::size(pieces) ? pieces[i] : 1, n - done);
+        auto got = parts.forward_batch_all(std::span<const int>(tokens.data() + done, take), int(done));
+        ASSERT_EQ(0, std::memcmp(got.data(), &want[done * vocab], take * vocab * sizeof(float)))
+            << "rows " << done << ".." << done + take - 1 << " with " << n_threads << " threads, "
+            << (kv == KvType::F32 ? "F32" : "F16") << " cache";
+        done += take;
+      }
+    }
+  }
+}
+
+TEST_P(BatchForward, AllRowsDoNotDependOnTheBatch) { expect_rows_batch_invariant(path_, GetParam().config, 55); }
+
 INSTANTIATE_TEST_SUITE_P(Models, BatchForward, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+// The same for GGUF weight types: their batched products take other kernels
+// (half-float GEMM, the int8 GEMM on rounded activations).
+class BatchInvariantGguf : public ::testing::TestWithParam<WeightType>, protected TempDir {};
+
+TEST_P(BatchInvariantGguf, AllRowsDoNotDependOnTheBatch) {
+  const Config c = make_config(64, 96, 2, 4, 2, 270, 32, false);  // rows of whole 32-blocks; GQA
+  write_llama2c_v1(file("m.bin"), make_weights(c, 5));
+  write_tokenizer_bin(file("tok.bin"), c.vocab_size);
+  write_llama_gguf(Model::load(file("m.bin")), Tokenizer::load(file("tok.bin")).vocab(), GetParam(), file("m.gguf"));
+  expect_rows_batch_invariant(file("m.gguf"), c, 56);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, BatchInvariantGguf,
+                         ::testing::Values(WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0),
+                         [](const ::testing::TestParamInfo<WeightType>& info) {
+                           return std::string(weight_type_name(info.param));
+                         });
 
 TEST(BatchForwardGuard, DetectsAWrongPosition) {
   // The comparison can fail: a batch run at the wrong starting position (RoPE

@@ -18,6 +18,13 @@
 // same floats with any thread count, so the decoder (same build) rebuilds
 // the same frequencies bit for bit.
 //
+// Batches. The encoder knows every token, so it runs them through the model
+// in large batches (Transformer::forward_batch_all); the decoder learns each
+// token from the logits before it and runs one at a time. Both call
+// forward_batch_all, whose row for a token has the same bits whatever the
+// batch around it, so they compute the same frequencies. (Version 1 streams
+// used forward(), whose logits differ in the last bits: they are refused.)
+//
 // Long inputs. Position 0 is BOS; tokens go at 1, 2, ... When the next
 // position would be the context length C, the window restarts: BOS at 0,
 // then the last K = min(C / 2, C - 2) tokens are fed again at 1..K, and
@@ -26,7 +33,7 @@
 //
 // Stream format (little-endian), 56 bytes of header then the range coder bytes:
 //   0  "L2CZ"          magic
-//   4  u32 version     1
+//   4  u32 version     2
 //   8  u64             original length in bytes
 //   16 u64             number of coded symbols (a token, or escape + byte)
 //   24 u64             fingerprint of the model file
@@ -75,7 +82,7 @@ struct CompressedHeader {
   std::uint32_t flags = 0;
 };
 constexpr std::size_t kCompressedHeaderBytes = 56;
-constexpr std::uint32_t kCompressedVersion = 1;
+constexpr std::uint32_t kCompressedVersion = 2;
 
 // Parses and checks the magic and version. Throws llama2::Error.
 CompressedHeader read_compressed_header(std::string_view stream);

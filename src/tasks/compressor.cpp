@@ -40,6 +40,8 @@ namespace {
 
 constexpr char kMagic[4] = {'L', '2', 'C', 'Z'};
 constexpr std::uint32_t kFlagByteFallback = 1;
+// The encoder's batches hold at most this many bytes of logits.
+constexpr std::size_t kEncodeBatchBytes = std::size_t(16) << 20;
 
 void put_u32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; i++) out.push_back(char(std::uint8_t(v >> (8 * i))));
@@ -78,6 +80,11 @@ CompressedHeader read_compressed_header(std::string_view stream) {
   h.content_fingerprint = get_le(stream, 40, 8);
   h.context = std::uint32_t(get_le(stream, 48, 4));
   h.flags = std::uint32_t(get_le(stream, 52, 4));
+  if (h.version == 1) {
+    throw Error("compressed stream: format version 1, made by an older compress whose model ran token by token; "
+                "this program reads version " + std::to_string(kCompressedVersion) +
+                " (decompress it with the version that made it)");
+  }
   if (h.version != kCompressedVersion) {
     throw Error("compressed stream: format version " + std::to_string(h.version) + ", this program reads version " +
                 std::to_string(kCompressedVersion));
@@ -93,43 +100,64 @@ CompressedHeader read_compressed_header(std::string_view stream) {
 // --- the model side: windows and frequencies ---------------------------------------------------
 
 // Feeds tokens to the transformer at increasing positions, restarting the
-// window (BOS + the last K tokens) when the context is full.
+// window (BOS + the last K tokens) when the context is full. Every call is
+// Transformer::forward_batch_all, whose row for a token does not depend on
+// how many tokens share its batch (tested: BatchInvariance in
+// tests/batch_forward_test.cpp). So the encoder, which knows all its tokens,
+// runs them in large batches, and the decoder, which learns each token from
+// the logits before it, runs them one at a time, and both see the same
+// logits bit for bit.
 class Compressor::Window {
  public:
-  Window(Transformer& t, int bos) : t_(t), bos_(bos), ctx_(t.config().seq_len), keep_(std::min(ctx_ / 2, ctx_ - 2)) {}
+  Window(Transformer& t, int bos)
+      : t_(t), bos_(bos), ctx_(t.config().seq_len), keep_(std::min(ctx_ / 2, ctx_ - 2)),
+        vocab_(std::size_t(t.config().vocab_size)) {}
 
   std::span<const float> start() {
     history_.clear();
     pos_ = 0;
-    return feed(bos_);
+    return run(std::span<const int>(&bos_, 1)).last(vocab_);
   }
 
-  std::span<const float> push(int token) {
-    if (pos_ == ctx_) {
-      // Restart: BOS, then the last keep_ tokens again at 1..keep_.
-      const std::size_t from = history_.size() - std::size_t(keep_);
-      std::vector<int> kept(history_.begin() + std::ptrdiff_t(from), history_.end());
-      pos_ = 0;
-      feed(bos_);
-      for (int k : kept) feed(k);
-      history_ = std::move(kept);
+  // Feeds the first tokens of `tokens`: as many as fit in the window
+  // (restarting it first if it is full), at most max_batch. Returns the
+  // logits after each token fed: (n fed, vocab_size), valid until the next call.
+  std::span<const float> push_all(std::span<const int> tokens, std::size_t max_batch) {
+    if (pos_ < ctx_) {
+      tokens = tokens.first(std::min({tokens.size(), max_batch, std::size_t(ctx_ - pos_)}));
+      history_.insert(history_.end(), tokens.begin(), tokens.end());
+      return run(tokens);
     }
-    history_.push_back(token);
-    return feed(token);
+    // Restart: BOS, then the last keep_ tokens again at 1..keep_, then the
+    // new tokens, in one batch (the rows do not depend on the batch).
+    std::vector<int> batch(history_.end() - std::ptrdiff_t(keep_), history_.end());
+    history_.assign(batch.begin(), batch.end());
+    batch.insert(batch.begin(), bos_);
+    const std::size_t skip = batch.size();
+    tokens = tokens.first(std::min({tokens.size(), std::max(max_batch, skip + 1) - skip, std::size_t(ctx_) - skip}));
+    history_.insert(history_.end(), tokens.begin(), tokens.end());
+    batch.insert(batch.end(), tokens.begin(), tokens.end());
+    pos_ = 0;
+    return run(batch).subspan(skip * vocab_);
   }
+
+  std::span<const float> push(int token) { return push_all(std::span<const int>(&token, 1), 1); }
 
   std::uint64_t passes() const { return passes_; }
 
  private:
-  std::span<const float> feed(int token) {
-    passes_++;
-    return t_.forward(token, pos_++);
+  std::span<const float> run(std::span<const int> tokens) {
+    std::span<const float> logits = t_.forward_batch_all(tokens, pos_);
+    pos_ += int(tokens.size());
+    passes_ += tokens.size();
+    return logits;
   }
 
   Transformer& t_;
   int bos_;
   int ctx_;
   int keep_;
+  std::size_t vocab_;
   int pos_ = 0;
   std::vector<int> history_;  // tokens fed since the window's BOS
   std::uint64_t passes_ = 0;
@@ -247,25 +275,33 @@ std::string Compressor::compress(std::string_view input, CompressStats* stats, c
   bool fallback = false;
   const std::vector<int> symbols = symbols_for(input, &fallback);
   const int escape = raw_tokenizer_.vocab_size();
-  std::uint64_t n_symbols = 0;
-  for (std::size_t i = 0; i < symbols.size(); i += symbols[i] == escape ? 2 : 1) n_symbols++;
+  // The token fed after each coded symbol (an escaped byte feeds <unk>), and
+  // where each symbol starts in `symbols`.
+  std::vector<int> fed;           // (n_symbols)
+  std::vector<std::size_t> where;  // (n_symbols)
+  for (std::size_t i = 0; i < symbols.size(); i += symbols[i] == escape ? 2 : 1) {
+    where.push_back(i);
+    fed.push_back(symbols[i] == escape ? tokenizer_.vocab().unk_id : symbols[i]);
+  }
+  const std::size_t n_symbols = fed.size();
 
   Frequencies freq(escape);
   Window window(transformer_, tokenizer_.bos_id());
   RangeEncoder enc;
-  std::span<const float> logits = window.start();
-  std::uint64_t done = 0;
-  for (std::size_t i = 0; i < symbols.size(); i++) {
-    const int s = symbols[i];
-    freq.update(logits);
-    enc.encode(freq.start(std::size_t(s)), freq.size(std::size_t(s)), freq.total());
-    int fed = s;
-    if (s == escape) {
-      enc.encode(std::uint32_t(symbols[++i]), 1, 256);
-      fed = tokenizer_.vocab().unk_id;
+  const std::size_t vocab = std::size_t(escape);
+  // Symbol j is coded with the logits after fed[j - 1]: the tokens are all
+  // known, so they run as batches of up to kEncodeBatchBytes of logits.
+  const std::size_t max_batch = std::max<std::size_t>(1, kEncodeBatchBytes / (sizeof(float) * vocab));
+  std::span<const float> rows = window.start();  // (n, vocab_size) logits for symbols j .. j + n - 1
+  for (std::size_t j = 0; j < n_symbols;) {
+    for (std::size_t r = 0; r < rows.size() / vocab; r++, j++) {
+      const int s = symbols[where[j]];
+      freq.update(rows.subspan(r * vocab, vocab));
+      enc.encode(freq.start(std::size_t(s)), freq.size(std::size_t(s)), freq.total());
+      if (s == escape) enc.encode(std::uint32_t(symbols[where[j] + 1]), 1, 256);
+      if (progress) progress(j + 1, n_symbols);
     }
-    if (progress) progress(++done, n_symbols);
-    if (i + 1 < symbols.size()) logits = window.push(fed);
+    if (j < n_symbols) rows = window.push_all(std::span<const int>(fed).subspan(j - 1, n_symbols - j), max_batch);
   }
 
   std::string out(kMagic, 4);

@@ -143,9 +143,12 @@ TEST(Compressor, RejectsTruncatedForeignAndBadHeaders) {
   }
   expect_error([&] { c.decompress(packed.substr(0, packed.size() - 1)); }, "truncated");
   expect_error([&] { c.decompress(packed + "junk"); }, "4 trailing bytes");
-  std::string v2 = packed;
-  v2[4] = 2;
-  expect_error([&] { c.decompress(v2); }, "format version 2, this program reads version 1");
+  std::string v3 = packed;
+  v3[4] = 3;
+  expect_error([&] { c.decompress(v3); }, "format version 3, this program reads version 2");
+  std::string v1 = packed;
+  v1[4] = 1;
+  expect_error([&] { c.decompress(v1); }, "format version 1, made by an older compress");
   std::string many = packed;
   many[16] = char(0xFF);  // more symbols than bytes
   expect_error([&] { c.decompress(many); }, "header is corrupted");
