@@ -1,6 +1,6 @@
 // Writes small valid seed files for the fuzz targets (our own synthetic
 // models, never downloaded ones):
-//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*
+//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*, DIR/json/*
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path dir = argv[1];
-  for (const char* sub : {"gguf", "llama2c", "tokenizer"}) fs::create_directories(dir / sub);
+  for (const char* sub : {"gguf", "llama2c", "tokenizer", "json"}) fs::create_directories(dir / sub);
   const Config c = test::make_config(32, 64, 1, 4, 2, 12, 8, false);
   const test::SyntheticWeights w = test::make_weights(c, 1);
   const std::string l = (dir / "llama2c").string();
@@ -57,6 +57,13 @@ int main(int argc, char** argv) {
   test::GgufBuilder v;
   test::add_small_tokenizer(v, 300);
   v.write(g + "/vocab.gguf");
+  // JSON texts like the ones checkpoints come with (config.json, a
+  // safetensors header), with escapes, unicode and every kind of value.
+  const std::string js = (dir / "json").string();
+  std::ofstream(js + "/config.json") << R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+ "rms_norm_eps": 1e-05, "rope_scaling": null, "tie_word_embeddings": false, "rope_theta": 10000.0})";
+  std::ofstream(js + "/header.json") << R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}})";
+  std::ofstream(js + "/strings.json") << R"(["a\"b\\c\/\b\f\n\r\t", "\u00e9\ud83d\ude00", "héllo ✓", -0.5E-3, [[[]]], {}])";
   std::printf("seeds written to %s\n", dir.c_str());
   return 0;
 }
