@@ -300,16 +300,13 @@ Model load_hf_model(const std::string& path, std::shared_ptr<MappedFile> single_
   const bool is_folder = single_file == nullptr;
   const std::string dir = is_folder ? path : fs::path(path).parent_path().string();
   const std::string config_path = (fs::path(dir.empty() ? "." : dir) / "config.json").string();
+  auto storage = std::make_shared<HfStorage>();
+  // One file: its own header first, so that a broken file says so.
+  if (!is_folder) storage->shards.emplace_back(std::move(single_file));
   const Config c = read_hf_config(
       config_path, is_folder ? " (a Hugging Face folder has its config.json)"
                              : " (a .safetensors file holds no shapes: its folder's config.json must be beside it)");
-
-  auto storage = std::make_shared<HfStorage>();
-  if (is_folder) {
-    storage->shards = open_folder_shards(dir);
-  } else {
-    storage->shards.emplace_back(std::move(single_file));
-  }
+  if (is_folder) storage->shards = open_folder_shards(dir);
   TensorTable table(storage->shards);
   table.set_where(is_folder ? dir : path);
 
