@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "llama2/quantize.hpp"
 #include "llama2/error.hpp"
+#include "llama2/tokenizer.hpp"
 #include "llama2/model.hpp"
 #include "support/engine_logits.hpp"
 #include "support/expect_error.hpp"
@@ -105,6 +107,23 @@ TEST_F(HfModel, GgufTurnedIntoAnHfFolderGivesTheGgufLogits) {
   std::vector<std::vector<double>> want_d;
   for (const auto& row : want) want_d.emplace_back(row.begin(), row.end());
   EXPECT_LT(max_rel_error(engine_logits(std::move(hf), tokens), want_d), 1e-5);
+}
+
+TEST_F(HfModel, WrittenAsGgufQAndKGoBackToMetasOrder) {
+  const test::SyntheticWeights w = test::make_weights(test::small_config(), 26);
+  test::HfFolderOptions o;
+  o.dtype = "BF16";
+  test::write_hf_folder(file("hf"), test::round_weights(w, "BF16"), o);
+  test::write_tokenizer_bin(file("t.bin"), w.config.vocab_size);
+  const Model hf = Model::load(file("hf"));
+  write_llama_gguf(hf, Tokenizer::load(file("t.bin")).vocab(), WeightType::F32, file("m.gguf"));
+  Model gguf = Model::load(file("m.gguf"));
+  EXPECT_EQ(gguf.config().rope_style, RopeStyle::INTERLEAVED);
+  const std::vector<int> tokens = {1, 2, 3, 50, 60, 7};
+  const auto want = engine_logits(Model::load(file("hf")), tokens);
+  std::vector<std::vector<double>> want_d;
+  for (const auto& row : want) want_d.emplace_back(row.begin(), row.end());
+  EXPECT_LT(max_rel_error(engine_logits(std::move(gguf), tokens), want_d), 1e-5);
 }
 
 // --- config.json refusals ------------------------------------------------------------------
