@@ -61,6 +61,7 @@ SafetensorsFile::SafetensorsFile(std::shared_ptr<const MappedFile> file) : file_
   json::Limits limits;
   limits.max_bytes = kMaxSafetensorsHeader;
   limits.max_depth = 8;
+  limits.max_values = std::size_t(1) << 20;  // ~8 per tensor: far more than any checkpoint
   const json::Value header = json::parse(text, path + ": safetensors header", limits);
   const std::string what_header = path + ": safetensors header";
   const std::vector<std::string>& names = header.keys(what_header);

@@ -7,10 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "llama2/quantize.hpp"
 #include "llama2/error.hpp"
-#include "llama2/tokenizer.hpp"
 #include "llama2/model.hpp"
+#include "llama2/quantize.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
 #include "support/engine_logits.hpp"
 #include "support/expect_error.hpp"
 #include "support/gguf_builder.hpp"
@@ -107,6 +108,27 @@ TEST_F(HfModel, GgufTurnedIntoAnHfFolderGivesTheGgufLogits) {
   std::vector<std::vector<double>> want_d;
   for (const auto& row : want) want_d.emplace_back(row.begin(), row.end());
   EXPECT_LT(max_rel_error(engine_logits(std::move(hf), tokens), want_d), 1e-5);
+}
+
+TEST_F(HfModel, BatchedForwardUsesTheSameRopePairing) {
+  const test::SyntheticWeights w = test::make_weights(test::small_config(), 27);
+  test::write_hf_folder(file("hf"), w);
+  const std::vector<int> tokens = {1, 8, 13, 21, 34, 55, 6, 2};
+  const auto want = test::reference_logits(w, tokens);
+  Transformer t(Model::load(file("hf")), 2);
+  const std::span<const float> all = t.forward_batch_all(tokens, 0);  // (n_tokens, vocab_size)
+  const std::size_t vocab = std::size_t(w.config.vocab_size);
+  std::vector<std::vector<float>> got;
+  for (std::size_t p = 0; p < tokens.size(); p++) got.emplace_back(all.begin() + p * vocab, all.begin() + (p + 1) * vocab);
+  EXPECT_LT(max_rel_error(got, want), 1e-5);
+
+  // The pairing is what makes it right: the same HF weights with Meta's
+  // interleaved RoPE are another model.
+  auto hf = std::make_shared<Model>(Model::load(file("hf")));
+  Config interleaved = hf->config();
+  interleaved.rope_style = RopeStyle::INTERLEAVED;
+  Model wrong(interleaved, hf->weights(), ModelFormat::HF, hf->path(), 0, hf);
+  EXPECT_GT(max_rel_error(engine_logits(std::move(wrong), tokens), want), 1e-3);
 }
 
 TEST_F(HfModel, WrittenAsGgufQAndKGoBackToMetasOrder) {
