@@ -1,6 +1,7 @@
 // Writes small valid seed files for the fuzz targets (our own synthetic
 // models, never downloaded ones):
-//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*
+//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*, DIR/json/*,
+//                             DIR/safetensors/*, DIR/sentencepiece/*
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,8 @@
 #include "llama2/model.hpp"
 #include "llama2/tokenizer.hpp"
 #include "support/gguf_builder.hpp"
+#include "support/hf_writer.hpp"
+#include "support/sentencepiece_writer.hpp"
 #include "support/synthetic_model.hpp"
 
 namespace fs = std::filesystem;
@@ -27,7 +30,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path dir = argv[1];
-  for (const char* sub : {"gguf", "llama2c", "tokenizer"}) fs::create_directories(dir / sub);
+  for (const char* sub : {"gguf", "llama2c", "tokenizer", "json", "safetensors", "sentencepiece"}) fs::create_directories(dir / sub);
   const Config c = test::make_config(32, 64, 1, 4, 2, 12, 8, false);
   const test::SyntheticWeights w = test::make_weights(c, 1);
   const std::string l = (dir / "llama2c").string();
@@ -57,6 +60,33 @@ int main(int argc, char** argv) {
   test::GgufBuilder v;
   test::add_small_tokenizer(v, 300);
   v.write(g + "/vocab.gguf");
+  // JSON texts like the ones checkpoints come with (config.json, a
+  // safetensors header), with escapes, unicode and every kind of value.
+  const std::string js = (dir / "json").string();
+  std::ofstream(js + "/config.json") << R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+ "rms_norm_eps": 1e-05, "rope_scaling": null, "tie_word_embeddings": false, "rope_theta": 10000.0})";
+  std::ofstream(js + "/header.json") << R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}})";
+  std::ofstream(js + "/strings.json") << R"(["a\"b\\c\/\b\f\n\r\t", "\u00e9\ud83d\ude00", "héllo ✓", -0.5E-3, [[[]]], {}])";
+  // HF inputs: uint16 length, config.json, model.safetensors (F32, BF16
+  // sharing nothing but the shape; tied and not).
+  for (const char* dtype : {"F32", "BF16"}) {
+    Config hc = test::make_config(16, 24, 1, 4, 2, 10, 8, std::string(dtype) == "BF16");
+    const test::SyntheticWeights hw = test::make_weights(hc, 3);
+    const std::string hf = (dir / "safetensors" / dtype).string();
+    test::HfFolderOptions o;
+    o.dtype = dtype;
+    test::write_hf_folder(hf, hw, o);
+    const std::string cfg = slurp(hf + "/config.json"), st = slurp(hf + "/model.safetensors");
+    std::string in = {char(cfg.size() & 0xFF), char(cfg.size() >> 8)};
+    std::ofstream(hf + ".in", std::ios::binary) << in + cfg + st;
+    fs::remove_all(hf);
+  }
+  // SentencePiece inputs: uint16 length, tokenizer.model, text.
+  {
+    const std::string spm = test::SmallModel().bytes();
+    std::string in = {char(spm.size() & 0xFF), char(spm.size() >> 8)};
+    std::ofstream((dir / "sentencepiece" / "small.in").string(), std::ios::binary) << in + spm + "the hex \xC3\xA9!";
+  }
   std::printf("seeds written to %s\n", dir.c_str());
   return 0;
 }

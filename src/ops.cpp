@@ -69,7 +69,20 @@ void rope_angles(float* cos_sin, std::size_t head_size, int pos, float theta) {
   }
 }
 
-void rope_rotate(float* vec, std::size_t n, std::size_t head_size, const float* cos_sin) {
+void rope_rotate(float* vec, std::size_t n, std::size_t head_size, const float* cos_sin, RopeStyle style) {
+  if (style == RopeStyle::ROTATE_HALF) {
+    // HF's pairing: (v[j], v[j + half]) turns by pair j's angle.
+    const std::size_t half = head_size / 2;
+    for (std::size_t h = 0; h < n; h += head_size) {
+      for (std::size_t j = 0; j < half; j++) {
+        float fcr = cos_sin[2 * j], fci = cos_sin[2 * j + 1];
+        float v0 = vec[h + j], v1 = vec[h + j + half];
+        vec[h + j] = v0 * fcr - v1 * fci;
+        vec[h + j + half] = v0 * fci + v1 * fcr;
+      }
+    }
+    return;
+  }
   for (std::size_t h = 0; h < n; h += head_size) {
     for (std::size_t i = 0; i < head_size; i += 2) {
       float fcr = cos_sin[i], fci = cos_sin[i + 1];
@@ -82,11 +95,11 @@ void rope_rotate(float* vec, std::size_t n, std::size_t head_size, const float* 
 
 // The angles depend on the position and the pair's index within its head
 // only: computed once, shared by every head.
-void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta) {
+void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta, RopeStyle style) {
   thread_local std::vector<float> cos_sin;  // (head_size)
   cos_sin.resize(head_size);
   rope_angles(cos_sin.data(), head_size, pos, theta);
-  rope_rotate(vec, n, head_size, cos_sin.data());
+  rope_rotate(vec, n, head_size, cos_sin.data(), style);
 }
 
 // --- attention over a batch ---------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <span>
 
+#include "llama2/config.hpp"
 #include "llama2/kv_cache.hpp"
 #include "llama2/tensor.hpp"
 #include "llama2/thread_pool.hpp"
@@ -55,13 +56,16 @@ void matmul_batch(std::initializer_list<BatchProduct> products, const float* x, 
 bool matmul_batch_int8(float* out, const float* x, std::size_t n, const Tensor& w, ThreadPool& pool);
 bool matmul_batch_int8(std::span<const BatchProduct> products, const float* x, std::size_t n, ThreadPool& pool);
 
-// RoPE at position pos: rotates each adjacent pair (v[i], v[i+1]) of every
-// head of vec (n) by pos * theta^(-(i % head_size) / head_size).
-void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta);
+// RoPE at position pos: rotates pair j (j < head_size / 2) of every head of
+// vec (n) by pos * theta^(-2j / head_size). Pair j is (v[2j], v[2j+1]) for
+// RopeStyle::INTERLEAVED, (v[j], v[j + head_size/2]) for ROTATE_HALF.
+void rope(float* vec, std::size_t n, std::size_t head_size, int pos, float theta,
+          RopeStyle style = RopeStyle::INTERLEAVED);
 // rope in two steps, for a batch that reuses a position's angles:
 // cos_sin (head_size) = cos, sin of each pair's angle at pos, then the rotation.
 void rope_angles(float* cos_sin, std::size_t head_size, int pos, float theta);
-void rope_rotate(float* vec, std::size_t n, std::size_t head_size, const float* cos_sin);
+void rope_rotate(float* vec, std::size_t n, std::size_t head_size, const float* cos_sin,
+                 RopeStyle style = RopeStyle::INTERLEAVED);
 
 // sum a[i] * b[i]
 float dot(const float* a, const float* b, std::size_t n);

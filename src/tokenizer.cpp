@@ -30,10 +30,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <queue>
 #include <utility>
 
 #include "formats/gguf.hpp"
+#include "formats/sentencepiece_model.hpp"
 #include "llama2/error.hpp"
 #include "llama2/mapped_file.hpp"
 
@@ -201,12 +203,33 @@ Vocab read_tokenizer_bin(const MappedFile& file) {
 
 // --- loading ------------------------------------------------------------------------
 
+namespace {
+
+// A Hugging Face folder's tokenizer: its tokenizer.model (SentencePiece).
+std::string folder_tokenizer(const std::string& dir) {
+  const std::filesystem::path d(dir);
+  std::error_code ec;
+  if (std::filesystem::exists(d / "tokenizer.model", ec)) return (d / "tokenizer.model").string();
+  if (std::filesystem::exists(d / "tokenizer.json", ec)) {
+    throw Error(dir + ": has tokenizer.json but no tokenizer.model; tokenizer.json (Hugging Face tokenizers) is not "
+                      "supported yet: give a SentencePiece tokenizer.model (or tokenizer.bin) with -z");
+  }
+  throw Error(dir + ": is a folder without tokenizer.model (SentencePiece), expected a Hugging Face model folder");
+}
+
+}  // namespace
+
 Tokenizer Tokenizer::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return load(folder_tokenizer(path));
   MappedFile file(path);
   Vocab vocab;
   if (file.size() >= 4 && std::memcmp(file.data(), "GGUF", 4) == 0) {
     // A GGUF file has its vocabulary in tokenizer.ggml.* metadata (gguf_vocab.cpp).
     vocab = load_gguf_vocab(file);
+  } else if (looks_like_sentencepiece_model(file.data(), file.size()) || path.ends_with(".model")) {
+    // SentencePiece's own tokenizer.model (sentencepiece_model.cpp).
+    vocab = load_sentencepiece_vocab(file);
   } else {
     vocab = read_tokenizer_bin(file);
   }

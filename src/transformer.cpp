@@ -112,8 +112,8 @@ std::span<const float> Transformer::forward(int token, int pos) {
     matmul(s.q.data(), s.xb.data(), lw.wq, pool);
     matmul(s.k.data(), s.xb.data(), lw.wk, pool);
     matmul(s.v.data(), s.xb.data(), lw.wv, pool);
-    rope(s.q.data(), dim, p.head_size(), pos, p.rope_theta);
-    rope(s.k.data(), p.kv_dim(), p.head_size(), pos, p.rope_theta);
+    rope(s.q.data(), dim, p.head_size(), pos, p.rope_theta, p.rope_style);
+    rope(s.k.data(), p.kv_dim(), p.head_size(), pos, p.rope_theta, p.rope_style);
     store_kv(s, p, l, pos);
     attention(s, p, l, pos, pool);
     matmul(s.xb2.data(), s.xb.data(), lw.wo, pool);

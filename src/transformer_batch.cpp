@@ -72,8 +72,8 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
     });
     matmul_batch({{b.q.data(), &lw.wq}, {b.k.data(), &lw.wk}, {b.v.data(), &lw.wv}}, b.xb.data(), n, pool);
     for_each_token(pool, n, dim + kv_dim, [&](std::size_t t) {
-      rope_rotate(&b.q[t * dim], dim, hs, &cos_sin[t * hs]);
-      rope_rotate(&b.k[t * kv_dim], kv_dim, hs, &cos_sin[t * hs]);
+      rope_rotate(&b.q[t * dim], dim, hs, &cos_sin[t * hs], p.rope_style);
+      rope_rotate(&b.k[t * kv_dim], kv_dim, hs, &cos_sin[t * hs], p.rope_style);
       for (std::size_t h = 0; h < n_kv; h++) {  // into the cache rows (layer, kv_head, pos)
         s.kv.store(l, h, std::size_t(pos0) + t, &b.k[t * kv_dim + h * hs], &b.v[t * kv_dim + h * hs]);
       }

@@ -269,5 +269,35 @@ TEST(Ops, DequantizeRowF32IsACopy) {
   EXPECT_EQ(0, std::memcmp(row.data(), w.data() + 6 * 33, 33 * sizeof(float)));
 }
 
+// HF checkpoints store each head's q/k rows as (even dims..., odd dims...):
+// RoPE in the rotate-half pairing on those rows is the interleaved RoPE on
+// Meta's order, row for row (the permutation HF's converter applies).
+TEST(Ops, RopeRotateHalfIsInterleavedOnPermutedRows) {
+  std::mt19937_64 rng(7);
+  for (std::size_t hs : {2u, 8u, 64u}) {
+    const std::size_t n = 3 * hs, half = hs / 2;
+    const std::vector<float> meta = random_floats(n, rng);
+    std::vector<float> hf(n);  // hf[h + j] = meta[h + 2j], hf[h + half + j] = meta[h + 2j + 1]
+    for (std::size_t h = 0; h < n; h += hs) {
+      for (std::size_t j = 0; j < half; j++) {
+        hf[h + j] = meta[h + 2 * j];
+        hf[h + half + j] = meta[h + 2 * j + 1];
+      }
+    }
+    for (int pos : {0, 1, 17, 1000}) {
+      std::vector<float> a = meta, b = hf;
+      rope(a.data(), n, hs, pos, 10000.0f, RopeStyle::INTERLEAVED);
+      rope(b.data(), n, hs, pos, 10000.0f, RopeStyle::ROTATE_HALF);
+      for (std::size_t h = 0; h < n; h += hs) {
+        for (std::size_t j = 0; j < half; j++) {
+          ASSERT_EQ(b[h + j], a[h + 2 * j]) << "hs " << hs << " pos " << pos;
+          ASSERT_EQ(b[h + half + j], a[h + 2 * j + 1]) << "hs " << hs << " pos " << pos;
+        }
+      }
+      if (pos > 0) EXPECT_NE(a, meta);  // it did rotate
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llama2

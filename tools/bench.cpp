@@ -52,7 +52,7 @@ cli::Program command_line(Options& opt) {
   return {
       .name = "bench",
       .synopsis = "MODEL [-p N] [-n N] [-d N] [--kv-type T] [-t THREADS[,...]] [-r REPS] [--sequential] [--json]",
-      .positionals = {{"MODEL", "any supported checkpoint (llama2.c .bin or GGUF)", cli::text(opt.model_path)}},
+      .positionals = {{"MODEL", "any supported checkpoint (llama2.c .bin, GGUF or Hugging Face folder)", cli::text(opt.model_path)}},
       .options =
           {
               {"-p", "", "N", "prompt-processing test of N tokens (default 512; 0 skips)",

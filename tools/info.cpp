@@ -28,7 +28,7 @@ cli::Program command_line(Options& opt) {
   return {
       .name = "info",
       .synopsis = "MODEL [--bandwidth GB/s] [--json]",
-      .positionals = {{"MODEL", "a llama2.c checkpoint (v0/v1/v2) or a GGUF file", cli::text(opt.model_path)}},
+      .positionals = {{"MODEL", "a llama2.c checkpoint (v0/v1/v2), a GGUF file or a Hugging Face folder", cli::text(opt.model_path)}},
       .options =
           {
               {"", "--bandwidth", "B", "memory bandwidth in GB/s (10^9 bytes/s) for the tokens/s bound (default 20)",

@@ -62,6 +62,8 @@ int quantize_main(int argc, char** argv) {
     vocab = llama2::Tokenizer::load(*opt.tokenizer).vocab();
   } else if (model.format() == llama2::ModelFormat::GGUF) {
     vocab = llama2::Tokenizer::load(in).vocab();  // the GGUF's own, validated as the engine will use it
+  } else if (model.format() == llama2::ModelFormat::HF || model.format() == llama2::ModelFormat::SAFETENSORS) {
+    vocab = llama2::Tokenizer::load(cli::tokenizer_path(model, "")).vocab();  // the folder's tokenizer.model
   } else {
     throw cli::UsageError{in + " has no tokenizer: give one with -z tokenizer.bin"};
   }

@@ -203,12 +203,13 @@ int run_main(int argc, char** argv) {
   }
 
   // llama2.c checkpoints carry no vocabulary: by default the tokenizer.bin
-  // beside them. A GGUF file has its own.
+  // beside them. A GGUF file has its own, an HF folder its tokenizer.model.
   std::string tokenizer_path;
   if (opt.tokenizer_path) {
     tokenizer_path = *opt.tokenizer_path;
-  } else if (model.format() == llama2::ModelFormat::GGUF) {
-    tokenizer_path = opt.model_path;
+  } else if (model.format() != llama2::ModelFormat::LLAMA2C_V0 && model.format() != llama2::ModelFormat::LLAMA2C_V1 &&
+             model.format() != llama2::ModelFormat::LLAMA2C_V2) {
+    tokenizer_path = cli::tokenizer_path(model, "");  // a GGUF's own vocab, an HF folder's tokenizer.model
   } else {
     tokenizer_path = (std::filesystem::path(opt.model_path).parent_path() / "tokenizer.bin").string();
   }

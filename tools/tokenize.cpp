@@ -41,7 +41,7 @@ cli::Program command_line(Options& opt) {
   return {
       .name = "tokenize",
       .synopsis = "TOKENIZER [--no-bos] (-i TEXT | -f FILE) [--pieces]",
-      .positionals = {{"TOKENIZER", "llama2.c tokenizer.bin, or a GGUF model (its vocabulary)",
+      .positionals = {{"TOKENIZER", "llama2.c tokenizer.bin, SentencePiece tokenizer.model, a GGUF model or a Hugging Face folder (its vocabulary)",
                        cli::text(opt.tokenizer_path)}},
       .options =
           {

@@ -58,7 +58,8 @@ namespace llama2 {
 // A 64-bit hash of bytes (FNV-1a over 8-byte little-endian words, then the
 // tail bytes, then the length; not cryptographic).
 std::uint64_t fingerprint64(std::string_view bytes);
-// fingerprint64 of a whole file, memory-mapped. Throws llama2::Error.
+// fingerprint64 of a whole file, memory-mapped; of a Hugging Face model
+// folder, its config.json and .safetensors files'. Throws llama2::Error.
 std::uint64_t file_fingerprint(const std::string& path);
 
 struct CompressStats {

@@ -6,6 +6,11 @@
 //   llama2.c v1         "ak42" magic, version 1, 256-byte header, fp32
 //   llama2.c v2         "ak42" magic, version 2, int8 weights + fp32 group scales
 //   GGUF                "GGUF" magic (gguf.hpp)
+//   Hugging Face        a folder: config.json + model.safetensors (or shards
+//                       listed in model.safetensors.index.json)
+//   safetensors         one .safetensors file (uint64 header length, then a
+//                       JSON header starting with '{'); its config.json must
+//                       be beside it
 #pragma once
 
 #include <cstddef>
@@ -19,7 +24,7 @@
 
 namespace llama2 {
 
-enum class ModelFormat { LLAMA2C_V0, LLAMA2C_V1, LLAMA2C_V2, GGUF };
+enum class ModelFormat { LLAMA2C_V0, LLAMA2C_V1, LLAMA2C_V2, GGUF, HF, SAFETENSORS };
 
 // "llama2.c v0", ...
 std::string_view model_format_name(ModelFormat format);

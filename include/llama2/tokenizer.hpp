@@ -35,8 +35,11 @@ struct Vocab {
 
 class Tokenizer {
  public:
-  // Loads a llama2.c tokenizer.bin, or the tokenizer in a GGUF file's
-  // metadata (detected from the first bytes). Throws llama2::Error.
+  // Loads a llama2.c tokenizer.bin, the tokenizer in a GGUF file's
+  // metadata, or a SentencePiece tokenizer.model (detected from the first
+  // bytes); a folder means its tokenizer.model (a Hugging Face model
+  // folder; one with only tokenizer.json is refused: not supported yet).
+  // Throws llama2::Error.
   static Tokenizer load(const std::string& path);
 
   explicit Tokenizer(Vocab vocab);

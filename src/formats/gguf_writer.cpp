@@ -159,13 +159,24 @@ std::uint32_t llama_file_type(WeightType type) {
               " is not supported, expected F32, F16, BF16, Q8_0 or Q4_0");
 }
 
-// Rows [0, t.rows) of t converted to `type`, appended to out.
-void encode_rows(const Tensor& t, WeightType type, std::vector<std::uint8_t>& out) {
+// Which row of a Hugging Face wq/wk (RopeStyle::ROTATE_HALF: each head's
+// rows are (even dims..., odd dims...)) is row r in Meta's interleaved order,
+// the only one GGUF knows; head_size 0: row r itself.
+std::size_t source_row(std::size_t r, std::size_t head_size) {
+  if (head_size == 0) return r;
+  const std::size_t i = r % head_size;
+  return r - i + (i % 2) * (head_size / 2) + i / 2;
+}
+
+// Rows [0, t.rows) of t converted to `type`, appended to out (row r read
+// from source_row(r, unpermute_head_size)).
+void encode_rows(const Tensor& t, WeightType type, std::vector<std::uint8_t>& out,
+                 std::size_t unpermute_head_size = 0) {
   std::vector<float> row(t.cols);  // (cols) one dequantized row
   const std::size_t bytes = row_bytes(type, t.cols);
   out.resize(bytes * t.rows);
   for (std::size_t r = 0; r < t.rows; r++) {
-    dequantize_row(t, r, row.data());
+    dequantize_row(t, source_row(r, unpermute_head_size), row.data());
     std::uint8_t* dst = out.data() + r * bytes;
     switch (type) {
       case WeightType::F32: std::memcpy(dst, row.data(), bytes); break;
@@ -241,13 +252,16 @@ std::vector<std::string> write_llama_gguf(const Model& model, const Vocab& vocab
   g.add_bool("tokenizer.ggml.add_space_prefix", vocab.add_space_prefix);
 
   std::vector<std::string> log;
-  auto add_matrix = [&](const std::string& tname, const Tensor& t, WeightType want) {
+  // An HF model's wq/wk rows go back to Meta's order (RoPE in GGUF pairs
+  // adjacent dimensions), as llama.cpp's converter does.
+  const std::size_t unpermute = c.rope_style == RopeStyle::ROTATE_HALF ? std::size_t(c.head_size()) : 0;
+  auto add_matrix = [&](const std::string& tname, const Tensor& t, WeightType want, std::size_t unpermute_hs = 0) {
     WeightType type_here = want;
     if (t.cols % block_layout(want).block_size != 0) type_here = WeightType::F16;
     log.push_back(tname + " " + std::string(weight_type_name(type_here)) + " [" + std::to_string(t.cols) + ", " +
                   std::to_string(t.rows) + "]");
-    g.add_tensor(tname, {t.cols, t.rows}, type_here, [t, type_here](std::vector<std::uint8_t>& out) {
-      encode_rows(t, type_here, out);
+    g.add_tensor(tname, {t.cols, t.rows}, type_here, [t, type_here, unpermute_hs](std::vector<std::uint8_t>& out) {
+      encode_rows(t, type_here, out, unpermute_hs);
     });
   };
   auto add_norm = [&](const std::string& tname, const float* v) {
@@ -265,8 +279,8 @@ std::vector<std::string> write_llama_gguf(const Model& model, const Vocab& vocab
     const LayerWeights& lw = w.layers[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     add_norm(p + "attn_norm.weight", lw.rms_att);
-    add_matrix(p + "attn_q.weight", lw.wq, type);
-    add_matrix(p + "attn_k.weight", lw.wk, type);
+    add_matrix(p + "attn_q.weight", lw.wq, type, unpermute);
+    add_matrix(p + "attn_k.weight", lw.wk, type, unpermute);
     add_matrix(p + "attn_v.weight", lw.wv, type);
     add_matrix(p + "attn_output.weight", lw.wo, type);
     add_norm(p + "ffn_norm.weight", lw.rms_ffn);

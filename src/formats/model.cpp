@@ -1,12 +1,16 @@
 // Model: format detection, Config validation and the shape checks every
-// loader shares. The readers themselves are llama2c_checkpoint.cpp and gguf_model.cpp.
+// loader shares. The readers themselves are llama2c_checkpoint.cpp,
+// gguf_model.cpp and hf_model.cpp.
 #include "llama2/model.hpp"
+
+#include <sys/stat.h>
 
 #include <cstring>
 #include <utility>
 
 #include "formats/checked_math.hpp"
 #include "formats/checkpoint_readers.hpp"
+#include "formats/safetensors.hpp"
 #include "llama2/error.hpp"
 
 namespace llama2 {
@@ -17,6 +21,8 @@ std::string_view model_format_name(ModelFormat format) {
     case ModelFormat::LLAMA2C_V1: return "llama2.c v1 (fp32)";
     case ModelFormat::LLAMA2C_V2: return "llama2.c v2 (int8)";
     case ModelFormat::GGUF: return "GGUF";
+    case ModelFormat::HF: return "Hugging Face folder (safetensors)";
+    case ModelFormat::SAFETENSORS: return "safetensors";
   }
   return "unknown";
 }
@@ -33,8 +39,15 @@ Model::Model(Config config, Weights weights, ModelFormat format, std::string pat
 }
 
 Model Model::load(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_model(path, nullptr);
   auto file = std::make_shared<MappedFile>(path);
   if (file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0) return load_gguf_model(std::move(file));
+  // By content; a file named *.safetensors too, so a broken header gets
+  // the safetensors reader's error rather than the llama2.c reader's.
+  if (looks_like_safetensors(file->data(), file->size()) || path.ends_with(".safetensors")) {
+    return load_hf_model(path, std::move(file));
+  }
   return load_llama2c_checkpoint(std::move(file));
 }
 

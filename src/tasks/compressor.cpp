@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "llama2/arithmetic_coder.hpp"
 #include "llama2/error.hpp"
@@ -30,6 +33,23 @@ std::uint64_t fingerprint64(std::string_view bytes) {
 }
 
 std::uint64_t file_fingerprint(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // A Hugging Face folder: its config.json and tensor files, in name order.
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(path)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && (name == "config.json" || name.ends_with(".safetensors"))) files.push_back(name);
+    }
+    std::sort(files.begin(), files.end());
+    std::string digest;  // name and fingerprint of each file
+    for (const std::string& name : files) {
+      const std::uint64_t fp = file_fingerprint(path + "/" + name);
+      digest += name;
+      digest.append(reinterpret_cast<const char*>(&fp), sizeof fp);
+    }
+    return fingerprint64(digest);
+  }
   MappedFile file(path);
   return fingerprint64(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
 }

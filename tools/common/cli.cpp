@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <new>
@@ -60,6 +61,12 @@ std::string json_escape(std::string_view s) {
 
 std::string tokenizer_path(const llama2::Model& model, const std::string& z) {
   if (!z.empty()) return z;
+  if (model.format() == llama2::ModelFormat::HF || model.format() == llama2::ModelFormat::SAFETENSORS) {
+    std::filesystem::path dir(model.path());
+    if (model.format() == llama2::ModelFormat::SAFETENSORS) dir = dir.parent_path().empty() ? "." : dir.parent_path();
+    std::error_code ec;
+    return std::filesystem::exists(dir / "tokenizer.model", ec) ? (dir / "tokenizer.model").string() : dir.string();
+  }
   if (model.format() != llama2::ModelFormat::GGUF) {
     throw UsageError{"missing -z TOKENIZER: a llama2.c checkpoint has no vocabulary"};
   }

@@ -30,7 +30,10 @@ std::string read_file(const std::string& path, std::string_view what = "input fi
 std::string json_escape(std::string_view s);
 
 // Where the vocabulary of `model` is: -z's file if given, else the model
-// itself if it is a GGUF; a llama2.c checkpoint without -z is a UsageError.
+// itself if it is a GGUF, the tokenizer.model of a Hugging Face folder (of
+// the folder a .safetensors file is in; the folder itself when it has none,
+// so that Tokenizer::load says what is missing); a llama2.c checkpoint
+// without -z is a UsageError.
 std::string tokenizer_path(const llama2::Model& model, const std::string& z);
 
 }  // namespace llama2::cli
