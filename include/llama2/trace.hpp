@@ -55,7 +55,11 @@ int default_attention_positions(int n_layers, int n_heads, int positions);
 // followed, its probability, rank (1 = the model's first choice) and bits.
 struct TracePosition {
   int token = 0;            // the id run at this position (position 0: BOS)
-  std::string text;         // its bytes as printed after the token before (valid UTF-8; <0xNN> otherwise)
+  std::string piece;        // its vocabulary piece ("<s>", "\u2581the", "<0xE2>")
+  // The text it adds: its bytes after the token before, as whole UTF-8
+  // characters (a byte token that starts a character adds "", the one that
+  // ends it adds the character), so the texts add up to the decoded text.
+  std::string text;
   bool generated = false;   // sampled by the trace rather than read from the text
   // How the position before predicted this token (not at position 0):
   double prob = 0.0;        // softmax probability

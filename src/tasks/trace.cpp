@@ -48,6 +48,19 @@ std::string display_text(const Tokenizer& tokenizer, int prev, int id) {
   return text;
 }
 
+// The length of the longest prefix of s that does not end inside a UTF-8
+// character a later byte could complete: a token's text is the characters
+// it completes, so the texts of all positions add up to the decoded text.
+std::size_t complete_prefix(std::string_view s) {
+  for (std::size_t back = 1; back <= 3 && back <= s.size(); back++) {
+    const unsigned char c = static_cast<unsigned char>(s[s.size() - back]);
+    if ((c >> 6) == 2) continue;  // a continuation byte: look further back for the lead
+    const std::size_t need = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    return need > back ? s.size() - back : s.size();
+  }
+  return s.size();
+}
+
 // Rounds a row of attention weights to bytes that sum to exactly 255:
 // floor(w * 255), then one more to the largest remainders (largest
 // remainder rounding), so each byte is within 1/255 of its weight and a row
@@ -195,12 +208,17 @@ Trace run_trace(Transformer& transformer, const Tokenizer& tokenizer, const std:
   TraceObserver observer(c, max_positions, layers, trace.attention_positions);
   ObserverGuard guard(transformer, &observer);
   const std::uint64_t total_work = max_positions + std::uint64_t(c.n_layers);
+  std::string pending;  // bytes of a UTF-8 character that later tokens complete
   auto add_position = [&](int token, bool generated) {
     TracePosition at;
     at.token = token;
     at.generated = generated;
+    at.piece = tokenizer.piece(token);
     const int prev = trace.positions.empty() ? -1 : trace.positions.back().token;
-    at.text = display_text(tokenizer, prev, token);
+    pending += tokenizer.decode(prev, token);
+    const std::size_t whole = complete_prefix(pending);
+    at.text = pending.substr(0, whole);
+    pending.erase(0, whole);
     trace.positions.push_back(std::move(at));
   };
 

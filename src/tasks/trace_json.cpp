@@ -5,7 +5,7 @@
 //   options    top_k, generate, temperature, seed, layers, max_positions
 //   text       tokens, bytes, total_bits, bits_per_token, bits_per_byte,
 //              perplexity, mean_nll: perplexity()'s figures for the text
-//   positions  [{id, text, generated, prob, rank, bits, top: [[id, p], ...]}]
+//   positions  [{id, piece, text, generated, prob, rank, bits, top: [[id, p], ...]}]
 //              prob/rank/bits: how the position before predicted this token
 //   pieces     {"id": text} for every id a top list names
 //   lens       {top: [layer][position] -> [[id, p], ...],
@@ -141,7 +141,8 @@ std::string trace_json(const Trace& t) {
   for (std::size_t i = 0; i < n_pos; i++) {
     const TracePosition& p = t.positions[i];
     out += i ? ",{" : "{";
-    out += "\"id\":" + std::to_string(p.token) + ",\"text\":" + json_string_for_html(p.text) +
+    out += "\"id\":" + std::to_string(p.token) + ",\"piece\":" + json_string_for_html(p.piece) +
+           ",\"text\":" + json_string_for_html(p.text) +
            ",\"generated\":" + (p.generated ? "true" : "false");
     if (i == 0) {
       out += ",\"prob\":null,\"rank\":null,\"bits\":null";

@@ -34,7 +34,7 @@ section.view { padding: 14px 24px 24px; }
 .text { flex: 1; white-space: pre-wrap; word-break: break-word; font: 15px/2 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .tok { border: 1px solid rgba(0,0,0,0.12); border-radius: 3px; padding: 1px 1px; margin: 0 1px 0 0; cursor: pointer; }
 .tok.gen { border: 1px dashed #2f5bd3; }
-.tok.bos { color: var(--muted); }
+.tok.raw { color: var(--muted); font-size: 11px; }
 .tok.sel { outline: 2px solid var(--accent); }
 .detail { width: 330px; flex: none; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-height: 120px; }
 .detail table { border-collapse: collapse; width: 100%; font-size: 13px; }
@@ -135,6 +135,9 @@ const char* const kScript = R"JS(
 
   var data = JSON.parse(document.getElementById('trace-data').textContent);
   var P = data.positions, L = data.model.n_layers, H = data.model.n_heads;
+  // A position's text, or its piece when it adds no text of its own (BOS, the
+  // first byte of a character that a later byte token completes).
+  function label(i) { return P[i].text !== '' ? P[i].text : P[i].piece; }
   var app = document.getElementById('app');
   document.title = 'trace: ' + data.model.name;
 
@@ -209,7 +212,7 @@ const char* const kScript = R"JS(
       detail.textContent = '';
       var p = P[i];
       add(detail, el('h2', '', 'Position ' + i + (p.generated ? ' (generated)' : '')));
-      add(detail, add(el('div'), el('span', '', 'token '), el('code', '', shown(p.text)), el('span', 'sub', '  id ' + p.id)));
+      add(detail, add(el('div'), el('span', '', 'token '), el('code', '', shown(label(i))), el('span', 'sub', '  piece ' + p.piece + ', id ' + p.id)));
       if (i > 0) {
         add(detail, el('div', '', 'p = ' + pct(p.prob) + ', rank ' + p.rank + ', ' + fixed(p.bits, 2) + ' bits'));
         add(detail, el('div', 'sub', 'What the model expected here:'));
@@ -223,7 +226,7 @@ const char* const kScript = R"JS(
       }
     }
     P.forEach(function (p, i) {
-      var s = el('span', 'tok' + (p.generated ? ' gen' : '') + (i === 0 ? ' bos' : ''), visible(p.text));
+      var s = el('span', 'tok' + (p.generated ? ' gen' : '') + (p.text === '' ? ' raw' : ''), visible(label(i)));
       if (i > 0) {
         s.style.background = surprisalColour(p.bits);
         s.title = fixed(p.bits, 2) + ' bits, p = ' + pct(p.prob) + ', rank ' + p.rank;
@@ -256,7 +259,7 @@ const char* const kScript = R"JS(
     table.id = 'lens-grid';
     var head = el('tr');
     add(head, el('th', 'row', 'input'));
-    P.forEach(function (p) { add(head, el('th', '', shown(p.text))); });
+    P.forEach(function (p, i) { add(head, el('th', '', shown(label(i)))); });
     add(table, head);
     for (var l = 0; l < L; l++) {
       var tr = el('tr', l === L - 1 ? 'final' : '');
@@ -269,7 +272,7 @@ const char* const kScript = R"JS(
         (function (l, i, top, pn) {
           td.addEventListener('mouseenter', function () {
             info.textContent = '';
-            add(info, el('span', '', 'layer ' + l + ', position ' + i + ' (after '), el('code', '', visible(P[i].text)),
+            add(info, el('span', '', 'layer ' + l + ', position ' + i + ' (after '), el('code', '', shown(label(i))),
                 el('span', '', ')' + (pn !== null ? ': p(next) = ' + pct(pn) + ';' : ';') + ' top: '));
             top.forEach(function (t, k) {
               add(info, el('code', '', pieceText(t[0])), el('span', '', ' ' + pct(t[1]) + (k + 1 < top.length ? ',  ' : '')));
@@ -282,7 +285,7 @@ const char* const kScript = R"JS(
     }
     var actual = el('tr', 'actual');
     add(actual, el('th', 'row', 'actual next'));
-    P.forEach(function (p, i) { add(actual, el('td', '', i + 1 < P.length ? shown(P[i + 1].text) : '')); });
+    P.forEach(function (p, i) { add(actual, el('td', '', i + 1 < P.length ? shown(label(i + 1)) : '')); });
     add(table, actual);
     add(v, add(scroll, table));
   })();
@@ -330,7 +333,7 @@ const char* const kScript = R"JS(
     canvas.width = margin + N * cell;
     canvas.height = margin + N * cell;
     var current = { li: 0, h: 0 };
-    function label(i) { var t = shown(P[i].text); return t.length > 12 ? t.slice(0, 11) + '\u2026' : t; }
+    function axisLabel(i) { var t = shown(label(i)); return t.length > 12 ? t.slice(0, 11) + '\u2026' : t; }
     function draw() {
       var ctx = canvas.getContext('2d'), li = current.li, h = current.h;
       ctx.fillStyle = '#fff';
@@ -349,13 +352,13 @@ const char* const kScript = R"JS(
         ctx.font = Math.min(12, cell - 1) + 'px ui-monospace, Menlo, Consolas, monospace';
         ctx.textBaseline = 'middle';
         ctx.textAlign = 'right';
-        for (var i = 0; i < N; i++) ctx.fillText(label(i), margin - 4, margin + i * cell + cell / 2);
+        for (var i = 0; i < N; i++) ctx.fillText(axisLabel(i), margin - 4, margin + i * cell + cell / 2);
         ctx.save();
         ctx.textAlign = 'left';
         for (var j = 0; j < N; j++) {
           ctx.setTransform(1, 0, 0, 1, margin + j * cell + cell / 2, margin - 4);
           ctx.rotate(-Math.PI / 2);
-          ctx.fillText(label(j), 0, 0);
+          ctx.fillText(axisLabel(j), 0, 0);
         }
         ctx.restore();
       }
@@ -371,8 +374,8 @@ const char* const kScript = R"JS(
       var k = Math.floor((e.clientX - r.left - margin) / cell), q = Math.floor((e.clientY - r.top - margin) / cell);
       if (q < 0 || k < 0 || q >= N || k > q) return;
       info.textContent = '';
-      add(info, el('span', '', 'query '), el('code', '', visible(P[q].text)), el('span', '', ' (position ' + q + ') \u2192 key '),
-          el('code', '', visible(P[k].text)), el('span', '', ' (position ' + k + '): ' + pct(weight(current.li, current.h, q, k))));
+      add(info, el('span', '', 'query '), el('code', '', shown(label(q))), el('span', '', ' (position ' + q + ') \u2192 key '),
+          el('code', '', shown(label(k))), el('span', '', ' (position ' + k + '): ' + pct(weight(current.li, current.h, q, k))));
     });
     var thumbCanvases = [];
     thumbs.style.gridTemplateColumns = 'auto repeat(' + H + ', 58px)';
