@@ -42,8 +42,12 @@ cli::Setter layer_list(std::vector<int>& layers) {
   return [&layers, list](std::string_view name, std::string_view value) {
     if (value == "all") {
       layers.clear();
-    } else {
+      return;
+    }
+    try {
       list(name, value);
+    } catch (const cli::UsageError&) {
+      throw cli::bad_value(name, "all or layer indices >= 0 (0,1,5)", value);
     }
   };
 }

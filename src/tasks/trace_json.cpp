@@ -127,7 +127,7 @@ std::string trace_json(const Trace& t) {
   const TraceOptions& o = t.options;
   out += ",\"options\":{\"top_k\":" + std::to_string(o.top_k) + ",\"generate\":" + std::to_string(o.generate) +
          ",\"temperature\":" + number(o.temperature, "%g") + ",\"seed\":" + std::to_string(o.seed) + ",\"layers\":[";
-  for (std::size_t i = 0; i < o.layers.size(); i++) out += (i ? "," : "") + std::to_string(o.layers[i]);
+  for (std::size_t i = 0; i < o.layers.size(); i++) out.append(i ? "," : "").append(std::to_string(o.layers[i]));
   out += "],\"max_positions\":" + std::to_string(o.max_positions) + "}";
 
   const PerplexityResult& r = t.text_score;
@@ -169,7 +169,7 @@ std::string trace_json(const Trace& t) {
     out += l ? ",[" : "[";
     for (std::size_t i = 0; i < n_pos; i++) {
       const float p = t.lens_next_prob[l * n_pos + i];
-      out += (i ? "," : "") + (p < 0 ? std::string("null") : number(p));
+      out.append(i ? "," : "").append(p < 0 ? std::string("null") : number(p));
     }
     out += ']';
   }
@@ -179,20 +179,20 @@ std::string trace_json(const Trace& t) {
   bool first = true;
   for (std::size_t id = 0; id < named.size(); id++) {
     if (!named[id]) continue;
-    out += (first ? "\"" : ",\"") + std::to_string(id) + "\":" + json_string_for_html(t.pieces[id]);
+    out.append(first ? "\"" : ",\"").append(std::to_string(id)).append("\":").append(json_string_for_html(t.pieces[id]));
     first = false;
   }
   out += '}';
 
   out += ",\"attention\":{\"layers\":[";
-  for (std::size_t i = 0; i < t.attention_layers.size(); i++) out += (i ? "," : "") + std::to_string(t.attention_layers[i]);
+  for (std::size_t i = 0; i < t.attention_layers.size(); i++) out.append(i ? "," : "").append(std::to_string(t.attention_layers[i]));
   out += "],\"positions\":" + std::to_string(t.attention_positions) + ",\"n_heads\":" + std::to_string(c.n_heads) +
          ",\"n_kv_heads\":" + std::to_string(c.n_kv_heads) + ",\"data\":[";
-  for (std::size_t i = 0; i < t.attention.size(); i++) out += (i ? ",\"" : "\"") + base64(t.attention[i]) + "\"";
+  for (std::size_t i = 0; i < t.attention.size(); i++) out.append(i ? ",\"" : "\"").append(base64(t.attention[i])).append("\"");
   out += "]}";
 
   out += ",\"notes\":[";
-  for (std::size_t i = 0; i < t.notes.size(); i++) out += (i ? "," : "") + json_string_for_html(t.notes[i]);
+  for (std::size_t i = 0; i < t.notes.size(); i++) out.append(i ? "," : "").append(json_string_for_html(t.notes[i]));
   out += "]}";
   return out;
 }

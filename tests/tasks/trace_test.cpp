@@ -373,6 +373,23 @@ TEST(Trace, SevenBPageOfDefaultsIsUnder25MB) {
   std::printf("7B-shaped page of 256 tokens: %zu bytes\n", size);
 }
 
+TEST(Trace, ProgressCountsUpToTheTotal) {
+  SyntheticCase m(gqa_config(), 7);
+  const Tokenizer tok = Tokenizer::load(m.tokenizer_path);
+  Transformer t(m.model);
+  TraceOptions o;
+  o.generate = 2;
+  o.temperature = 0.0f;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+  run_trace(t, tok, "abc de", o, "m", [&](std::uint64_t done, std::uint64_t total) { calls.push_back({done, total}); });
+  ASSERT_GE(calls.size(), 3u + 3u);  // the text's batch, two generated tokens, three lens layers
+  for (std::size_t i = 1; i < calls.size(); i++) {
+    EXPECT_GT(calls[i].first, calls[i - 1].first);
+    EXPECT_EQ(calls[i].second, calls[0].second);
+  }
+  EXPECT_EQ(calls.back().first, calls.back().second);
+}
+
 // --- bad input -------------------------------------------------------------------------
 
 TEST(Trace, RejectsBadInput) {
