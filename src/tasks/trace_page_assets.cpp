@@ -179,7 +179,12 @@ const char* const kScript = R"JS(
     add(app, s);
     return s;
   }
+  var selectHead = null;  // (layer, head) -> shows that head in the attention view
+  // name: a view, or "attention:LAYER:HEAD" (the page's address after '#').
   function show(name) {
+    var parts = String(name).split(':');
+    name = parts[0];
+    if (name === 'attention' && parts.length === 3 && selectHead) selectHead(Number(parts[1]), Number(parts[2]));
     if (!views[name]) name = 'tokens';
     for (var k in views) {
       views[k].style.display = k === name ? '' : 'none';
@@ -329,7 +334,7 @@ const char* const kScript = R"JS(
     add(left, canvas, info);
     add(attn, left, thumbs);
     add(v, attn);
-    var cell = Math.max(4, Math.min(22, Math.floor(560 / N))), margin = cell >= 10 ? 90 : 0;
+    var cell = Math.max(4, Math.min(22, Math.floor(480 / N))), margin = cell >= 10 ? 90 : 0;
     canvas.width = margin + N * cell;
     canvas.height = margin + N * cell;
     var current = { li: 0, h: 0 };
@@ -408,6 +413,14 @@ const char* const kScript = R"JS(
         add(thumbs, t);
       }
     });
+    selectHead = function (layer, h) {
+      var li = A.layers.indexOf(layer);
+      if (li < 0 || !(h >= 0 && h < H)) return;
+      current = { li: li, h: h };
+      layerSel.value = String(li);
+      headSel.value = String(h);
+      draw();
+    };
     layerSel.addEventListener('change', function () { current.li = Number(layerSel.value); draw(); });
     headSel.addEventListener('change', function () { current.h = Number(headSel.value); draw(); });
     draw();

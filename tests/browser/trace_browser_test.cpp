@@ -74,7 +74,7 @@ struct Browser {
     return {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-            "--window-size=1200,760", what, url};
+            "--window-size=1200,900", what, url};
   }
   // The DOM after the page's script ran, and Chromium's log.
   test::ProcessResult dump(const std::string& file) const {
@@ -124,7 +124,7 @@ TEST(TraceBrowser, Aidreams260KPageDrawsEveryView) {
   ASSERT_EQ(generated, 24u);
 
   const Browser browser{chromium, dir.file("profile")};
-  const test::ProcessResult run = browser.dump(page);
+  const test::ProcessResult run = browser.dump(page + "#attention:3:3");  // opens on layer 3, head 3
   const std::string& dom = run.out;
   ASSERT_NO_FATAL_FAILURE(expect_clean(dom, run));
   // 1. tokens: one span per position, the generated ones marked; the detail panel filled
@@ -137,7 +137,7 @@ TEST(TraceBrowser, Aidreams260KPageDrawsEveryView) {
   ASSERT_NE(grid, std::string::npos);
   EXPECT_EQ(count(dom.substr(grid, dom.find("</table>", grid) - grid), "<td"), (L + 1) * n);
   // 3. attention: the large map drawn, one small map per layer and head
-  EXPECT_NE(dom.find("data-drawn=\"0:0\""), std::string::npos);
+  EXPECT_NE(dom.find("data-drawn=\"3:3\""), std::string::npos);
   EXPECT_EQ(count(dom, "<canvas class=\"thumb"), L * H);
   // 4. the model card
   EXPECT_NE(dom.find("id=\"model-card\""), std::string::npos);
@@ -149,10 +149,11 @@ TEST(TraceBrowser, Aidreams260KPageDrawsEveryView) {
   const fs::path shots = out && *out ? fs::path(out) : dir.path();
   const std::vector<const char*> views = out && *out ? std::vector<const char*>{"tokens", "lens", "attention"}
                                                      : std::vector<const char*>{"tokens"};
-  for (const char* view : views) {
-    const std::string png = (shots / (std::string("trace_") + view + ".png")).string();
+  for (const std::string view : views) {
+    const std::string png = (shots / ("trace_" + view + ".png")).string();
     fs::remove(png);
-    const test::ProcessResult shot = browser.screenshot(page, view, png);
+    // Layer 3 head 3, the clearest previous-token head of this model (README).
+    const test::ProcessResult shot = browser.screenshot(page, view == "attention" ? "attention:3:3" : view, png);
     ASSERT_EQ(shot.exit_code, 0) << shot.err;
     EXPECT_EQ(page_problems(shot.err), std::vector<std::string>{});
     const std::string bytes = read(png);
