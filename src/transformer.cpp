@@ -12,6 +12,7 @@
 
 #include "formats/checked_math.hpp"
 #include "llama2/error.hpp"
+#include "llama2/forward_observer.hpp"
 #include "kernels/kernels.hpp"
 #include "ops.hpp"
 
@@ -129,6 +130,8 @@ std::span<const float> Transformer::forward(int token, int pos) {
     }
     matmul(s.xb.data(), s.hb.data(), lw.w2, pool);
     for (std::size_t i = 0; i < dim; i++) x[i] += s.xb[i];
+
+    if (observer_) observer_->on_layer({int(l), pos, {x, dim}, s.att.data(), std::size_t(p.seq_len)});  // trace
   }
 
   rmsnorm(x, x, w.rms_final, dim, p.norm_eps);

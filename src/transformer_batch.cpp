@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "llama2/error.hpp"
+#include "llama2/forward_observer.hpp"
 #include "llama2/transformer.hpp"
 #include "ops.hpp"
 
@@ -48,10 +49,28 @@ void for_each_token(ThreadPool& pool, std::size_t n, std::size_t work_per_token,
       ThreadPool::grain_for(work_per_token));
 }
 
+// Shows layer l of every token of the batch to an observer. The batched
+// attention keeps no weights, so each token's are recomputed here from its
+// query (b.q, still roped) and the cache, with forward()'s own kernel.
+// Runs only when someone observes.
+void observe_layer(ForwardObserver& observer, const Config& p, const RunState& s, const BatchState& b,
+                   std::size_t l, std::size_t n, int pos0) {
+  const std::size_t dim = p.dim, hs = p.head_size(), seq = p.seq_len;
+  std::vector<float> att(std::size_t(p.n_heads) * seq);  // (n_heads, seq_len) as RunState::att
+  std::vector<float> out(hs);                            // (head_size) attention output, unused
+  for (std::size_t t = 0; t < n; t++) {
+    const std::size_t pos = std::size_t(pos0) + t;
+    for (std::size_t h = 0; h < std::size_t(p.n_heads); h++) {
+      attention_head(out.data(), &att[h * seq], &b.q[t * dim + h * hs], s.kv, l, h / std::size_t(p.kv_mul()), pos + 1);
+    }
+    observer.on_layer({int(l), int(pos), {&b.x[t * dim], dim}, att.data(), seq});
+  }
+}
+
 // Tokens [0, n) of the batch at positions pos0 .. pos0 + n - 1; leaves the
 // final hidden state of the last token in b.x row n - 1.
 void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, ThreadPool& pool, const int* tokens,
-               std::size_t n, int pos0) {
+               std::size_t n, int pos0, ForwardObserver* observer) {
   const std::size_t dim = p.dim, kv_dim = p.kv_dim(), hidden = p.hidden_dim, hs = p.head_size();
   const std::size_t seq = p.seq_len, n_kv = p.n_kv_heads;
   const std::size_t scratch = attention_batch_scratch(seq, hs);
@@ -114,6 +133,8 @@ void run_batch(const Weights& w, const Config& p, RunState& s, BatchState& b, Th
     for_each_token(pool, n, dim, [&](std::size_t t) {
       for (std::size_t i = t * dim; i < (t + 1) * dim; i++) b.x[i] += b.xb[i];
     });
+
+    if (observer) observe_layer(*observer, p, s, b, l, n, pos0);  // trace
   }
 }
 
@@ -149,7 +170,7 @@ std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int 
   std::size_t done = 0;
   while (done < tokens.size()) {
     const std::size_t n = std::min(chunk, tokens.size() - done);
-    run_batch(w, p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done));
+    run_batch(w, p, s_, batch_, *pool_, tokens.data() + done, n, pos0 + int(done), observer_);
     // Final norm and classifier: on rows [first, n) of this chunk.
     const std::size_t first = all_logits ? 0 : (done + n == tokens.size() ? n - 1 : n);
     for (std::size_t t = first; t < n; t++) {

@@ -13,6 +13,8 @@
 
 namespace llama2 {
 
+class ForwardObserver;  // forward_observer.hpp
+
 // The "wave of activations" of one forward pass, and the KV cache.
 struct RunState {
   std::vector<float> x;        // (dim) residual stream
@@ -84,6 +86,11 @@ class Transformer {
   // tokens.size() - 1 has the same bits forward_batch would return.
   std::span<const float> forward_batch_all(std::span<const int> tokens, int pos0);
 
+  // Shows every layer of every later forward* call to `observer` (its
+  // residual stream and attention weights, forward_observer.hpp); nullptr,
+  // the default, stops. The observer must outlive its use.
+  void set_observer(ForwardObserver* observer) { observer_ = observer; }
+
  private:
   std::span<const float> run_prompt(std::span<const int> tokens, int pos0, bool all_logits);
 
@@ -92,6 +99,7 @@ class Transformer {
   RunState s_;
   BatchState batch_;
   std::unique_ptr<ThreadPool> pool_;
+  ForwardObserver* observer_ = nullptr;
 };
 
 // The instruction set the kernels use on this CPU: "avx512+amx" (AMX tiles

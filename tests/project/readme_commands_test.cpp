@@ -71,11 +71,11 @@ TEST(ReadmeCommands, SectionExistsAndShowsEveryTool) {
   std::string all;
   for (const auto& b : sh_blocks(text)) all += b;
   for (const char* want : {"build/tokenize", "--pieces", "build/run", "--probs", "build/info", "build/perplexity",
-                           "build/compress", "build/compress -d"}) {
+                           "build/compress", "build/compress -d", "build/trace"}) {
     EXPECT_NE(all.find(want), std::string::npos) << "the section has no command with " << want;
   }
   for (const char* where : {"src/tokenizer.cpp", "src/transformer.cpp", "src/tasks/perplexity.cpp",
-                            "src/tasks/compressor.cpp"}) {
+                            "src/tasks/compressor.cpp", "src/tasks/trace.cpp"}) {
     EXPECT_NE(text.find(where), std::string::npos) << "the section does not say where " << where << " is";
   }
 }
@@ -92,6 +92,18 @@ TEST(ReadmeCommands, EveryNamedSourceFileExists) {
     EXPECT_TRUE(std::filesystem::exists(test::source_dir() / path)) << "README names " << path << ", which is not there";
   }
   EXPECT_GT(named, 10);
+}
+
+// Every image README shows (![...](docs/x.png)) is in the repository.
+TEST(ReadmeCommands, EveryImageExists) {
+  const std::string readme = read_text(test::source_dir() / "README.md");
+  const std::regex image_re("!\\[[^\\]]*\\]\\(([^)]+)\\)");
+  int shown = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), image_re); it != std::sregex_iterator(); ++it) {
+    shown++;
+    EXPECT_TRUE(std::filesystem::exists(test::source_dir() / (*it)[1].str())) << "README shows " << (*it)[1].str();
+  }
+  EXPECT_GE(shown, 3);
 }
 
 TEST(ReadmeCommands, EveryCommandRuns) {
