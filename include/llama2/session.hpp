@@ -220,7 +220,6 @@ class Session {
   Clock::time_point first_done_;  // the end of the first forward call
   int first_positions_ = 0;       // positions run by the first forward call
   Clock::duration excluded_{};    // time in read_turn since the first forward call
-  friend struct SessionStateAccess;
 };
 
 // A fingerprint of a model's config and a sample of its weights, and of a
