@@ -1,6 +1,6 @@
 // Writes small valid seed files for the fuzz targets (our own synthetic
 // models, never downloaded ones):
-//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*
+//   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*, DIR/session/*, DIR/compress/*
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +10,9 @@
 #include "formats/gguf_writer.hpp"
 #include "llama2/model.hpp"
 #include "llama2/tokenizer.hpp"
+#include "llama2/compressor.hpp"
+#include "llama2/session.hpp"
+#include "fuzz_models.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/synthetic_model.hpp"
 
@@ -57,6 +60,26 @@ int main(int argc, char** argv) {
   test::GgufBuilder v;
   test::add_small_tokenizer(v, 300);
   v.write(g + "/vocab.gguf");
+  // A saved session and compressed streams of the tiny engine (fuzz_models.hpp).
+  const fuzz::TinyEngine& e = fuzz::tiny_engine();
+  fs::create_directories(dir / "session");
+  fs::create_directories(dir / "compress");
+  SessionParams sp;
+  sp.n_threads = 1;
+  for (KvType kv : {KvType::F32, KvType::F16}) {
+    sp.kv_type = kv;
+    Session s(e.model, e.tokenizer, sp);
+    s.append_text("abc", true);
+    s.generate({.max_tokens = 3}, [](int, std::string_view) { return true; });
+    s.save((dir / "session" / (std::string(kv_type_name(kv)) + ".session")).string());
+  }
+  Transformer transformer(e.model, 1);
+  Compressor compressor(transformer, *e.tokenizer, fuzz::kTinyModelFingerprint, fuzz::kTinyTokenizerFingerprint);
+  int n = 0;
+  for (const char* text : {"", "a", "abc de fab", "\xC3\xA9\xFF\x00 bytes", "a long one: abcdefabcdefabcdef"}) {
+    std::ofstream(dir / "compress" / ("s" + std::to_string(n++) + ".l2cz"), std::ios::binary)
+        << compressor.compress(std::string_view(text, std::strlen(text)));
+  }
   std::printf("seeds written to %s\n", dir.c_str());
   return 0;
 }
