@@ -1,7 +1,7 @@
 // Writes small valid seed files for the fuzz targets (our own synthetic
 // models, never downloaded ones):
 //   make_fuzz_seeds DIR   ->  DIR/gguf/*, DIR/llama2c/*, DIR/tokenizer/*, DIR/json/*,
-//                             DIR/safetensors/*, DIR/sentencepiece/*
+//                             DIR/safetensors/*, DIR/sentencepiece/*, DIR/session/*, DIR/compress/*
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +11,9 @@
 #include "formats/gguf_writer.hpp"
 #include "llama2/model.hpp"
 #include "llama2/tokenizer.hpp"
+#include "llama2/compressor.hpp"
+#include "llama2/session.hpp"
+#include "fuzz_models.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/hf_writer.hpp"
 #include "support/sentencepiece_writer.hpp"
@@ -86,6 +89,26 @@ int main(int argc, char** argv) {
     const std::string spm = test::SmallModel().bytes();
     std::string in = {char(spm.size() & 0xFF), char(spm.size() >> 8)};
     std::ofstream((dir / "sentencepiece" / "small.in").string(), std::ios::binary) << in + spm + "the hex \xC3\xA9!";
+  }
+  // A saved session and compressed streams of the tiny engine (fuzz_models.hpp).
+  const fuzz::TinyEngine& e = fuzz::tiny_engine();
+  fs::create_directories(dir / "session");
+  fs::create_directories(dir / "compress");
+  SessionParams sp;
+  sp.n_threads = 1;
+  for (KvType kv : {KvType::F32, KvType::F16}) {
+    sp.kv_type = kv;
+    Session s(e.model, e.tokenizer, sp);
+    s.append_text("abc", true);
+    s.generate({.max_tokens = 3}, [](int, std::string_view) { return true; });
+    s.save((dir / "session" / (std::string(kv_type_name(kv)) + ".session")).string());
+  }
+  Transformer transformer(e.model, 1);
+  Compressor compressor(transformer, *e.tokenizer, fuzz::kTinyModelFingerprint, fuzz::kTinyTokenizerFingerprint);
+  int n = 0;
+  for (const char* text : {"", "a", "abc de fab", "\xC3\xA9\xFF\x00 bytes", "a long one: abcdefabcdefabcdef"}) {
+    std::ofstream(dir / "compress" / ("s" + std::to_string(n++) + ".l2cz"), std::ios::binary)
+        << compressor.compress(std::string_view(text, std::strlen(text)));
   }
   std::printf("seeds written to %s\n", dir.c_str());
   return 0;

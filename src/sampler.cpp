@@ -256,6 +256,31 @@ Sampler::Kept Sampler::truncate(std::span<const float> logits, std::span<const i
   return {n, mass};
 }
 
+// --- sampling controls ---------------------------------------------------------------
+
+void Sampler::set_rng_state(std::uint64_t state) {
+  if (state == 0) throw Error("sampler RNG state 0 is xorshift's fixed point; no seed produces it");
+  rng_state_ = state;
+}
+
+void Sampler::set_logit_bias(int id, float bias) {
+  if (id < 0 || id >= vocab_size_) throw_bad_param("logit bias token id", id, "an id in [0, vocab_size)");
+  if (std::isnan(bias) || bias == INFINITY) throw_bad_param("logit bias", bias, "a number or -inf (bans the token)");
+  for (auto& [known, b] : logit_bias_) {
+    if (known == id) {
+      b = bias;
+      return;
+    }
+  }
+  logit_bias_.emplace_back(id, bias);
+}
+
+void Sampler::apply_controls(std::span<float> logits) const {
+  check_logits(logits.size());
+  for (const auto& [id, bias] : logit_bias_) logits[std::size_t(id)] += bias;
+  if (logits_callback_) logits_callback_(logits);
+}
+
 // --- public -------------------------------------------------------------------------
 
 int Sampler::sample(std::span<float> logits, std::span<const int> recent) {

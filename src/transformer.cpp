@@ -76,12 +76,15 @@ void store_kv(RunState& s, const Config& p, std::size_t l, int pos) {
 }  // namespace
 
 Transformer::Transformer(Model model, int n_threads, int context, KvType kv_type)
-    : model_(std::move(model)),
-      config_(with_context(model_.config(), context, kv_type, model_.path())),
+    : Transformer(std::make_shared<const Model>(std::move(model)), n_threads, context, kv_type) {}
+
+Transformer::Transformer(std::shared_ptr<const Model> model, int n_threads, int context, KvType kv_type)
+    : model_(model ? std::move(model) : throw Error("Transformer: no model (null shared_ptr)")),
+      config_(with_context(model_->config(), context, kv_type, model_->path())),
       s_(config_, kv_type),
       pool_(std::make_unique<ThreadPool>(n_threads)) {
   // Only where the matvec kernels prefetch to (kernels.hpp) depends on it.
-  set_weights_from_dram(!weights_fit_in_cache(model_.file_size()));
+  set_weights_from_dram(!weights_fit_in_cache(model_->file_size()));
 }
 
 Transformer::Transformer(const std::string& path, int n_threads, int context, KvType kv_type)
@@ -97,7 +100,7 @@ std::span<const float> Transformer::forward(int token, int pos) {
   if (pos < 0 || pos >= p.seq_len) {
     throw Error("forward: position " + std::to_string(pos) + " is outside the context [0, " + std::to_string(p.seq_len) + ")");
   }
-  const Weights& w = model_.weights();
+  const Weights& w = model_->weights();
   RunState& s = s_;
   ThreadPool& pool = *pool_;
   const std::size_t dim = p.dim, hidden = p.hidden_dim;

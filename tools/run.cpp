@@ -11,6 +11,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <utility>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -25,8 +31,8 @@
 #include "llama2/generate.hpp"
 #include "llama2/model.hpp"
 #include "llama2/sampler.hpp"
+#include "llama2/session.hpp"
 #include "llama2/tokenizer.hpp"
-#include "llama2/transformer.hpp"
 #include "options.hpp"
 
 namespace {
@@ -46,7 +52,31 @@ struct Options {
   int probs_k = 0;
   std::optional<std::uint64_t> seed;
   llama2::SamplerParams sampling;
+  std::vector<std::string> stops;        // --stop, repeatable
+  std::vector<std::string> logit_biases;  // --logit-bias ID(+|-)BIAS, repeatable
+  std::optional<std::string> save_session, load_session;
 };
+
+// "ID+BIAS" / "ID-BIAS" (llama.cpp's --logit-bias): BIAS is a number or inf.
+std::pair<int, float> parse_logit_bias(const std::string& arg) {
+  const cli::UsageError bad{"--logit-bias: expected ID+BIAS or ID-BIAS (e.g. 13+2.5, 2-inf), got '" + arg + "'"};
+  const std::size_t sign = arg.find_first_of("+-");
+  if (sign == 0 || sign == std::string::npos || sign + 1 == arg.size()) throw bad;
+  for (std::size_t i = 0; i < sign; i++) {
+    if (!std::isdigit(static_cast<unsigned char>(arg[i]))) throw bad;
+  }
+  const std::string id_text = arg.substr(0, sign), bias_text = arg.substr(sign + 1);
+  if (id_text.size() > 9) throw bad;
+  float bias = 0.0f;
+  if (bias_text == "inf") {
+    bias = std::numeric_limits<float>::infinity();
+  } else {
+    char* end = nullptr;
+    bias = std::strtof(bias_text.c_str(), &end);
+    if (end != bias_text.c_str() + bias_text.size() || !std::isfinite(bias) || !std::isdigit(static_cast<unsigned char>(bias_text[0]))) throw bad;
+  }
+  return {std::stoi(id_text), arg[sign] == '-' ? -bias : bias};
+}
 
 cli::Program command_line(Options& opt) {
   using llama2::KvType;
@@ -109,6 +139,22 @@ cli::Program command_line(Options& opt) {
                "a piece is quoted with \\n, \\t, \\xNN escapes; a control\n"
                "token is shown by name (</s>)",
                cli::integer(opt.probs_k, 0, "a number of tokens >= 0")},
+              {"", "--stop", "STRING",
+               "end the generation (chat: the answer) when the text reaches\n"
+               "STRING, without printing it; repeatable (use $'\\n' for a newline)",
+               cli::append(opt.stops)},
+              {"", "--logit-bias", "ID(+|-)BIAS",
+               "add BIAS to token ID's logit before sampling; ID-inf bans\n"
+               "the token; repeatable (as llama.cpp's)",
+               cli::append(opt.logit_biases)},
+              {"", "--save-session", "FILE",
+               "when done, save the session (tokens, KV cache, RNG state) to\n"
+               "FILE; the final newline is then not printed",
+               cli::text(opt.save_session)},
+              {"", "--load-session", "FILE",
+               "continue a saved session: only the new text is printed; -i,\n"
+               "if given, is appended to it; -n counts all its positions",
+               cli::text(opt.load_session)},
           },
       .notes =
           "Generation (as llama2.c) prints the prompt, then the sampled text, then a newline;\n"
@@ -122,6 +168,12 @@ cli::Program command_line(Options& opt) {
           "the first turn; the system prompt comes only from -y (llama2.c asks for it on\n"
           "stdin). -n bounds the whole conversation, as in llama2.c; when the next turn\n"
           "or an answer does not fit, the chat ends with a note on stderr.\n"
+          "\n"
+          "A generation stopped by -n and saved with --save-session, then continued\n"
+          "with --load-session and a larger -n, prints exactly the rest of what one\n"
+          "uninterrupted run with the same seed prints (the RNG state is saved too);\n"
+          "a chat is continued the same way. Loading needs the same model, tokenizer\n"
+          "and --kv-type.\n"
           "\n"
           "Exit status: 0 ok, 1 bad model, tokenizer or prompt, 2 bad usage.\n",
   };
@@ -185,8 +237,12 @@ int run_main(int argc, char** argv) {
   if (!cli::parse(command_line(opt), argc, argv)) return 0;  // --help
   if (opt.system_prompt && !opt.chat) throw cli::UsageError{"-y/--system is only for -m chat"};
 
-  llama2::Model model = llama2::Model::load(opt.model_path);
-  const int model_context = model.config().seq_len;
+  std::vector<std::pair<int, float>> biases;
+  for (const std::string& arg : opt.logit_biases) biases.push_back(parse_logit_bias(arg));
+
+  // One copy of the weights, shared (a program may run many sessions on it).
+  auto model = std::make_shared<const llama2::Model>(llama2::Model::load(opt.model_path));
+  const int model_context = model->config().seq_len;
   if (opt.context > model_context) {
     throw llama2::Error("-c " + std::to_string(opt.context) + " is larger than the model's context " +
                         std::to_string(model_context) + " (" + opt.model_path + ")");
@@ -207,35 +263,43 @@ int run_main(int argc, char** argv) {
   std::string tokenizer_path;
   if (opt.tokenizer_path) {
     tokenizer_path = *opt.tokenizer_path;
-  } else if (model.format() != llama2::ModelFormat::LLAMA2C_V0 && model.format() != llama2::ModelFormat::LLAMA2C_V1 &&
-             model.format() != llama2::ModelFormat::LLAMA2C_V2) {
-    tokenizer_path = cli::tokenizer_path(model, "");  // a GGUF's own vocab, an HF folder's tokenizer.model
+  } else if (model->format() != llama2::ModelFormat::LLAMA2C_V0 && model->format() != llama2::ModelFormat::LLAMA2C_V1 &&
+             model->format() != llama2::ModelFormat::LLAMA2C_V2) {
+    tokenizer_path = cli::tokenizer_path(*model, "");  // a GGUF's own vocab, an HF folder's tokenizer.model
   } else {
     tokenizer_path = (std::filesystem::path(opt.model_path).parent_path() / "tokenizer.bin").string();
   }
-  const llama2::Tokenizer tokenizer = llama2::Tokenizer::load(tokenizer_path);
-  if (tokenizer.vocab_size() != model.config().vocab_size) {
+  auto shared_tokenizer = std::make_shared<const llama2::Tokenizer>(llama2::Tokenizer::load(tokenizer_path));
+  const llama2::Tokenizer& tokenizer = *shared_tokenizer;
+  if (tokenizer.vocab_size() != model->config().vocab_size) {
     throw llama2::Error("the tokenizer " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()) +
                         " pieces but the model " + opt.model_path + " has vocab_size " +
-                        std::to_string(model.config().vocab_size) + "; pass the model's own tokenizer with -z");
+                        std::to_string(model->config().vocab_size) + "; pass the model's own tokenizer with -z");
   }
 
-  llama2::Transformer transformer(std::move(model), opt.threads, opt.context, opt.kv_type);
   opt.sampling.seed = opt.seed ? *opt.seed : static_cast<std::uint64_t>(std::time(nullptr));
-  llama2::Sampler sampler(transformer.config().vocab_size, opt.sampling);
+  llama2::Session session(model, shared_tokenizer,
+                          {.n_threads = opt.threads, .context = opt.context, .kv_type = opt.kv_type,
+                           .sampling = opt.sampling});
+  for (auto [id, bias] : biases) session.sampler().set_logit_bias(id, bias);
+  if (opt.load_session) session.load(*opt.load_session);  // its RNG state replaces the seed
   llama2::ProbsCallback on_probs;
   if (opt.probs_k > 0) {
     on_probs = [&](int prev, const std::vector<llama2::TokenProb>& probs) { print_probs(tokenizer, prev, probs); };
   }
+  // With --save-session the final newline is left out, so that a continued
+  // run's output appends to this one's exactly.
+  const char* final_newline = opt.save_session ? "" : "\n";
 
   if (!opt.chat) {
     llama2::GenerateStats stats =
-        llama2::generate(transformer, tokenizer, sampler, opt.prompt, steps, write_stdout, on_probs, opt.probs_k);
-    write_stdout("\n");
+        llama2::generate(session, opt.prompt, steps, write_stdout, opt.stops, on_probs, opt.probs_k);
+    write_stdout(final_newline);
     print_speed(stats);
     if (stats.stop == llama2::StopReason::CONTEXT) {
-      std::fprintf(stderr, "run: stopped at the end of the context (%d positions)\n", transformer.config().seq_len);
+      std::fprintf(stderr, "run: stopped at the end of the context (%d positions)\n", session.context());
     }
+    if (opt.save_session) session.save(*opt.save_session);
     return 0;
   }
 
@@ -258,14 +322,15 @@ int run_main(int argc, char** argv) {
     after_answer = true;
     return true;
   };
-  llama2::GenerateStats stats = llama2::chat(transformer, tokenizer, sampler, opt.system_prompt.value_or(""),
-                                             steps, read_turn, write_stdout, on_probs, opt.probs_k);
-  write_stdout("\n");
+  llama2::GenerateStats stats = llama2::chat(session, opt.system_prompt.value_or(""), steps, read_turn, write_stdout,
+                                             opt.stops, on_probs, opt.probs_k);
+  write_stdout(final_newline);
+  if (opt.save_session) session.save(*opt.save_session);
   print_speed(stats);
   if (stats.stop == llama2::StopReason::CONTEXT || stats.stop == llama2::StopReason::STEPS) {
     const char* what = stats.stop == llama2::StopReason::CONTEXT ? "the context" : "-n";
-    const int limit = stats.stop == llama2::StopReason::CONTEXT ? transformer.config().seq_len
-                                                                 : llama2::resolve_steps(transformer, steps);
+    const int limit = stats.stop == llama2::StopReason::CONTEXT ? session.context()
+                                                                 : llama2::resolve_steps(session.transformer(), steps);
     if (stats.unfit_turn_tokens > 0) {
       std::fprintf(stderr,
                    "run: chat ended: the conversation outgrew %s (%d positions): the next turn needs %d, "

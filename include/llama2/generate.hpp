@@ -1,5 +1,7 @@
 // Generation and chat: the loops that drive a Transformer, a Tokenizer and a
-// Sampler, streaming text to a callback as tokens are produced.
+// Sampler, streaming text to a callback as tokens are produced. Both are thin
+// functions over a Session (session.hpp); the Session& overloads continue a
+// session (one loaded from a file, or one a program keeps between calls).
 //
 // They keep llama2.c's semantics (run.c generate() and chat()):
 //   - `steps` counts positions, the prompt's included: BOS + prompt + samples
@@ -24,51 +26,16 @@
 #include <vector>
 
 #include "llama2/sampler.hpp"
+#include "llama2/session.hpp"
 #include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
 
 namespace llama2 {
 
-enum class StopReason {
-  EOS,           // the model sampled EOS (end of a reply in chat)
-  BOS,           // the model sampled BOS (llama2.c's models end a story with it)
-  STEPS,         // `steps` positions were run
-  CONTEXT,       // the context (seq_len positions) is full
-  END_OF_INPUT,  // chat: read_turn reported the end of the conversation
-};
-
-// "EOS", "BOS", "steps", "context", "end of input"
-std::string_view stop_reason_name(StopReason reason);
-
-struct GenerateStats {
-  // Every token of the sequence in order: BOS and the prompt, then each
-  // sampled token, except the one that stopped generation (EOS or BOS). In
-  // chat: each turn (BOS ... [/INST]), its answer, and EOS after every answer
-  // that ended, as Meta's chat format lays a dialog out.
-  std::vector<int> tokens;
-  int prompt_tokens = 0;     // tokens fed from the prompt or the user turns, BOS included
-  int generated_tokens = 0;  // tokens sampled, the stopping EOS/BOS included
-  int positions = 0;         // forward passes run (the next free position)
-  // llama2.c's speed figure: positions run after the first forward call, over
-  // the time from its end to the end (chat: minus read_turn). The first call
-  // is the first position, or the whole prompt, which runs as one batch.
-  double seconds = 0.0;
-  double tokens_per_second = 0.0;  // 0 if not measurable
-  // The two phases a user feels: known tokens (the prompt, each chat turn)
-  // run as batches, and generated tokens, each sampled then run (chat: minus
-  // read_turn). prompt_tokens / prompt_seconds is the prompt speed.
-  double prompt_seconds = 0.0;
-  double generation_seconds = 0.0;
-  StopReason stop = StopReason::STEPS;
-  int unfit_turn_tokens = 0;  // chat, stop CONTEXT/STEPS: tokens of the turn that did not fit (0: an answer filled it)
-};
+// StopReason and GenerateStats are in session.hpp.
 
 // Receives streamed text: whole UTF-8 characters, in order.
 using TextCallback = std::function<void(std::string_view text)>;
-// Called before each sampled token with the k most likely next tokens
-// (Sampler::top_probs at the sampler's temperature); `prev` is the token they
-// follow, so tokenizer.decode(prev, id) is the text each would add.
-using ProbsCallback = std::function<void(int prev, const std::vector<TokenProb>& probs)>;
 // Reads the next user turn into `user_turn`; returns false at the end of the
 // conversation (EOF).
 using ReadTurnCallback = std::function<bool(std::string& user_turn)>;
@@ -87,6 +54,14 @@ int resolve_steps(const Transformer& transformer, int steps);
 // prompt's tokens do not fit in `steps` positions.
 GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sampler& sampler, std::string_view prompt,
                        int steps, const TextCallback& on_text, const ProbsCallback& on_probs = {}, int probs_k = 0);
+
+// The same on a session. An empty session starts as above; one that holds
+// tokens (e.g. loaded from a file) continues: the prompt, if not empty, is
+// appended as text (no BOS) and streamed, then sampling goes on until
+// `steps` positions in all. `stop` holds stop strings (session.hpp).
+GenerateStats generate(Session& session, std::string_view prompt, int steps, const TextCallback& on_text,
+                       const std::vector<std::string>& stop = {}, const ProbsCallback& on_probs = {},
+                       int probs_k = 0);
 
 // --- chat -------------------------------------------------------------------------
 
@@ -117,5 +92,15 @@ std::vector<int> chat_turn_tokens(const Tokenizer& tokenizer, std::string_view u
 GenerateStats chat(Transformer& transformer, const Tokenizer& tokenizer, Sampler& sampler,
                    std::string_view system_prompt, int steps, const ReadTurnCallback& read_turn,
                    const TextCallback& on_text, const ProbsCallback& on_probs = {}, int probs_k = 0);
+
+// The same on a session; one that already holds a conversation (e.g. loaded
+// from a file) continues it: the system prompt then applies only if it is
+// empty. Each turn is given to Session::set_tokens as the whole conversation
+// so far plus the turn, so only the new tokens run (prefix reuse). An answer
+// also ends at one of the `stop` strings (not streamed); the conversation
+// then goes on from the tokens sampled so far.
+GenerateStats chat(Session& session, std::string_view system_prompt, int steps, const ReadTurnCallback& read_turn,
+                   const TextCallback& on_text, const std::vector<std::string>& stop = {},
+                   const ProbsCallback& on_probs = {}, int probs_k = 0);
 
 }  // namespace llama2

@@ -50,6 +50,13 @@ class KvCache {
     return values_.get() + offset(layer, kv_head, 0);
   }
 
+  // The same rows, writable: a saved session's state is copied back here
+  // byte for byte (session_state.cpp).
+  void* mutable_keys(std::size_t layer, std::size_t kv_head) { return keys_.get() + offset(layer, kv_head, 0); }
+  void* mutable_values(std::size_t layer, std::size_t kv_head) { return values_.get() + offset(layer, kv_head, 0); }
+  std::size_t seq_len() const { return seq_len_; }
+  std::size_t n_kv_heads() const { return n_kv_heads_; }
+
   // Rows [0, n_pos) of one kv head as fp32: keys and values (n_pos, head_size) each.
   void load_f32(std::size_t layer, std::size_t kv_head, std::size_t n_pos, float* keys, float* values) const;
 

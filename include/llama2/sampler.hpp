@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace llama2 {
@@ -68,6 +70,28 @@ class Sampler {
   std::uint32_t random_u32();
   float random_f32();  // in [0, 1)
   static constexpr std::uint64_t kZeroSeedState = 0x2545F4914F6CDD1Dull;
+  // The RNG's state, saved with a session so that a resumed generation draws
+  // what an uninterrupted one would. set_rng_state throws llama2::Error on 0
+  // (xorshift's fixed point, which no seed produces).
+  std::uint64_t rng_state() const { return rng_state_; }
+  void set_rng_state(std::uint64_t state);
+
+  // --- sampling controls: what a Session applies to the logits before sample()
+  // A logit bias: `bias` is added to token `id`'s logit (-inf bans the token,
+  // as llama.cpp's --logit-bias ID-inf); a second call for an id replaces the
+  // first. Throws llama2::Error when id is outside [0, vocab_size) or bias is
+  // NaN or +inf.
+  void set_logit_bias(int id, float bias);
+  void clear_logit_bias() { logit_bias_.clear(); }
+  const std::vector<std::pair<int, float>>& logit_bias() const { return logit_bias_; }
+  // A user function that may edit the logits (vocab_size values) in place;
+  // it runs after the bias. Empty: none.
+  using LogitsCallback = std::function<void(std::span<float> logits)>;
+  void set_logits_callback(LogitsCallback callback) { logits_callback_ = std::move(callback); }
+  // Applies the bias, then the callback, to `logits` in place. sample() does
+  // not call it (it leaves its logits unchanged); Session does, on its copy.
+  // Throws llama2::Error when logits.size() != vocab_size.
+  void apply_controls(std::span<float> logits) const;
 
  private:
   struct Kept {
@@ -85,6 +109,8 @@ class Sampler {
   std::uint64_t rng_state_;
   std::vector<TokenProb> candidates_;  // (vocab_size) scratch: logits, then probabilities
   std::vector<std::uint8_t> seen_;     // (vocab_size) 1 while a token's penalty is being applied
+  std::vector<std::pair<int, float>> logit_bias_;  // (id, bias), one entry per id
+  LogitsCallback logits_callback_;
 };
 
 }  // namespace llama2

@@ -59,14 +59,23 @@ class Transformer {
   // bytes attention reads; F32, the default, is exact).
   // Throws llama2::Error if the KV cache would not fit in physical memory.
   explicit Transformer(Model model, int n_threads = 0, int context = 0, KvType kv_type = KvType::F32);
+  // Shares a loaded model: the weights are immutable, so any number of
+  // Transformers (each with its own activations and KV cache) may run one
+  // model at once, one thread each (mapped once, in memory once).
+  explicit Transformer(std::shared_ptr<const Model> model, int n_threads = 0, int context = 0,
+                       KvType kv_type = KvType::F32);
   // Loads the model at `path` (any supported format).
   explicit Transformer(const std::string& path, int n_threads = 0, int context = 0, KvType kv_type = KvType::F32);
 
   // The model's config, with seq_len = the context this Transformer runs.
   const Config& config() const { return config_; }
-  const Model& model() const { return model_; }
+  const Model& model() const { return *model_; }
+  const std::shared_ptr<const Model>& shared_model() const { return model_; }
   int n_threads() const { return pool_->size(); }
   KvType kv_type() const { return s_.kv.type(); }
+  // The KV cache, for saving and restoring a session's state (session.cpp).
+  KvCache& kv_cache() { return s_.kv; }
+  const KvCache& kv_cache() const { return s_.kv; }
 
   // Runs `token` at position `pos` (0-based) and returns the logits for the
   // next token (vocab_size values, valid until the next call). Positions
@@ -94,7 +103,7 @@ class Transformer {
  private:
   std::span<const float> run_prompt(std::span<const int> tokens, int pos0, bool all_logits);
 
-  Model model_;
+  std::shared_ptr<const Model> model_;  // shared by every Transformer that runs it
   Config config_;
   RunState s_;
   BatchState batch_;

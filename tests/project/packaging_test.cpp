@@ -6,6 +6,8 @@
 // with the compiler, generator and build type of this build, and runs it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -151,6 +153,24 @@ TEST(Packaging, InstalledPackageWorksWithFindPackage) {
   std::string text = gen.out.substr(0, gen.out.size() - 1);  // without the final newline
   EXPECT_GT(text.size(), std::string("Once upon a time").size() + 10) << text;
   EXPECT_EQ(expected.rfind(text, 0), 0u) << "generated:\n" << text << "\nllama2.c:\n" << expected;
+
+  // The C example (llama2.h from C) prints the same greedy text.
+  ProcessResult c_gen = run_process({(build / "generate_c").string(), model, tokenizer, "Once upon a time", "40"});
+  ASSERT_EQ(c_gen.exit_code, 0) << c_gen.out << c_gen.err;
+  EXPECT_EQ(expected.rfind(c_gen.out.substr(0, c_gen.out.size() - 1), 0), 0u) << c_gen.out;
+  EXPECT_GT(c_gen.out.size(), text.size());
+
+  // The chat example: two turns; with prefix reuse the second turn runs only its new tokens.
+  ProcessResult chat = run_process({(build / "chat").string(), model, tokenizer}, "Hello\nTell me more\n");
+  ASSERT_EQ(chat.exit_code, 0) << chat.out << chat.err;
+  ProcessResult fresh = run_process({(build / "chat").string(), model, tokenizer, "--no-reuse"}, "Hello\nTell me more\n");
+  EXPECT_EQ(chat.out, fresh.out);
+  int reused_run = 0, fresh_run = 0, transcript = 0;
+  ASSERT_EQ(std::sscanf(chat.err.substr(chat.err.find("[turn 2: ")).c_str(), "[turn 2: %d prompt tokens run, %d", &reused_run,
+                        &transcript), 2) << chat.err;
+  ASSERT_EQ(std::sscanf(fresh.err.substr(fresh.err.find("[turn 2: ")).c_str(), "[turn 2: %d", &fresh_run), 1) << fresh.err;
+  EXPECT_EQ(fresh_run, transcript);
+  EXPECT_LT(reused_run, transcript / 2);
 }
 
 // --- (b) add_subdirectory -------------------------------------------------------------
@@ -177,4 +197,6 @@ TEST(Packaging, SourceTreeWorksWithAddSubdirectory) {
   ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
   EXPECT_TRUE(fs::exists(build / "llama2" / "libllama2.a"));
   expect_example_runs(build / "generate");
+  EXPECT_TRUE(fs::exists(build / "chat"));
+  EXPECT_TRUE(fs::exists(build / "generate_c"));
 }
