@@ -1,7 +1,7 @@
-// The AVX2 int8 GEMM of a batched prompt (kernels_avx2.hpp): GGUF Q8_0 /
-// Q4_0 rows against the prompt's activations rounded to 8 bits, tiles of 2
-// rows by 3 tokens. (The K types have none yet: matmul_batch dequantizes
-// them to fp32 panels.)
+// The AVX2 int8 GEMM of a batched prompt (kernels_avx2.hpp): GGUF rows of
+// every block type against the prompt's activations rounded to 8 bits,
+// tiles of 2 rows by 3 tokens: Q8_0 / Q4_0 their own way, the K types and
+// Q4_1 / Q5_0 / Q5_1 in int8_units.hpp's form.
 #include "kernels/kernels_avx2.hpp"
 
 #include "kernels/fp16.hpp"
@@ -82,6 +82,68 @@ K256_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, st
   }
 }
 
+// --- the K types and Q4_1 / Q5_0 / Q5_1 (int8_units.hpp) ------------------------------------
+
+// A tile of R rows of type U by T tokens: each piece's quants are unpacked
+// once per row and used for T tokens; per (row, token) the arithmetic of
+// the matvec (kernels_avx2_matvec.cpp: unit_rows) in its own accumulator.
+template <typename U, int R, int T>
+K256_INLINE void unit_tile(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
+                           const BlockQ8x32* xq, std::size_t n_blocks) {
+  using Block = typename U::Block;
+  __m256 acc[R][T];
+  float mins[R][T];
+  for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps(), mins[r][t] = 0.0f;
+  }
+  for (std::size_t u = 0; u < n_blocks / U::kPieces; u++) {
+    const Block* blk[R];
+    units::PieceScales s[R][U::kPieces];
+    for (int r = 0; r < R; r++) {
+      blk[r] = reinterpret_cast<const Block*>(w + r * row_bytes) + u;
+      U::scales(*blk[r], _cvtsh_ss(U::d(*blk[r])), _cvtsh_ss(U::dmin(*blk[r])), s[r]);
+    }
+    for (int k = 0; k < U::kPieces; k++) {
+      __m256i q[R];
+      for (int r = 0; r < R; r++) q[r] = x86::piece(*blk[r], k);
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * n_blocks + U::kPieces * u + std::size_t(k)];
+        const __m256i xv = load_q8(x.qs);
+        const __m256i start = U::kOffset ? x86::piece_start(x, U::kOffset) : _mm256_setzero_si256();
+        for (int r = 0; r < R; r++) {
+          const __m256i isum = _mm256_add_epi32(start, dot_u8_s8(q[r], xv));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), x86::piece_scale(s[r][k], x.d), acc[r][t]);
+          if (U::kMin) mins[r][t] += x86::piece_mins(s[r][k], x);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; t++) {
+    for (int r = 0; r < R; r++) out[t * ldo + r] = hsum(acc[r][t]) - mins[r][t];
+  }
+}
+
+template <typename U>
+K256_INLINE void matmat_units(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                              std::size_t n_tokens) {
+  constexpr int kR = 2, kT = 3;
+  const std::size_t n_blocks = w.cols / 32, row_bytes = w.row_bytes;
+  const std::uint8_t* base = w.row(0);
+  for (std::size_t i = 0; i < n_rows; i += kR) {
+    const std::uint8_t* rows = base + i * row_bytes;
+    std::size_t t = 0;
+    if (i + kR <= n_rows) {
+      for (; t + kT <= n_tokens; t += kT)
+        unit_tile<U, kR, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++) unit_tile<U, kR, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    } else {
+      for (; t + kT <= n_tokens; t += kT)
+        unit_tile<U, 1, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++) unit_tile<U, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    }
+  }
+}
+
 }  // namespace
 
 K256 void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
@@ -92,6 +154,39 @@ K256 void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::siz
 K256 void matmat_q4_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
   matmat_q_0<true>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+K256 void matmat_q4_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q4_1>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q5_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q5_0>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q5_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q5_1>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q2_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q2_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q3_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q3_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q4_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q4_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q5_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q5_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                      std::size_t n_tokens) {
+  matmat_units<units::Q6_K>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 }  // namespace llama2::avx2
