@@ -43,7 +43,7 @@ cmake --build "$build/llama2" -j "$jobs" --target llama2_tests
 echo "=== kernel and model tests under qemu-aarch64"
 file "$build/llama2/llama2_tests" | grep -q aarch64
 # The NEON table must be the one in use, and must not be skipped.
-filter='AllIsas/*:KernelDispatch.*:Ops.*:BatchForward*:TransformerVsReference*:TransformerThreads.*:ThreadPool.*:KvF16.*'
+filter='AllIsas/*:Isas/*:MatmulBatchInt8.*:Types/BatchForwardInt8.*:KernelDispatch.*:Ops.*:BatchForward*:TransformerVsReference*:TransformerThreads.*:ThreadPool.*:KvF16.*'
 out=$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$build/llama2/llama2_tests" --gtest_filter="$filter" 2>&1) || {
   echo "$out"
   exit 1

@@ -1,5 +1,5 @@
 // Batched matmul for the weight types with an int8 GEMM (kernels.hpp:
-// matmat_int8; GGUF Q8_0 / Q4_0 / Q4_K / Q6_K): the activation rows are
+// matmat_int8; every GGUF block type): the activation rows are
 // quantized to 8 bits once (quantize_q8x32, as the token-by-token matvec
 // does), then the GEMM kernel multiplies whole tiles of rows by tokens. A
 // token gets the same per-block sums here as in matmul(), so a prompt

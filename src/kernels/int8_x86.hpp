@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/int8_units.hpp"
 #include "kernels/kernels.hpp"
 
 #if defined(__x86_64__)
@@ -97,6 +98,71 @@ INT8_X86_INLINE void q6_k_quants(const BlockQ6_K& blk, int h, __m256i q[4]) {
   q[1] = _mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(hb, 2), top));
   q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(hb, top));
   q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low), _mm256_and_si256(_mm256_srli_epi16(hb, 2), top));
+}
+
+// --- the pieces of int8_units.hpp's types: 32 unsigned quants each -------------------------
+
+// Bit l of the 32 bits at p as 0x10 in byte l (the fifth bit of a Q5_0 / Q5_1 value).
+INT8_X86_INLINE __m256i bits_to_0x10(const std::uint8_t* p) {
+  std::uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  // Byte l gets byte l / 8 of the bits, then keeps bit l % 8.
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// Bit k of each of the 32 bytes at p, as `value` in that byte.
+INT8_X86_INLINE __m256i bit_k(const std::uint8_t* p, int k, char value) {
+  const __m256i bit = _mm256_set1_epi8(char(1 << k));
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(value));
+}
+
+// Bits 2s, 2s + 1 of each of the 32 bytes at p.
+INT8_X86_INLINE __m256i two_bits(const std::uint8_t* p, int s) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * s)), _mm256_set1_epi8(3));
+}
+
+// The low (even k) or high (odd k) nibbles of the 32 bytes at p.
+INT8_X86_INLINE __m256i nibbles(const std::uint8_t* p, int k) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(4 * (k & 1))), _mm256_set1_epi8(0x0f));
+}
+
+INT8_X86_INLINE __m256i piece(const BlockQ4_1& b, int) { return unpack_q4(b.qs); }
+INT8_X86_INLINE __m256i piece(const BlockQ5_0& b, int) { return _mm256_or_si256(unpack_q4(b.qs), bits_to_0x10(b.qh)); }
+INT8_X86_INLINE __m256i piece(const BlockQ5_1& b, int) { return _mm256_or_si256(unpack_q4(b.qs), bits_to_0x10(b.qh)); }
+INT8_X86_INLINE __m256i piece(const BlockQ2_K& b, int k) { return two_bits(b.qs + 32 * (k / 4), k % 4); }
+INT8_X86_INLINE __m256i piece(const BlockQ3_K& b, int k) {
+  return _mm256_or_si256(two_bits(b.qs + 32 * (k / 4), k % 4), bit_k(b.hmask, k, 4));
+}
+INT8_X86_INLINE __m256i piece(const BlockQ4_K& b, int k) { return nibbles(b.qs + 32 * (k / 2), k); }
+INT8_X86_INLINE __m256i piece(const BlockQ5_K& b, int k) {
+  return _mm256_or_si256(nibbles(b.qs + 32 * (k / 2), k), bit_k(b.qh, k, 0x10));
+}
+INT8_X86_INLINE __m256i piece(const BlockQ6_K& b, int k) {
+  const int h = k / 4, r = k % 4;
+  const __m256i low = nibbles(b.ql + 64 * h + 32 * (r & 1), r / 2);
+  return _mm256_or_si256(low, _mm256_slli_epi16(two_bits(b.qh + 32 * h, r), 4));
+}
+
+// The integer start of a piece's sum: -offset * sums[h] in lane 4h (lanes
+// 0-3 of a 32-byte dot are values 0-15, lanes 4-7 values 16-31).
+INT8_X86_INLINE __m256i piece_start(const BlockQ8x32& x, int offset) {
+  return _mm256_setr_epi32(-offset * x.sums[0], 0, 0, 0, -offset * x.sums[1], 0, 0, 0);
+}
+
+// xd * a_h in the lanes of half h.
+INT8_X86_INLINE __m256 piece_scale(const units::PieceScales& s, float xd) {
+  return _mm256_set_m128(_mm_set1_ps(s.a[1] * xd), _mm_set1_ps(s.a[0] * xd));
+}
+
+// xd * (m_0 sums[0] + m_1 sums[1]): what the piece's mins take off.
+INT8_X86_INLINE float piece_mins(const units::PieceScales& s, const BlockQ8x32& x) {
+  return x.d * (s.m[0] * float(x.sums[0]) + s.m[1] * float(x.sums[1]));
 }
 
 }  // namespace llama2::x86

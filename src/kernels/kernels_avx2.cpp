@@ -12,15 +12,20 @@ Kernels make_table() {
   using namespace avx2;
   Kernels k = vector_table();
   // Weight types: {matvec, matvec_int8, matmat_int8}; the rest dequantize (ops.cpp).
-  // No int8 GEMM for the K types yet: matmul_batch dequantizes them to fp32 panels.
   k.weight(WeightType::F32) = {matvec_f32};
   k.weight(WeightType::F16) = {matvec_f16};
   k.weight(WeightType::BF16) = {matvec_bf16};
   k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
   k.weight(WeightType::Q8_0) = {matvec_q8_0_f32, matvec_q8_0, matmat_q8_0};
   k.weight(WeightType::Q4_0) = {matvec_q4_0_f32, matvec_q4_0, matmat_q4_0};
-  k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k};
-  k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k};
+  k.weight(WeightType::Q4_1) = {nullptr, matvec_q4_1, matmat_q4_1};
+  k.weight(WeightType::Q5_0) = {nullptr, matvec_q5_0, matmat_q5_0};
+  k.weight(WeightType::Q5_1) = {nullptr, matvec_q5_1, matmat_q5_1};
+  k.weight(WeightType::Q2_K) = {nullptr, matvec_q2_k, matmat_q2_k};
+  k.weight(WeightType::Q3_K) = {nullptr, matvec_q3_k, matmat_q3_k};
+  k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k, matmat_q4_k};
+  k.weight(WeightType::Q5_K) = {nullptr, matvec_q5_k, matmat_q5_k};
+  k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
   return k;
 }
 

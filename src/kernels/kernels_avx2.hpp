@@ -5,7 +5,7 @@
 //                             softmax, swiglu (vector_table)
 //   kernels_avx2_matvec.cpp   weight rows against fp32 activations, and the
 //                             GGUF types against int8 ones
-//   kernels_avx2_gemm.cpp     the Q8_0 / Q4_0 int8 GEMM of a batched prompt
+//   kernels_avx2_gemm.cpp     the int8 GEMM of a batched prompt
 //   kernels_avx2.cpp          the table: the vectors, then a line per weight type
 //
 // Compiled into every x86-64 build through per-function target attributes
@@ -36,8 +36,11 @@ MatvecFn matvec_q8_0_f32, matvec_q4_0_f32, matvec_q4_k_f32, matvec_q6_k_f32;
 // ... and the GGUF blocks against int8 activations.
 MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q6_k;
 
-// kernels_avx2_gemm.cpp: the int8 GEMM (none yet for the K types).
-MatmatInt8Fn matmat_q8_0, matmat_q4_0;
+// kernels_avx2_gemm.cpp: the int8 GEMM of every GGUF block type, and the
+// int8 matvecs of the types in int8_units.hpp's form (its one-token tiles).
+MatvecInt8Fn matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q2_k, matvec_q3_k, matvec_q5_k;
+MatmatInt8Fn matmat_q8_0, matmat_q4_0, matmat_q4_1, matmat_q5_0, matmat_q5_1;
+MatmatInt8Fn matmat_q2_k, matmat_q3_k, matmat_q4_k, matmat_q5_k, matmat_q6_k;
 
 // --- shared helpers ---------------------------------------------------------------------
 

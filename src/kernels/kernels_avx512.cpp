@@ -18,7 +18,13 @@ Kernels make_table() {
   k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
   k.weight(WeightType::Q8_0) = {matvec_q8_0_f32, matvec_q8_0, matmat_q8_0};
   k.weight(WeightType::Q4_0) = {matvec_q4_0_f32, matvec_q4_0, matmat_q4_0};
+  k.weight(WeightType::Q4_1) = {nullptr, matvec_q4_1, matmat_q4_1};
+  k.weight(WeightType::Q5_0) = {nullptr, matvec_q5_0, matmat_q5_0};
+  k.weight(WeightType::Q5_1) = {nullptr, matvec_q5_1, matmat_q5_1};
+  k.weight(WeightType::Q2_K) = {nullptr, matvec_q2_k, matmat_q2_k};
+  k.weight(WeightType::Q3_K) = {nullptr, matvec_q3_k, matmat_q3_k};
   k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k, matmat_q4_k};
+  k.weight(WeightType::Q5_K) = {nullptr, matvec_q5_k, matmat_q5_k};
   k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
   // The integer kernels need VNNI; without it (Skylake-X) the AVX2 ones serve.
   if (!cpu_features().avx512vnni) {

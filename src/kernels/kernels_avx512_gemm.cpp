@@ -343,6 +343,125 @@ KVNNI_INLINE void matmat_k(float* out, std::size_t ldo, const WeightRows& w, std
   }
 }
 
+// --- the other GGUF types (int8_units.hpp) -----------------------------------------------------
+
+// The same panels for every type in int8_units.hpp's form: each 32-value
+// piece transposed as above, with the a_h and m_h of each row (lane) and
+// half. A piece's sums start at -kOffset times the activations' sums, one
+// dot per half where the halves have their own scales (kHalves), and the
+// mins come off in fp32; each (row, token) the same for every split.
+
+constexpr std::size_t kPanelPieces = 24;  // 36 KB of quants and scales, in L1
+
+struct alignas(64) PanelPiece {  // one 32-value piece of 32 rows
+  std::uint8_t q[8][2][64];      // [4-byte step][row group][lane * 4 + byte] unsigned quants
+  float a[2][2][16];             // [half][row group][lane] scale a_h
+  float m[2][2][16];             // [half][row group][lane] min m_h
+};
+
+// Units [u0, u0 + nu) of n_rows <= 32 rows into panel (kPieces pieces each;
+// rows past n_rows are zero).
+template <typename U>
+KVNNI_INLINE void pack_panel_units(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                                   std::size_t u0, std::size_t nu) {
+  using Block = typename U::Block;
+  alignas(64) std::uint8_t q[16][U::kPieces][32];  // [lane][piece][value] one group's unit
+  units::PieceScales s[16][U::kPieces];             // [lane][piece]
+  for (std::size_t g = 0; g < 2; g++) {
+    for (std::size_t ub = 0; ub < nu; ub++) {
+      for (std::size_t l = 0; l < 16; l++) {
+        if (16 * g + l < n_rows) {
+          const Block& b = reinterpret_cast<const Block*>(w + (16 * g + l) * row_bytes)[u0 + ub];
+          U::scales(b, _cvtsh_ss(U::d(b)), _cvtsh_ss(U::dmin(b)), s[l]);
+          for (int k = 0; k < U::kPieces; k++) _mm256_store_si256(reinterpret_cast<__m256i*>(q[l][k]), x86::piece(b, k));
+        } else {
+          std::memset(q[l], 0, sizeof(q[l]));
+          for (int k = 0; k < U::kPieces; k++) s[l][k] = {{0, 0}, {0, 0}};
+        }
+      }
+      for (int k = 0; k < U::kPieces; k++) {
+        PanelPiece& p = panel[std::size_t(U::kPieces) * ub + std::size_t(k)];
+        __m512i z[8];
+        for (int i = 0; i < 8; i++) {
+          z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][k]))),
+                                    _mm256_load_si256(reinterpret_cast<const __m256i*>(q[i + 8][k])), 1);
+        }
+        store_transposed(p.q, g, z);
+        for (int h = 0; h < 2; h++) {
+          for (std::size_t l = 0; l < 16; l++) p.a[h][g][l] = s[l][k].a[h], p.m[h][g][l] = s[l][k].m[h];
+        }
+      }
+    }
+  }
+}
+
+// out (T tokens, 32 rows at ldo) += panel (nb pieces) . xq (T tokens, x_stride blocks apart).
+template <typename U, int T>
+KVNNI_INLINE void unit_tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t nb, const BlockQ8x32* xq,
+                            std::size_t x_stride, __mmask16 m0, __mmask16 m1, bool first) {
+  __m512 acc[2][T];
+  load_tile_sums<T>(acc, out, ldo, m0, m1, first);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelPiece& p = panel[bb];
+    for (int half = 0; half < (U::kHalves ? 2 : 1); half++) {
+      __m512i isum[2][T];
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + bb];
+        const int sums = U::kHalves ? x.sums[half] : x.sums[0] + x.sums[1];
+        isum[0][t] = isum[1][t] = _mm512_set1_epi32(-U::kOffset * sums);
+      }
+      dot_steps<T>(isum, p.q, xq + bb, x_stride, U::kHalves ? 4 * half : 0, U::kHalves ? 4 * half + 4 : 8);
+      const __m512 a0 = _mm512_load_ps(p.a[half][0]), a1 = _mm512_load_ps(p.a[half][1]);
+      for (int t = 0; t < T; t++) {
+        const __m512 dx = _mm512_set1_ps(xq[t * x_stride + bb].d);
+        acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[0][t]), _mm512_mul_ps(a0, dx), acc[0][t]);
+        acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[1][t]), _mm512_mul_ps(a1, dx), acc[1][t]);
+      }
+    }
+    if constexpr (U::kMin) {  // - m_h * (xd * sums[h])
+      for (int half = 0; half < (U::kHalves ? 2 : 1); half++) {
+        const __m512 mv0 = _mm512_load_ps(p.m[half][0]), mv1 = _mm512_load_ps(p.m[half][1]);
+        for (int t = 0; t < T; t++) {
+          const BlockQ8x32& x = xq[t * x_stride + bb];
+          const __m512 xs = _mm512_set1_ps(x.d * float(U::kHalves ? x.sums[half] : x.sums[0] + x.sums[1]));
+          acc[0][t] = _mm512_fnmadd_ps(mv0, xs, acc[0][t]);
+          acc[1][t] = _mm512_fnmadd_ps(mv1, xs, acc[1][t]);
+        }
+      }
+    }
+  }
+  store_tile_sums<T>(out, ldo, m0, m1, acc);
+}
+
+template <typename U>
+struct UnitTile {
+  template <int T>
+  struct Tile {
+    KVNNI_INLINE static void run(float* out, std::size_t ldo, const BlockQ8x32* xq, std::size_t x_stride,
+                                 const PanelPiece* panel, std::size_t nb, __mmask16 m0, __mmask16 m1, bool first) {
+      unit_tile<U, T>(out, ldo, panel, nb, xq, x_stride, m0, m1, first);
+    }
+  };
+};
+
+template <typename U>
+KVNNI_INLINE void matmat_units(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                               std::size_t n_tokens) {
+  constexpr std::size_t kPieces = U::kPieces, units_per_panel = kPanelPieces / kPieces;
+  const std::size_t n_blocks = w.cols / 32, n_units = n_blocks / kPieces;
+  PanelPiece panel[kPanelPieces];  // (kPanelPieces) transposed pieces of 32 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += kPanelRows) {
+    const std::size_t nr = n_rows - i0 < kPanelRows ? n_rows - i0 : kPanelRows;
+    const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
+    for (std::size_t u0 = 0; u0 < n_units; u0 += units_per_panel) {
+      const std::size_t nu = n_units - u0 < units_per_panel ? n_units - u0 : units_per_panel;
+      pack_panel_units<U>(panel, w.row(i0), w.row_bytes, nr, u0, nu);
+      over_token_tiles<UnitTile<U>::template Tile>(out + i0, ldo, xq + kPieces * u0, n_tokens, n_blocks,
+                                                   static_cast<const PanelPiece*>(panel), kPieces * nu, m0, m1, u0 == 0);
+    }
+  }
+}
+
 }  // namespace
 
 KVNNI void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
@@ -363,6 +482,31 @@ KVNNI void matmat_q4_k(float* out, std::size_t ldo, const WeightRows& w, std::si
 KVNNI void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                        std::size_t n_tokens) {
   matmat_k<true>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+KVNNI void matmat_q4_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q4_1>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q5_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q5_0>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q5_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q5_1>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q2_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q2_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q3_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q3_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q5_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  matmat_units<units::Q5_K>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 }  // namespace llama2::avx512

@@ -441,7 +441,61 @@ KVNNI_INLINE void q_0_matvec(float* out, const WeightRows& w, const BlockQ8x32* 
   for (; r < r1; r++) q_0_rows512<kQ4, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
 }
 
+// The other GGUF types (int8_units.hpp), R rows at once as the AVX2 kernel
+// (kernels_avx2_matvec.cpp: unit_rows) with vpdpbusd, and the next rows prefetched.
+template <typename U, int R>
+KVNNI_INLINE void unit_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t n_units) {
+  using Block = typename U::Block;
+  const Block* rows[R];
+  __m256 acc[R];
+  float mins[R];
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps(), mins[i] = 0.0f;
+  for (std::size_t u = 0; u < n_units; u++) {
+    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + u) + R * row_bytes, sizeof(Block));
+    const BlockQ8x32* x = xq + U::kPieces * u;
+    units::PieceScales s[R][U::kPieces];
+    for (int i = 0; i < R; i++) U::scales(rows[i][u], _cvtsh_ss(U::d(rows[i][u])), _cvtsh_ss(U::dmin(rows[i][u])), s[i]);
+    for (int k = 0; k < U::kPieces; k++) {
+      const __m256i xv = load_q8(x[k].qs);
+      const __m256i start = U::kOffset ? x86::piece_start(x[k], U::kOffset) : _mm256_setzero_si256();
+      for (int i = 0; i < R; i++) {
+        const __m256i isum = dpbusd(start, x86::piece(rows[i][u], k), xv);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), x86::piece_scale(s[i][k], x[k].d), acc[i]);
+        if (U::kMin) mins[i] += x86::piece_mins(s[i][k], x[k]);
+      }
+    }
+  }
+  for (int i = 0; i < R; i++) out[i] = hsum(acc[i]) - mins[i];
+}
+
+template <typename U>
+KVNNI_INLINE void unit_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t n_units = w.cols / (32 * U::kPieces);
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) unit_rows<U, 4>(out + r, w.row(r), w.row_bytes, xq, n_units);
+  for (; r < r1; r++) unit_rows<U, 1>(out + r, w.row(r), w.row_bytes, xq, n_units);
+}
+
 }  // namespace
+
+KVNNI void matvec_q4_1(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q4_1>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q5_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q5_0>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q5_1(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q5_1>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q2_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q2_K>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q3_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q3_K>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  unit_matvec<units::Q5_K>(out, w, xq, r0, r1);
+}
 
 KVNNI void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   q_0_matvec<false>(out, w, xq, r0, r1);

@@ -1,5 +1,6 @@
 // NEON kernels (aarch64 Advanced SIMD): 4 floats per register.
 #include "kernels/fp16.hpp"
+#include "kernels/int8_units.hpp"
 #include "kernels/kernels.hpp"
 
 #if defined(__aarch64__)
@@ -258,6 +259,150 @@ KDOT void matvec_q6_k_dot(float* out, const WeightRows& w, const BlockQ8x32* xq,
   }
 }
 
+// --- every K type and Q4_1 / Q5_0 / Q5_1 (int8_units.hpp) with sdot -----------------------
+// Each piece of 32 quants unpacked into two registers of 16 signed values
+// q - kOffset (at most 6 bits: they fit), so sdot needs no offset term; per
+// half an exact int32 sum in 4 lanes, scaled by xd * a_h; the mins summed
+// apart. The matvec is the GEMM's tile of one row by one token: both give
+// every (row, token) the same bits, whatever the tiles.
+
+// Bit l % 8 of byte b[l / 8] for l = 0..15, as `value` in byte l.
+KDOT inline uint8x16_t bits16(const std::uint8_t* b, std::uint8_t value) {
+  static const std::uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x16_t spread = vcombine_u8(vdup_n_u8(b[0]), vdup_n_u8(b[1]));
+  return vandq_u8(vtstq_u8(spread, vld1q_u8(kBit)), vdupq_n_u8(value));
+}
+
+// Bit k of each of 16 bytes, as `value`.
+KDOT inline uint8x16_t bit_k16(const std::uint8_t* p, int k, std::uint8_t value) {
+  return vandq_u8(vtstq_u8(vld1q_u8(p), vdupq_n_u8(std::uint8_t(1 << k))), vdupq_n_u8(value));
+}
+
+// Bits 2s, 2s + 1 of each of 16 bytes.
+KDOT inline uint8x16_t two_bits16(const std::uint8_t* p, int s) {
+  return vandq_u8(vshlq_u8(vld1q_u8(p), vdupq_n_s8(std::int8_t(-2 * s))), vdupq_n_u8(3));
+}
+
+// The low (even k) or high (odd k) nibbles of 16 bytes.
+KDOT inline uint8x16_t nibbles16(const std::uint8_t* p, int k) {
+  return vandq_u8(vshlq_u8(vld1q_u8(p), vdupq_n_s8(std::int8_t(-4 * (k & 1)))), vdupq_n_u8(0x0f));
+}
+
+KDOT inline int8x16_t minus(uint8x16_t q, int offset) {
+  return vsubq_s8(vreinterpretq_s8_u8(q), vdupq_n_s8(std::int8_t(offset)));
+}
+
+// q[h] = values 16h .. 16h + 15 of piece k, minus the type's offset.
+KDOT inline void piece(const BlockQ4_1& b, int, int8x16_t* q) {
+  q[0] = minus(nibbles16(b.qs, 0), 0), q[1] = minus(nibbles16(b.qs, 1), 0);
+}
+KDOT inline void piece(const BlockQ5_0& b, int, int8x16_t* q) {
+  q[0] = minus(vorrq_u8(nibbles16(b.qs, 0), bits16(b.qh, 0x10)), 16);
+  q[1] = minus(vorrq_u8(nibbles16(b.qs, 1), bits16(b.qh + 2, 0x10)), 16);
+}
+KDOT inline void piece(const BlockQ5_1& b, int, int8x16_t* q) {
+  q[0] = minus(vorrq_u8(nibbles16(b.qs, 0), bits16(b.qh, 0x10)), 0);
+  q[1] = minus(vorrq_u8(nibbles16(b.qs, 1), bits16(b.qh + 2, 0x10)), 0);
+}
+KDOT inline void piece(const BlockQ2_K& b, int k, int8x16_t* q) {
+  for (int h = 0; h < 2; h++) q[h] = minus(two_bits16(b.qs + 32 * (k / 4) + 16 * h, k % 4), 0);
+}
+KDOT inline void piece(const BlockQ3_K& b, int k, int8x16_t* q) {
+  for (int h = 0; h < 2; h++) {
+    q[h] = minus(vorrq_u8(two_bits16(b.qs + 32 * (k / 4) + 16 * h, k % 4), bit_k16(b.hmask + 16 * h, k, 4)), 4);
+  }
+}
+KDOT inline void piece(const BlockQ4_K& b, int k, int8x16_t* q) {
+  for (int h = 0; h < 2; h++) q[h] = minus(nibbles16(b.qs + 32 * (k / 2) + 16 * h, k), 0);
+}
+KDOT inline void piece(const BlockQ5_K& b, int k, int8x16_t* q) {
+  for (int h = 0; h < 2; h++) {
+    q[h] = minus(vorrq_u8(nibbles16(b.qs + 32 * (k / 2) + 16 * h, k), bit_k16(b.qh + 16 * h, k, 0x10)), 0);
+  }
+}
+KDOT inline void piece(const BlockQ6_K& b, int k, int8x16_t* q) {
+  const int hh = k / 4, r = k % 4;
+  for (int h = 0; h < 2; h++) {
+    const uint8x16_t low = nibbles16(b.ql + 64 * hh + 32 * (r & 1) + 16 * h, r / 2);
+    q[h] = minus(vorrq_u8(low, vshlq_n_u8(two_bits16(b.qh + 32 * hh + 16 * h, r), 4)), 32);
+  }
+}
+
+// A tile of R rows of type U by T tokens (token t's blocks at xq + t * n_blocks).
+template <typename U, int R, int T>
+KDOT inline void unit_tile(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
+                           const BlockQ8x32* xq, std::size_t n_blocks) {
+  using Block = typename U::Block;
+  float32x4_t acc[R][T];
+  float mins[R][T];
+  for (int r = 0; r < R; r++) {
+    for (int t = 0; t < T; t++) acc[r][t] = vdupq_n_f32(0.0f), mins[r][t] = 0.0f;
+  }
+  for (std::size_t u = 0; u < n_blocks / U::kPieces; u++) {
+    const Block* blk[R];
+    units::PieceScales s[R][U::kPieces];
+    for (int r = 0; r < R; r++) {
+      blk[r] = reinterpret_cast<const Block*>(w + r * row_bytes) + u;
+      U::scales(*blk[r], fp16_to_fp32(U::d(*blk[r])), fp16_to_fp32(U::dmin(*blk[r])), s[r]);
+    }
+    for (int k = 0; k < U::kPieces; k++) {
+      int8x16_t q[R][2];
+      for (int r = 0; r < R; r++) piece(*blk[r], k, q[r]);
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * n_blocks + U::kPieces * u + std::size_t(k)];
+        const int8x16_t x0 = vld1q_s8(x.qs), x1 = vld1q_s8(x.qs + 16);
+        for (int r = 0; r < R; r++) {
+          const units::PieceScales& ps = s[r][k];
+          if (U::kHalves) {
+            acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(vdotq_s32(vdupq_n_s32(0), q[r][0], x0)), ps.a[0] * x.d);
+            acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(vdotq_s32(vdupq_n_s32(0), q[r][1], x1)), ps.a[1] * x.d);
+          } else {
+            const int32x4_t isum = vdotq_s32(vdotq_s32(vdupq_n_s32(0), q[r][0], x0), q[r][1], x1);
+            acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(isum), ps.a[0] * x.d);
+          }
+          if (U::kMin) mins[r][t] += x.d * (ps.m[0] * float(x.sums[0]) + ps.m[1] * float(x.sums[1]));
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; t++) {
+    for (int r = 0; r < R; r++) out[t * ldo + r] = vaddvq_f32(acc[r][t]) - mins[r][t];
+  }
+}
+
+template <typename U>
+KDOT void matvec_units(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) unit_tile<U, 1, 1>(out + r, 0, w.row(r), w.row_bytes, xq, w.cols / 32);
+}
+
+// Tiles of 2 rows by 4 tokens, then what is left one row or one token at a time.
+template <typename U>
+KDOT void matmat_units(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                       std::size_t n_tokens) {
+  constexpr int kR = 2, kT = 4;
+  const std::size_t n_blocks = w.cols / 32, row_bytes = w.row_bytes;
+  for (std::size_t i = 0; i < n_rows; i += kR) {
+    const std::uint8_t* rows = w.row(i);
+    std::size_t t = 0;
+    if (i + kR <= n_rows) {
+      for (; t + kT <= n_tokens; t += kT)
+        unit_tile<U, kR, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++) unit_tile<U, kR, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    } else {
+      for (; t + kT <= n_tokens; t += kT)
+        unit_tile<U, 1, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+      for (; t < n_tokens; t++) unit_tile<U, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
+    }
+  }
+}
+
+// The entry of type U: sdot kernels where the CPU has them, else the scalar reference's.
+template <typename U>
+WeightKernels units_entry(const WeightKernels& ref, bool sdot, MatvecInt8Fn* own_matvec) {
+  if (!sdot) return ref;
+  return {ref.matvec, own_matvec ? own_matvec : matvec_units<U>, matmat_units<U>};
+}
+
 // The scalar entry `ref` with its int8 matvec replaced by `matvec_int8`
 // (unless nullptr), keeping its int8 GEMM only if `scalar_gemm`.
 WeightKernels with_int8(WeightKernels ref, MatvecInt8Fn* matvec_int8, bool scalar_gemm) {
@@ -276,9 +421,9 @@ Kernels make_table() {
             .softmax = ref.softmax, .swiglu = ref.swiglu};
   // Weight types: {matvec, matvec_int8, matmat_int8}. F16 / BF16 and the GGUF
   // blocks' fp32 matvecs are the scalar code (compiled for aarch64,
-  // auto-vectorized); the int8 matvecs need the dot product instructions.
-  // No NEON int8 GEMM yet: the scalar one for Q8_0 / Q4_0, and none for the
-  // K types (matmul_batch dequantizes them to fp32 panels).
+  // auto-vectorized); the integer kernels need the dot product
+  // instructions (without them, the scalar ones). Q8_0 / Q4_0 keep the
+  // scalar int8 GEMM; every other block type has an sdot GEMM.
   const bool sdot = cpu_features().neon_dotprod;
   k.weight(WeightType::F32) = {matvec_f32};
   k.weight(WeightType::F16) = ref.weight(WeightType::F16);
@@ -286,8 +431,14 @@ Kernels make_table() {
   k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
   k.weight(WeightType::Q8_0) = with_int8(ref.weight(WeightType::Q8_0), sdot ? matvec_q8_0_dot : nullptr, true);
   k.weight(WeightType::Q4_0) = with_int8(ref.weight(WeightType::Q4_0), sdot ? matvec_q4_0_dot : nullptr, true);
-  k.weight(WeightType::Q4_K) = with_int8(ref.weight(WeightType::Q4_K), sdot ? matvec_q4_k_dot : nullptr, false);
-  k.weight(WeightType::Q6_K) = with_int8(ref.weight(WeightType::Q6_K), sdot ? matvec_q6_k_dot : nullptr, false);
+  k.weight(WeightType::Q4_1) = units_entry<units::Q4_1>(ref.weight(WeightType::Q4_1), sdot, nullptr);
+  k.weight(WeightType::Q5_0) = units_entry<units::Q5_0>(ref.weight(WeightType::Q5_0), sdot, nullptr);
+  k.weight(WeightType::Q5_1) = units_entry<units::Q5_1>(ref.weight(WeightType::Q5_1), sdot, nullptr);
+  k.weight(WeightType::Q2_K) = units_entry<units::Q2_K>(ref.weight(WeightType::Q2_K), sdot, nullptr);
+  k.weight(WeightType::Q3_K) = units_entry<units::Q3_K>(ref.weight(WeightType::Q3_K), sdot, nullptr);
+  k.weight(WeightType::Q4_K) = units_entry<units::Q4_K>(ref.weight(WeightType::Q4_K), sdot, matvec_q4_k_dot);
+  k.weight(WeightType::Q5_K) = units_entry<units::Q5_K>(ref.weight(WeightType::Q5_K), sdot, nullptr);
+  k.weight(WeightType::Q6_K) = units_entry<units::Q6_K>(ref.weight(WeightType::Q6_K), sdot, matvec_q6_k_dot);
   return k;
 }
 

@@ -7,6 +7,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/fp16.hpp"
+#include "kernels/int8_units.hpp"
 
 namespace llama2 {
 
@@ -197,6 +198,30 @@ void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::siz
   }
 }
 
+// The other GGUF types through int8_units.hpp's form: per piece the exact
+// integer sum of each half, then the scales; the mins summed apart.
+template <typename U>
+void matvec_units(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    const auto* blocks = reinterpret_cast<const typename U::Block*>(w.row(r));
+    float sum = 0.0f, mins = 0.0f;
+    for (std::size_t u = 0; u < w.cols / (32 * U::kPieces); u++) {
+      units::PieceScales s[U::kPieces];
+      U::scales(blocks[u], fp16_to_fp32(U::d(blocks[u])), fp16_to_fp32(U::dmin(blocks[u])), s);
+      for (int k = 0; k < U::kPieces; k++) {
+        const BlockQ8x32& x = xq[U::kPieces * u + std::size_t(k)];
+        std::uint8_t q[32];
+        U::quants(blocks[u], k, q);
+        int isum[2] = {-U::kOffset * x.sums[0], -U::kOffset * x.sums[1]};
+        for (int l = 0; l < 32; l++) isum[l / 16] += int(q[l]) * int(x.qs[l]);
+        sum += x.d * (s[k].a[0] * float(isum[0]) + s[k].a[1] * float(isum[1]));
+        mins += x.d * (s[k].m[0] * float(x.sums[0]) + s[k].m[1] * float(x.sums[1]));
+      }
+    }
+    out[r] = sum - mins;
+  }
+}
+
 // The int8 GEMM: each (row, token) exactly as the type's matvec_int8 computes it.
 template <MatvecInt8Fn* kMatvec>
 void matmat_by_token(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
@@ -265,14 +290,26 @@ Kernels make_scalar() {
             .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
             .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = transpose,
             .softmax = softmax, .swiglu = swiglu};
-  // Weight types: {matvec, matvec_int8, matmat_int8}; the rest dequantize (ops.cpp).
+  // Weight types: {matvec, matvec_int8, matmat_int8}; Q8_GROUP's int8 path is its own (fp32 activations).
   k.weight(WeightType::F32) = {matvec_f32};
   k.weight(WeightType::F16) = {matvec_16bit<fp16_to_fp32>};
   k.weight(WeightType::BF16) = {matvec_16bit<bf16_to_fp32>};
   k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
   k.weight(WeightType::Q8_0) = {matvec_dequantized<WeightType::Q8_0>, matvec_q8_0, matmat_by_token<matvec_q8_0>};
   k.weight(WeightType::Q4_0) = {matvec_dequantized<WeightType::Q4_0>, matvec_q4_0, matmat_by_token<matvec_q4_0>};
+  k.weight(WeightType::Q4_1) = {nullptr, matvec_units<units::Q4_1>,
+                                 matmat_by_token<matvec_units<units::Q4_1>>};
+  k.weight(WeightType::Q5_0) = {nullptr, matvec_units<units::Q5_0>,
+                                 matmat_by_token<matvec_units<units::Q5_0>>};
+  k.weight(WeightType::Q5_1) = {nullptr, matvec_units<units::Q5_1>,
+                                 matmat_by_token<matvec_units<units::Q5_1>>};
+  k.weight(WeightType::Q2_K) = {nullptr, matvec_units<units::Q2_K>,
+                                 matmat_by_token<matvec_units<units::Q2_K>>};
+  k.weight(WeightType::Q3_K) = {nullptr, matvec_units<units::Q3_K>,
+                                 matmat_by_token<matvec_units<units::Q3_K>>};
   k.weight(WeightType::Q4_K) = {matvec_dequantized<WeightType::Q4_K>, matvec_q4_k, matmat_by_token<matvec_q4_k>};
+  k.weight(WeightType::Q5_K) = {nullptr, matvec_units<units::Q5_K>,
+                                 matmat_by_token<matvec_units<units::Q5_K>>};
   k.weight(WeightType::Q6_K) = {matvec_dequantized<WeightType::Q6_K>, matvec_q6_k, matmat_by_token<matvec_q6_k>};
   return k;
 }

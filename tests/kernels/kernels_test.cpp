@@ -14,6 +14,7 @@
 
 #include "kernels/fp16.hpp"
 #include "kernels/quants.hpp"
+#include "support/block_mins.hpp"
 #include "support/isa_test.hpp"
 
 namespace llama2 {
@@ -56,23 +57,16 @@ class KernelsTest : public test::IsaTest {
   const Kernels& ref() const { return kernels_scalar(); }
 };
 
-// Which weight types every table has kernels for (the rest dequantize:
-// ops.cpp). Each has an fp32-activation matvec; the GGUF types with an
-// integer path an int8 matvec and an int8 GEMM, except the K types' GEMM on
-// AVX2 and NEON (none written yet, by design: matmul_batch dequantizes them
-// to fp32 panels) and on AVX-512 without VNNI (which borrows AVX2's).
+// Which weight types every table has kernels for. Each has an
+// fp32-activation matvec except the GGUF types that only have integer ones
+// (Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K: with LLAMA2_INT8_DOT=0 they
+// dequantize, ops.cpp); every GGUF block type an int8 matvec and an int8 GEMM.
 bool has_matvec(WeightType t) {
   return t == WeightType::F32 || t == WeightType::F16 || t == WeightType::BF16 || t == WeightType::Q8_GROUP ||
          t == WeightType::Q8_0 || t == WeightType::Q4_0 || t == WeightType::Q4_K || t == WeightType::Q6_K;
 }
-bool has_int8(WeightType t) {
-  return t == WeightType::Q8_0 || t == WeightType::Q4_0 || t == WeightType::Q4_K || t == WeightType::Q6_K;
-}
-bool has_int8_gemm(WeightType t, Isa isa) {
-  const bool k_type = t == WeightType::Q4_K || t == WeightType::Q6_K;
-  const bool k_gemm = isa == Isa::SCALAR || (isa == Isa::AVX512 && cpu_features().avx512vnni);
-  return has_int8(t) && (!k_type || k_gemm);
-}
+bool has_int8(WeightType t) { return weight_type_info(t).block_size > 1; }
+bool has_int8_gemm(WeightType t) { return has_int8(t); }
 
 TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_EQ(table_->isa, GetParam());
@@ -92,7 +86,7 @@ TEST_P(KernelsTest, TableIsComplete) {
     const WeightKernels& k = table_->weight(info.type);
     EXPECT_EQ(k.matvec != nullptr, has_matvec(info.type)) << info.name;
     EXPECT_EQ(k.matvec_int8 != nullptr, has_int8(info.type)) << info.name;
-    EXPECT_EQ(k.matmat_int8 != nullptr, has_int8_gemm(info.type, GetParam())) << info.name;
+    EXPECT_EQ(k.matmat_int8 != nullptr, has_int8_gemm(info.type)) << info.name;
   }
 }
 
@@ -346,20 +340,30 @@ std::uint16_t random_scale(std::mt19937& rng) {
   return fp32_to_fp16(v);
 }
 
+// Where the fp16 fields (d, and dmin or m) sit in a block of `type`.
+std::vector<std::size_t> fp16_offsets(WeightType type) {
+  switch (type) {
+    case WeightType::Q8_0:
+    case WeightType::Q4_0:
+    case WeightType::Q5_0: return {0};
+    case WeightType::Q4_1: return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
+    case WeightType::Q5_1: return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
+    case WeightType::Q2_K: return {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)};
+    case WeightType::Q3_K: return {offsetof(BlockQ3_K, d)};
+    case WeightType::Q4_K: return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
+    case WeightType::Q5_K: return {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
+    case WeightType::Q6_K: return {offsetof(BlockQ6_K, d)};
+    default: ADD_FAILURE() << "no generator for this type"; return {};
+  }
+}
+
 // Rows of random blocks: every quant and sub-block scale byte random, the
-// fp16 scale fields (d, and dmin for Q4_K) random valid scales.
+// fp16 scale fields random valid scales.
 std::vector<std::uint8_t> random_blocks(WeightType type, std::size_t rows, std::size_t cols, std::mt19937& rng) {
   const BlockLayout layout = block_layout(type);
   std::vector<std::uint8_t> bytes(rows * row_bytes(type, cols));
   for (auto& b : bytes) b = std::uint8_t(rng());
-  std::vector<std::size_t> scale_offsets;  // where the fp16 fields sit in a block
-  switch (type) {
-    case WeightType::Q8_0:
-    case WeightType::Q4_0: scale_offsets = {0}; break;
-    case WeightType::Q4_K: scale_offsets = {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}; break;
-    case WeightType::Q6_K: scale_offsets = {offsetof(BlockQ6_K, d)}; break;
-    default: ADD_FAILURE() << "no generator for this type";
-  }
+  const std::vector<std::size_t> scale_offsets = fp16_offsets(type);
   for (std::size_t b = 0; b < bytes.size() / layout.block_bytes; b++) {
     for (std::size_t off : scale_offsets) {
       const std::uint16_t h = random_scale(rng);
@@ -370,6 +374,10 @@ std::vector<std::uint8_t> random_blocks(WeightType type, std::size_t rows, std::
 }
 
 constexpr WeightType kBlockTypes[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_K, WeightType::Q6_K};
+// Every GGUF block type: each has an int8 matvec in every table.
+constexpr WeightType kInt8Types[] = {WeightType::Q8_0, WeightType::Q4_0, WeightType::Q4_1, WeightType::Q5_0,
+                                     WeightType::Q5_1, WeightType::Q2_K, WeightType::Q3_K, WeightType::Q4_K,
+                                     WeightType::Q5_K, WeightType::Q6_K};
 
 std::vector<std::size_t> block_cols(WeightType type) {
   if (block_layout(type).block_size == kQK) return {32, 64, 96, 288, 4096};
@@ -445,18 +453,13 @@ TEST_P(GgufKernelsTest, BlockRowsDoNotDependOnTheSplit) {
 
 // --- GGUF types with int8 activations ---------------------------------------------------
 
-// sum |w_j x_j| over a row, with a Q4_K weight counted as its two terms
-// |d sc q| + |dmin mn| (they can cancel): what fp32 rounding is relative to.
+// sum |w_j x_j| over a row, with a weight of the types with a min counted
+// as its two terms |scaled quant| + |min| (they can cancel): what fp32
+// rounding is relative to.
 double int8_magnitude(WeightType type, const std::uint8_t* row, const float* deq, const float* xdeq, std::size_t cols) {
   double m = 0;
-  for (std::size_t j = 0; j < cols; j++) m += std::fabs(double(deq[j]) * xdeq[j]);
-  if (type == WeightType::Q4_K) {
-    for (std::size_t j = 0; j < cols; j++) {
-      const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[j / kQK_K];
-      std::uint8_t sc, mn;
-      scale_min_k4(int(j % kQK_K / 32), b.scales, &sc, &mn);
-      m += 2 * std::fabs(double(fp16_to_fp32(b.dmin)) * mn * xdeq[j]);
-    }
+  for (std::size_t j = 0; j < cols; j++) {
+    m += std::fabs(double(deq[j]) * xdeq[j]) + 2 * test::min_magnitude(type, row, j) * std::fabs(xdeq[j]);
   }
   return m;
 }
@@ -478,7 +481,7 @@ std::vector<BlockQ8x32> random_q8x32(std::size_t cols, std::mt19937& rng) {
 // quant moves the result by ~1 / cols of that.
 TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsMatchScalarAndDoubleDot) {
   std::mt19937 rng(17);
-  for (WeightType type : kBlockTypes) {
+  for (WeightType type : kInt8Types) {
     for (std::size_t cols : block_cols(type)) {
       for (std::size_t rows : {1, 3, 5, 17}) {
         const std::size_t stride = row_bytes(type, cols);
@@ -509,7 +512,7 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsMatchScalarAndDoubleDot) {
 // (kernels.hpp: set_weights_from_dram).
 TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsDoNotDependOnTheSplit) {
   std::mt19937 rng(18);
-  for (WeightType type : kBlockTypes) {
+  for (WeightType type : kInt8Types) {
     const std::size_t block = block_layout(type).block_size;
     const std::size_t rows = 23, cols = (block == 32 ? 25 : 3) * block, stride = row_bytes(type, cols);
     auto bytes = random_blocks(type, rows, cols, rng);
@@ -535,7 +538,7 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsDoNotDependOnTheSplit) {
 // mins 63) must not overflow any intermediate integer sum.
 TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsSurviveExtremeQuants) {
   std::mt19937 rng(19);
-  for (WeightType type : kBlockTypes) {
+  for (WeightType type : kInt8Types) {
     const std::size_t cols = 2 * block_layout(type).block_size, rows = 5, stride = row_bytes(type, cols);
     for (std::uint8_t fill : {0x00, 0x80, 0xFF}) {
       auto bytes = random_blocks(type, rows, cols, rng);
@@ -544,7 +547,8 @@ TEST_P(GgufKernelsTest, BlockRowsWithInt8ActivationsSurviveExtremeQuants) {
         std::uint8_t* blk = bytes.data() + b * layout.block_bytes;
         // Keep the fp16 scales, set every other byte.
         for (std::size_t i = 0; i < layout.block_bytes; i++) {
-          const bool scale = (type == WeightType::Q6_K) ? i >= offsetof(BlockQ6_K, d) : i < 4 && (i < 2 || type == WeightType::Q4_K);
+          bool scale = false;
+          for (std::size_t off : fp16_offsets(type)) scale = scale || i == off || i == off + 1;
           if (!scale) blk[i] = fill;
         }
       }
