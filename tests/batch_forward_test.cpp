@@ -204,15 +204,27 @@ INSTANTIATE_TEST_SUITE_P(Models, BatchForward, ::testing::ValuesIn(cases()),
 class BatchInvariantGguf : public ::testing::TestWithParam<WeightType>, protected TempDir {};
 
 TEST_P(BatchInvariantGguf, AllRowsDoNotDependOnTheBatch) {
-  const Config c = make_config(64, 96, 2, 4, 2, 270, 32, false);  // rows of whole 32-blocks; GQA
+  const Config c = make_config(256, 512, 2, 4, 2, 270, 24, false);  // rows of whole 256-blocks; GQA
   write_llama2c_v1(file("m.bin"), make_weights(c, 5));
   write_tokenizer_bin(file("tok.bin"), c.vocab_size);
-  write_llama_gguf(Model::load(file("m.bin")), Tokenizer::load(file("tok.bin")).vocab(), GetParam(), file("m.gguf"));
+  const Vocab vocab = Tokenizer::load(file("tok.bin")).vocab();
+  // Q3_K / Q4_K / Q5_K are written only in their _S mixes (mostly that type).
+  const WeightType type = GetParam();
+  if (type == WeightType::Q3_K || type == WeightType::Q4_K || type == WeightType::Q5_K) {
+    QuantizeOptions o;
+    o.type = type == WeightType::Q3_K ? FileType::Q3_K_S : type == WeightType::Q4_K ? FileType::Q4_K_S : FileType::Q5_K_S;
+    write_llama_gguf(Model::load(file("m.bin")), vocab, o, file("m.gguf"));
+    ASSERT_EQ(Model::load(file("m.gguf")).weights().layers[0].w1.type, type);
+  } else {
+    write_llama_gguf(Model::load(file("m.bin")), vocab, type, file("m.gguf"));
+  }
   expect_rows_batch_invariant(file("m.gguf"), c, 56);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, BatchInvariantGguf,
-                         ::testing::Values(WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0),
+                         ::testing::Values(WeightType::F16, WeightType::BF16, WeightType::Q8_0, WeightType::Q4_0,
+                                           WeightType::Q4_1, WeightType::Q5_0, WeightType::Q5_1, WeightType::Q2_K,
+                                           WeightType::Q3_K, WeightType::Q4_K, WeightType::Q5_K, WeightType::Q6_K),
                          [](const ::testing::TestParamInfo<WeightType>& info) {
                            return std::string(weight_type_name(info.param));
                          });

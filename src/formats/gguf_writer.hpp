@@ -12,9 +12,8 @@
 #include <vector>
 
 #include "formats/gguf.hpp"
-#include "llama2/model.hpp"
-#include "llama2/quantize.hpp"
-#include "llama2/tokenizer.hpp"
+#include "llama2/quantize.hpp"  // write_llama_gguf, for the writer's users
+#include "llama2/tensor.hpp"
 
 namespace llama2 {
 
@@ -60,6 +59,7 @@ class GgufWriter {
   std::uint64_t data_size_ = 0;
 };
 
-// write_llama_gguf (include/llama2/quantize.hpp) is built on this writer.
+// write_llama_gguf (include/llama2/quantize.hpp, src/tasks/quantize.cpp) is
+// built on this writer.
 
 }  // namespace llama2

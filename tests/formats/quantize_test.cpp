@@ -166,6 +166,46 @@ TEST_F(Quantize, RowsNotAMultipleOf32FallBackToF16) {
   EXPECT_EQ(Model::load(file("q.gguf")).weights().layers[0].w2.type, WeightType::F16);
 }
 
+class QuantizeMixes : public Quantize, public ::testing::WithParamInterface<const char*> {};
+
+// Every file type through the CLI on a model whose rows are multiples of 256:
+// the file records llama.cpp's general.file_type, every tensor has the type
+// the mix rules give it, and the engine's logits on the stored weights match
+// the double-precision reference run on the same (dequantized) weights.
+TEST_P(QuantizeMixes, WritesTheMixTypesAndTheEngineRunsTheStoredWeights) {
+  const std::string name = GetParam();
+  const test::SyntheticWeights w = test::make_weights(test::make_config(256, 512, 2, 4, 2, 300, 32, false), 31);
+  test::write_llama2c_v1(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  const ToolRun r = quantize(dir(), file("m.bin") + " " + file("q.gguf") + " " + name + " --threads 2 -z " + file("tok.bin"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  FileType ft{};
+  for (FileType t : file_types()) {
+    if (file_type_name(t) == name) ft = t;
+  }
+  MappedFile f(file("q.gguf"));
+  GgufFile g(f.data(), f.size(), f.path());
+  EXPECT_EQ(g.get_uint("general.file_type"), std::uint32_t(ft));
+  const ModelShape shape{2, 4, 2, true};
+  EXPECT_EQ(g.find_tensor("output.weight")->type, tensor_type(ft, {TensorRole::Output, 0, 256}, shape));
+  EXPECT_EQ(g.find_tensor("token_embd.weight")->type, tensor_type(ft, {TensorRole::TokenEmbedding, 0, 256}, shape));
+  for (int l = 0; l < 2; l++) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    EXPECT_EQ(g.find_tensor(p + "attn_v.weight")->type, tensor_type(ft, {TensorRole::AttnV, l, 256}, shape));
+    EXPECT_EQ(g.find_tensor(p + "ffn_down.weight")->type, tensor_type(ft, {TensorRole::FfnDown, l, 512}, shape));
+    EXPECT_EQ(g.find_tensor(p + "attn_q.weight")->type, tensor_type(ft, {TensorRole::AttnQ, l, 256}, shape));
+  }
+  const test::SyntheticWeights stored = test::weights_from_model(Model::load(file("q.gguf")));
+  test::Int8Activations fp32(false);
+  EXPECT_LT(max_rel_error(engine_logits(Model::load(file("q.gguf")), kTokens), test::reference_logits(stored, kTokens)),
+            1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(FileTypes, QuantizeMixes,
+                         ::testing::Values("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
+                                           "Q4_1", "Q4_0", "Q3_K_M", "Q3_K_S", "Q2_K"),
+                         [](const auto& info) { return std::string(info.param); });
+
 TEST_F(Quantize, Errors) {
   const test::SyntheticWeights w = test::make_weights(test::small_config(), 25);
   test::write_llama2c_v1(file("m.bin"), w);
@@ -177,7 +217,14 @@ TEST_F(Quantize, Errors) {
                        " has no tokenizer: give one with -z tokenizer.bin (see 'quantize --help')\n");
   r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " Q3_K -z " + file("tok.bin"));
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("TYPE: expected F32, F16, BF16, Q8_0 or Q4_0, got 'Q3_K'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TYPE: expected Q3_K_M or Q3_K_S (the mixes); F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_K_S, "
+                       "Q5_1, Q5_0, Q4_K_M, Q4_K_S, Q4_1, Q4_0, Q3_K_M, Q3_K_S or Q2_K, got 'Q3_K'"),
+            std::string::npos)
+      << r.err;
+  r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " Q7_K -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("TYPE: expected F32, F16, BF16, Q8_0, Q6_K,"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("got 'Q7_K'"), std::string::npos) << r.err;
   r = quantize(dir(), file("m.bin") + " " + file("o.gguf") + " F16 -z " + file("tok300.bin"));
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "quantize: error: " + file("o.gguf") + ": the tokenizer has 300 pieces but the model's vocab_size is 67\n");
