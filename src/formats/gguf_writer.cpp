@@ -111,29 +111,50 @@ void GgufWriter::write(const std::string& path) const {
   }
   head.resize(align_up(head.size(), alignment_), 0);
 
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!f) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+  // The bytes go to PATH.partial, renamed to PATH once all are written: a
+  // failure part way (a weight that is not finite, a full disk) leaves no
+  // half-written file behind, and an earlier PATH untouched.
+  const std::string partial = path + ".partial";
+  std::FILE* raw = std::fopen(partial.c_str(), "wb");
+  if (!raw) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(raw, &std::fclose);
   auto write_bytes = [&](const void* p, std::size_t n) {
     if (n && std::fwrite(p, 1, n, f.get()) != n) throw Error(path + ": write failed: " + std::strerror(errno));
   };
-  write_bytes(head.data(), head.size());
-  std::uint64_t pos = 0;  // within the data section
-  std::vector<std::uint8_t> buf;
-  const std::vector<std::uint8_t> zeros(alignment_, 0);
-  for (const TensorEntry& t : tensors_) {
-    write_bytes(zeros.data(), std::size_t(t.offset - pos));
-    buf.clear();
-    t.produce(buf);
-    if (buf.size() != t.n_bytes) {
-      throw Error(path + ": tensor " + t.name + ": produced " + std::to_string(buf.size()) + " bytes, expected " +
-                  std::to_string(t.n_bytes));
+  try {
+    write_bytes(head.data(), head.size());
+    std::uint64_t pos = 0;  // within the data section
+    std::vector<std::uint8_t> buf;
+    const std::vector<std::uint8_t> zeros(alignment_, 0);
+    for (const TensorEntry& t : tensors_) {
+      write_bytes(zeros.data(), std::size_t(t.offset - pos));
+      buf.clear();
+      t.produce(buf);
+      if (buf.size() != t.n_bytes) {
+        throw Error(path + ": tensor " + t.name + ": produced " + std::to_string(buf.size()) + " bytes, expected " +
+                    std::to_string(t.n_bytes));
+      }
+      write_bytes(buf.data(), buf.size());
+      pos = t.offset + t.n_bytes;
     }
-    write_bytes(buf.data(), buf.size());
-    pos = t.offset + t.n_bytes;
+    // Pad the end too, as llama.cpp does, so the file is a whole number of alignments.
+    write_bytes(zeros.data(), std::size_t(align_up(pos, alignment_) - pos));
+  } catch (...) {
+    f.reset();
+    std::remove(partial.c_str());
+    throw;
   }
-  // Pad the end too, as llama.cpp does, so the file is a whole number of alignments.
-  write_bytes(zeros.data(), std::size_t(align_up(pos, alignment_) - pos));
-  if (std::fflush(f.get()) != 0) throw Error(path + ": write failed: " + std::strerror(errno));
+  const bool flushed = std::fflush(f.get()) == 0;
+  const int flush_errno = errno;
+  if (std::fclose(f.release()) != 0 || !flushed) {
+    std::remove(partial.c_str());
+    throw Error(path + ": write failed: " + std::strerror(flushed ? errno : flush_errno));
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(partial.c_str());
+    throw Error(path + ": cannot rename " + partial + " to it: " + std::strerror(e));
+  }
 }
 
 }  // namespace llama2

@@ -5,6 +5,7 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#include <cmath>
 
 namespace llama2 {
 
@@ -360,7 +361,13 @@ KDOT inline void unit_tile(float* out, std::size_t ldo, const std::uint8_t* w, s
             const int32x4_t isum = vdotq_s32(vdotq_s32(vdupq_n_s32(0), q[r][0], x0), q[r][1], x1);
             acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(isum), ps.a[0] * x.d);
           }
-          if (U::kMin) mins[r][t] += x.d * (ps.m[0] * float(x.sums[0]) + ps.m[1] * float(x.sums[1]));
+          // Spelled as fma so every tile shape rounds it the same way (a
+          // compiler left to contract `a + b * c` may do so in one tile and
+          // not in another, and then splits would not be bit-identical).
+          if (U::kMin) {
+            const float m = std::fma(ps.m[0], float(x.sums[0]), ps.m[1] * float(x.sums[1]));
+            mins[r][t] = std::fma(x.d, m, mins[r][t]);
+          }
         }
       }
     }

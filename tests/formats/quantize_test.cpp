@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -205,6 +206,32 @@ INSTANTIATE_TEST_SUITE_P(FileTypes, QuantizeMixes,
                          ::testing::Values("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
                                            "Q4_1", "Q4_0", "Q3_K_M", "Q3_K_S", "Q2_K"),
                          [](const auto& info) { return std::string(info.param); });
+
+// A failure part way through (here a NaN in the last layer's down
+// projection, found only when that tensor is quantized) leaves neither a
+// half-written OUT nor the temporary file behind, and an OUT that was there
+// before untouched.
+TEST_F(Quantize, AFailedWriteLeavesNoFileAndKeepsAnEarlierOne) {
+  test::SyntheticWeights w = test::make_weights(quant_config(), 26);
+  const std::size_t per_layer = w.w2.size() / std::size_t(w.config.n_layers);
+  w.w2[per_layer * std::size_t(w.config.n_layers - 1) + 5] = std::nanf("");
+  test::write_llama2c_v0(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  ToolRun r = quantize(dir(), file("m.bin") + " " + file("new.gguf") + " Q8_0 -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("blk.1.ffn_down.weight: row 0 has a value that is not finite"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(file("new.gguf")));
+  EXPECT_FALSE(std::filesystem::exists(file("new.gguf.partial")));
+
+  { std::ofstream(file("old.gguf")) << "an earlier file"; }
+  r = quantize(dir(), file("m.bin") + " " + file("old.gguf") + " Q4_K_M -z " + file("tok.bin"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::ifstream in(file("old.gguf"));
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, "an earlier file");
+  EXPECT_FALSE(std::filesystem::exists(file("old.gguf.partial")));
+}
 
 TEST_F(Quantize, Errors) {
   const test::SyntheticWeights w = test::make_weights(test::small_config(), 25);
