@@ -1,6 +1,6 @@
 // perplexity: how well a model predicts a text file.
 //
-//   build/perplexity MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]
+//   build/perplexity MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--second-halves] [--json]
 //
 // Prints tokens scored, mean negative log-likelihood (nats), perplexity,
 // bits per token and bits per byte of the file. The windowing is described
@@ -28,12 +28,13 @@ struct Options {
   std::string model_path, file, tokenizer_path;
   int ctx = 0, batch = llama2::kDefaultPerplexityBatch, threads = 0;
   bool json = false;
+  bool second_halves = false;  // llama.cpp's scoring
 };
 
 cli::Program command_line(Options& opt) {
   return {
       .name = "perplexity",
-      .synopsis = "MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--json]",
+      .synopsis = "MODEL -f FILE [-z TOKENIZER] [--ctx N] [--batch B] [--threads T] [--second-halves] [--json]",
       .positionals = {{"MODEL", "a llama2.c checkpoint or a GGUF file", cli::text(opt.model_path)}},
       .options =
           {
@@ -51,6 +52,12 @@ cli::Program command_line(Options& opt) {
                "worker threads (default: one per core); for a given B the figures do not\n"
                "depend on T, to the last bit",
                cli::integer(opt.threads, 0, "0 (one per core) or more")},
+              {"", "--second-halves", "",
+               "score as llama.cpp's llama-perplexity does, so the perplexity is comparable\n"
+               "with its: BOS + the text in chunks of exactly N tokens (a tail shorter than N\n"
+               "is dropped), each chunk's first token replaced by BOS, only the second half\n"
+               "of each chunk scored (no bits per byte then: half the text is not scored)",
+               cli::flag(opt.second_halves)},
               {"", "--json", "", "print a one-line JSON summary on stdout instead of the text report",
                cli::flag(opt.json)},
           },
@@ -59,7 +66,8 @@ cli::Program command_line(Options& opt) {
           "non-overlapping chunks of N-1 tokens; each chunk runs as BOS + chunk from position 0,\n"
           "and every token is scored once, given the tokens before it in its chunk (the first\n"
           "token of a chunk sees only BOS). Unlike llama.cpp, which scores only the second half\n"
-          "of each window, every token counts, so total bits is a code length for the file:\n"
+          "of each window (--second-halves does that), every token counts, so total bits is a\n"
+          "code length for the file:\n"
           "  mean NLL = -(1/n) sum ln p(token | context)     perplexity = exp(mean NLL)\n"
           "  bits/token = mean NLL / ln 2                    bits/byte = total bits / file bytes\n"
           "A progress line (tokens/s, ETA) is shown on stderr when stderr is a terminal.\n",
@@ -109,26 +117,36 @@ int perplexity_main(int argc, char** argv) {
 
   ProgressLine progress;
   const auto t0 = std::chrono::steady_clock::now();
+  const auto show = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
   const llama2::PerplexityResult r =
-      llama2::perplexity(transformer, tokens, tokenizer.bos_id(), text.size(), opt.ctx, opt.batch,
-                         [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); });
+      opt.second_halves
+          ? llama2::perplexity_second_halves(transformer, tokens, tokenizer.bos_id(), opt.ctx, opt.batch, show)
+          : llama2::perplexity(transformer, tokens, tokenizer.bos_id(), text.size(), opt.ctx, opt.batch, show);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int ctx = transformer.config().seq_len;
 
   if (opt.json) {
+    char bpb[32] = "null";
+    if (!opt.second_halves) std::snprintf(bpb, sizeof bpb, "%.17g", r.bits_per_byte());
+    const std::string bits_per_byte = bpb;
     std::printf(
         "{\"tokens\":%llu,\"bytes\":%llu,\"ctx\":%d,\"mean_nll\":%.17g,\"perplexity\":%.17g,\"bits_per_token\":%.17g,"
-        "\"bits_per_byte\":%.17g,\"seconds\":%.3f}\n",
-        static_cast<unsigned long long>(r.tokens_scored), static_cast<unsigned long long>(r.text_bytes), ctx,
-        r.mean_nll(), r.perplexity(), r.bits_per_token(), r.bits_per_byte(), secs);
+        "\"bits_per_byte\":%s,\"seconds\":%.3f}\n",
+        static_cast<unsigned long long>(r.tokens_scored), static_cast<unsigned long long>(text.size()), ctx,
+        r.mean_nll(), r.perplexity(), r.bits_per_token(), bits_per_byte.c_str(), secs);
   } else {
-    std::printf("tokens scored   %llu (windows of %d tokens: BOS + %d)\n", static_cast<unsigned long long>(r.tokens_scored),
-                ctx, ctx - 1);
-    std::printf("file bytes      %llu\n", static_cast<unsigned long long>(r.text_bytes));
+    if (opt.second_halves) {
+      std::printf("tokens scored   %llu (the second halves of chunks of %d tokens, as llama-perplexity)\n",
+                  static_cast<unsigned long long>(r.tokens_scored), ctx);
+    } else {
+      std::printf("tokens scored   %llu (windows of %d tokens: BOS + %d)\n",
+                  static_cast<unsigned long long>(r.tokens_scored), ctx, ctx - 1);
+    }
+    std::printf("file bytes      %zu\n", text.size());
     std::printf("mean NLL        %.6f nats/token\n", r.mean_nll());
     std::printf("perplexity      %.6f\n", r.perplexity());
     std::printf("bits per token  %.6f\n", r.bits_per_token());
-    std::printf("bits per byte   %.6f\n", r.bits_per_byte());
+    if (!opt.second_halves) std::printf("bits per byte   %.6f\n", r.bits_per_byte());
     std::printf("speed           %.1f tokens/s (%.2f s)\n", secs > 0 ? double(r.tokens_scored) / secs : 0.0, secs);
   }
   return std::fflush(stdout) == 0 ? 0 : 1;

@@ -54,4 +54,17 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
                             std::uint64_t text_bytes, int ctx = 0, int batch = kDefaultPerplexityBatch,
                             const ProgressFn& progress = {});
 
+// The scoring of llama.cpp's llama-perplexity, for figures comparable with
+// its (and with the tables people publish from it): BOS + the text's tokens
+// are cut into chunks of exactly `context` tokens (the tail that does not
+// fill one is dropped), each chunk runs from position 0 with its first token
+// replaced by BOS, and only the second half of each chunk is scored:
+// position j in [context / 2, context - 1) predicts the chunk's token j + 1.
+// text_bytes of the result is 0 (bits per byte would describe only the
+// scored half). Throws llama2::Error as perplexity() does, and when the text
+// does not fill one chunk.
+PerplexityResult perplexity_second_halves(Transformer& transformer, std::span<const int> tokens, int bos_id,
+                                          int ctx = 0, int batch = kDefaultPerplexityBatch,
+                                          const ProgressFn& progress = {});
+
 }  // namespace llama2

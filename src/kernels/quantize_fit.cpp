@@ -1,6 +1,7 @@
 // The block-fitting searches (see quantize_fit.hpp for the idea).
 #include "kernels/quantize_fit.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 
@@ -15,19 +16,57 @@ constexpr int kSteps = 10;
 constexpr float kStep = 0.02f;
 constexpr int kPolishRounds = 4;
 
-// Sums of the weighted normal equations for x ~ s * q + b.
-struct Sums {
-  double sw = 0, swq = 0, swqq = 0, swx = 0, swqx = 0;
-  template <typename Q>
-  void add(float x, float w, Q q) {
-    const double qd = double(q);
-    sw += w;
-    swq += w * qd;
-    swqq += w * qd * qd;
-    swx += w * double(x);
-    swqx += w * qd * double(x);
+// The searches evaluate many candidate scales per block, so their sums run
+// in kLanes independent float accumulators (which the compiler turns into
+// vector registers), added up in double at the end. A block is at most 256
+// values, so float partial sums lose nothing that matters to the choice.
+constexpr int kLanes = 8;
+
+template <int K>
+struct LaneSums {
+  float v[K][kLanes] = {};
+  double total(int k) const {
+    double t = 0;
+    for (int l = 0; l < kLanes; l++) t += double(v[k][l]);
+    return t;
   }
 };
+
+// For x ~ s * q at inverse scale `is`: sum w q x and sum w q^2.
+void symmetric_sums(const float* x, const float* w, int n, float is, float lo, float hi, double* swqx,
+                    double* swqq) {
+  LaneSums<2> t;
+  for (int i0 = 0; i0 < n; i0 += kLanes) {
+    const int m = std::min(kLanes, n - i0);
+    for (int l = 0; l < m; l++) {
+      const float x_ = x[i0 + l];
+      const float q = round_clamp_f(x_ * is, lo, hi);
+      const float wq = w[i0 + l] * q;
+      t.v[0][l] += wq * x_;
+      t.v[1][l] += wq * q;
+    }
+  }
+  *swqx = t.total(0), *swqq = t.total(1);
+}
+
+// For x ~ s * q + b with q = round((x - origin) * is): sum w q, sum w q^2,
+// sum w q x.
+void affine_sums(const float* x, const float* w, int n, float is, float origin, float hi, double* swq, double* swqq,
+                 double* swqx) {
+  LaneSums<3> t;
+  for (int i0 = 0; i0 < n; i0 += kLanes) {
+    const int m = std::min(kLanes, n - i0);
+    for (int l = 0; l < m; l++) {
+      const float x_ = x[i0 + l];
+      const float q = round_clamp_f((x_ - origin) * is, 0.0f, hi);
+      const float wq = w[i0 + l] * q;
+      t.v[0][l] += wq;
+      t.v[1][l] += wq * q;
+      t.v[2][l] += wq * x_;
+    }
+  }
+  *swq = t.total(0), *swqq = t.total(1), *swqx = t.total(2);
+}
 
 }  // namespace
 
@@ -36,11 +75,6 @@ void importance_weights(const float* x, std::size_t n, float* w) {
   for (std::size_t i = 0; i < n; i++) sum_sq += double(x[i]) * x[i];
   const float sigma2 = n ? float(sum_sq / double(n)) : 0.0f;
   for (std::size_t i = 0; i < n; i++) w[i] = sigma2 + x[i] * x[i];
-}
-
-int round_clamp(float v, int lo, int hi) {
-  v = std::fmin(std::fmax(v, float(lo)), float(hi));  // NaN -> lo (fmax ignores NaN)
-  return int(std::nearbyint(v));
 }
 
 // --- symmetric: x ~ s * q ------------------------------------------------------
@@ -60,12 +94,8 @@ float fit_symmetric(const float* x, const float* w, int n, int qmin, int qmax, s
   // For s fixed by least squares, E = sum w x^2 - (sum w q x)^2 / sum w q^2:
   // the best q maximises score = (sum w q x)^2 / sum w q^2.
   auto evaluate = [&](float iscale, double* score, double* scale) {
-    double swqx = 0, swqq = 0;
-    for (int i = 0; i < n; i++) {
-      const double qi = round_clamp(x[i] * iscale, qmin, qmax);
-      swqx += w[i] * qi * x[i];
-      swqq += w[i] * qi * qi;
-    }
+    double swqx, swqq;
+    symmetric_sums(x, w, n, iscale, float(qmin), float(qmax), &swqx, &swqq);
     *score = swqq > 0 ? swqx * swqx / swqq : 0.0;
     *scale = swqq > 0 ? swqx / swqq : 0.0;
   };
@@ -103,29 +133,29 @@ float fit_affine(const float* x, const float* w, int n, int qmax, bool offset_at
     *b_out = std::isfinite(lo) ? lo : 0.0f;
     return 0.0f;
   }
-  double sxx = 0;
-  for (int i = 0; i < n; i++) sxx += w[i] * double(x[i]) * x[i];
+  double sxx = 0, sw = 0, swx = 0;  // the sums that do not depend on q
+  for (int i = 0; i < n; i++) sxx += w[i] * double(x[i]) * x[i], sw += w[i], swx += w[i] * double(x[i]);
 
   // Least squares for (s, b) given the q at inverse scale iscale from lo;
   // returns the error and the fit.
   auto evaluate = [&](float iscale, float origin, double* s, double* b) {
-    Sums t;
-    for (int i = 0; i < n; i++) t.add(x[i], w[i], round_clamp((x[i] - origin) * iscale, 0, qmax));
-    const double det = t.sw * t.swqq - t.swq * t.swq;
+    double swq, swqq, swqx;
+    affine_sums(x, w, n, iscale, origin, float(qmax), &swq, &swqq, &swqx);
+    const double det = sw * swqq - swq * swq;
     if (det > 0) {
-      *s = (t.sw * t.swqx - t.swq * t.swx) / det;
-      *b = (t.swqq * t.swx - t.swq * t.swqx) / det;
+      *s = (sw * swqx - swq * swx) / det;
+      *b = (swqq * swx - swq * swqx) / det;
     } else {
-      *s = 0, *b = t.sw > 0 ? t.swx / t.sw : 0;
+      *s = 0, *b = sw > 0 ? swx / sw : 0;
     }
     if ((offset_at_most_zero && *b > 0) || *s < 0) {
       // Off the allowed region: the best on its edge.
       *b = offset_at_most_zero ? 0.0 : *b;
       if (*s < 0) *s = 0;
-      if (offset_at_most_zero) *s = t.swqq > 0 ? std::fmax(0.0, t.swqx / t.swqq) : 0.0;
+      if (offset_at_most_zero) *s = swqq > 0 ? std::fmax(0.0, swqx / swqq) : 0.0;
     }
     // E = sum w (s q + b - x)^2 expanded in the sums.
-    return sxx + *s * *s * t.swqq + *b * *b * t.sw + 2 * *s * *b * t.swq - 2 * *s * t.swqx - 2 * *b * t.swx;
+    return sxx + *s * *s * swqq + *b * *b * sw + 2 * *s * *b * swq - 2 * *s * swqx - 2 * *b * swx;
   };
   double best_err = INFINITY, best_s = 0, best_b = lo;
   for (int k = -kSteps; k <= kSteps; k++) {
@@ -150,12 +180,15 @@ float fit_affine(const float* x, const float* w, int n, int qmax, bool offset_at
 
 template <typename Q>
 static double error_of(const float* x, const float* w, int n, float s, float b, const Q* q) {
-  double e = 0;
-  for (int i = 0; i < n; i++) {
-    const double d = double(s) * q[i] + b - x[i];
-    e += w[i] * d * d;
+  LaneSums<1> t;
+  for (int i0 = 0; i0 < n; i0 += kLanes) {
+    const int m = std::min(kLanes, n - i0);
+    for (int l = 0; l < m; l++) {
+      const float d = s * float(q[i0 + l]) + b - x[i0 + l];
+      t.v[0][l] += w[i0 + l] * d * d;
+    }
   }
-  return e;
+  return t.total(0);
 }
 
 double fit_error(const float* x, const float* w, int n, float s, float b, const std::int8_t* q) {

@@ -28,8 +28,16 @@ namespace llama2 {
 // w[i] = sigma2 + x[i]^2, sigma2 the mean square of x[0..n).
 void importance_weights(const float* x, std::size_t n, float* w);
 
-// Round v to the nearest integer in [lo, hi]; NaN goes to lo.
-int round_clamp(float v, int lo, int hi);
+// v clamped to [lo, hi] (NaN goes to lo) and rounded to the nearest
+// integer, ties to even (as nearbyint in the default rounding mode): adding
+// and subtracting 1.5 * 2^23 leaves no fraction bits for |v| < 2^22. Inline
+// and branch-free so the fitting loops vectorize.
+inline float round_clamp_f(float v, float lo, float hi) {
+  v = v > lo ? v : lo;
+  v = v < hi ? v : hi;
+  return (v + 12582912.0f) - 12582912.0f;
+}
+inline int round_clamp(float v, int lo, int hi) { return int(round_clamp_f(v, float(lo), float(hi))); }
 
 // Symmetric fit x ~ s * q, q integers in [qmin, qmax] (qmin < 0 < qmax; the
 // range may be lopsided, as Q4_0's [-8, 7], so both signs of s are tried).

@@ -34,14 +34,17 @@ double log_softmax_at(std::span<const float> logits, int token) {
   return double(logits[std::size_t(token)]) - max - std::log(sum);
 }
 
-PerplexityResult perplexity(Transformer& transformer, std::span<const int> tokens, int bos_id,
-                            std::uint64_t text_bytes, int ctx, int batch, const ProgressFn& progress) {
+namespace {
+
+// The window length perplexity() and perplexity_second_halves() use, after
+// checking their arguments and the text's ids.
+int checked_context(const Transformer& transformer, std::span<const int> tokens, int ctx, int batch, int at_least) {
   const int model_ctx = transformer.config().seq_len;
   const int vocab = transformer.config().vocab_size;
   const int context = ctx > 0 ? std::min(ctx, model_ctx) : model_ctx;
-  if (ctx < 0 || context < 2) {
-    throw Error("perplexity: context = " + std::to_string(ctx > 0 ? context : ctx) +
-                ", expected at least 2 (BOS and one scored token)");
+  if (ctx < 0 || context < at_least) {
+    throw Error("perplexity: context = " + std::to_string(ctx > 0 ? context : ctx) + ", expected at least " +
+                std::to_string(at_least) + (at_least == 2 ? " (BOS and one scored token)" : ""));
   }
   if (batch < 1) throw Error("perplexity: batch = " + std::to_string(batch) + ", expected at least 1");
   if (tokens.empty()) throw Error("perplexity: the text has no tokens to score");
@@ -53,7 +56,31 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
                   " is outside [0, " + std::to_string(vocab) + ")");
     }
   }
+  return context;
+}
 
+// Runs `input` from position 0, `batch` positions per forward call, and calls
+// score(j, logits of position j) for every position j in [first, input.size()).
+template <typename Score>
+void run_window(Transformer& transformer, const std::vector<int>& input, int batch, std::size_t first, Score score) {
+  const std::size_t vocab = std::size_t(transformer.config().vocab_size);
+  for (std::size_t j0 = 0; j0 < input.size(); j0 += std::size_t(batch)) {
+    const std::size_t n = std::min(std::size_t(batch), input.size() - j0);
+    // (n, vocab_size): row r is the distribution after input[j0 + r]
+    const std::span<const float> logits =
+        batch == 1 ? transformer.forward(input[j0], int(j0))
+                   : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0));
+    for (std::size_t r = 0; r < n; r++) {
+      if (j0 + r >= first) score(j0 + r, logits.subspan(r * vocab, vocab));
+    }
+  }
+}
+
+}  // namespace
+
+PerplexityResult perplexity(Transformer& transformer, std::span<const int> tokens, int bos_id,
+                            std::uint64_t text_bytes, int ctx, int batch, const ProgressFn& progress) {
+  const int context = checked_context(transformer, tokens, ctx, batch, 2);
   PerplexityResult result;
   result.text_bytes = text_bytes;
   const std::size_t chunk = std::size_t(context) - 1;  // scored tokens per window
@@ -64,19 +91,40 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
     // the last token of a window predicts nothing we score.
     input.assign(1, bos_id);
     input.insert(input.end(), tokens.begin() + std::ptrdiff_t(begin), tokens.begin() + std::ptrdiff_t(end - 1));
-    for (std::size_t j0 = 0; j0 < input.size(); j0 += std::size_t(batch)) {
-      const std::size_t n = std::min(std::size_t(batch), input.size() - j0);
-      // (n, vocab_size): row r is the distribution of tokens[begin + j0 + r]
-      const std::span<const float> logits =
-          batch == 1 ? transformer.forward(input[j0], int(j0))
-                     : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0));
-      for (std::size_t r = 0; r < n; r++) {
-        const std::span<const float> row = logits.subspan(r * std::size_t(vocab), std::size_t(vocab));
-        result.nll_sum -= log_softmax_at(row, tokens[begin + j0 + r]);
+    run_window(transformer, input, batch, 0, [&](std::size_t j, std::span<const float> row) {
+      result.nll_sum -= log_softmax_at(row, tokens[begin + j]);
+      result.tokens_scored++;
+      if (progress && ((j + 1) % std::size_t(batch) == 0 || j + 1 == input.size())) {  // after each forward call
+        progress(result.tokens_scored, tokens.size());
       }
-      result.tokens_scored += n;
-      if (progress) progress(result.tokens_scored, tokens.size());
-    }
+    });
+  }
+  return result;
+}
+
+PerplexityResult perplexity_second_halves(Transformer& transformer, std::span<const int> tokens, int bos_id, int ctx,
+                                          int batch, const ProgressFn& progress) {
+  const int context = checked_context(transformer, tokens, ctx, batch, 3);
+  const std::size_t n = std::size_t(context), first = n / 2;
+  std::vector<int> text(1, bos_id);  // (1 + tokens) what llama.cpp tokenizes: BOS, then the text
+  text.insert(text.end(), tokens.begin(), tokens.end());
+  const std::size_t n_chunks = text.size() / n;
+  if (n_chunks == 0) {
+    throw Error("perplexity: the text has " + std::to_string(text.size()) + " tokens with BOS, less than one chunk of " +
+                std::to_string(n) + " (give a longer text or a smaller --ctx)");
+  }
+  PerplexityResult result;
+  const std::uint64_t total = n_chunks * (n - 1 - first);
+  std::vector<int> input;  // (n - 1) the chunk with BOS first, but its last token
+  for (std::size_t c = 0; c < n_chunks; c++) {
+    const auto chunk = text.begin() + std::ptrdiff_t(c * n);
+    input.assign(chunk, chunk + std::ptrdiff_t(n - 1));
+    input[0] = bos_id;
+    run_window(transformer, input, batch, first, [&](std::size_t j, std::span<const float> row) {
+      result.nll_sum -= log_softmax_at(row, chunk[std::ptrdiff_t(j + 1)]);
+      result.tokens_scored++;
+    });
+    if (progress) progress(result.tokens_scored, total);
   }
   return result;
 }

@@ -119,6 +119,46 @@ TEST(Perplexity, WindowsMatchReference) {
   EXPECT_NE(full.nll_sum, r.nll_sum);
 }
 
+// llama.cpp's scoring, written out from its description in llama-perplexity
+// (BOS + text in chunks of exactly ctx, each chunk's first token replaced by
+// BOS, positions ctx/2 .. ctx-2 scored), against the reference forward pass.
+TEST(Perplexity, SecondHalvesMatchLlamaCppScoringOnTheReference) {
+  const SyntheticWeights w = test::make_weights(test::small_config(), 19);
+  Transformer t(write_model(w, "ppl_halves"), 1);
+  const int ctx = 10, bos = 1;
+  const std::vector<int> tokens = some_tokens(33, w.config.vocab_size, 8);  // 34 with BOS: 3 chunks, 4 dropped
+  std::vector<int> text = {bos};
+  text.insert(text.end(), tokens.begin(), tokens.end());
+  double expected = 0;
+  for (std::size_t c = 0; c + ctx <= text.size(); c += ctx) {
+    std::vector<int> seq(text.begin() + std::ptrdiff_t(c), text.begin() + std::ptrdiff_t(c + ctx));
+    seq[0] = bos;
+    const auto ref = test::reference_logits(w, seq);
+    for (std::size_t j = ctx / 2; j + 1 < seq.size(); j++) {
+      const auto& l = ref[j];
+      const double max = *std::max_element(l.begin(), l.end());
+      double sum = 0;
+      for (double x : l) sum += std::exp(x - max);
+      expected -= l[std::size_t(seq[j + 1])] - max - std::log(sum);
+    }
+  }
+  for (int batch : {1, 3, 64}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    std::vector<std::uint64_t> seen;
+    const PerplexityResult r = perplexity_second_halves(t, tokens, bos, ctx, batch,
+                                                        [&](std::uint64_t done, std::uint64_t total) {
+                                                          EXPECT_EQ(total, 12u);
+                                                          seen.push_back(done);
+                                                        });
+    EXPECT_EQ(r.tokens_scored, 12u);  // 3 chunks x (10 - 1 - 5)
+    EXPECT_NEAR(r.nll_sum, expected, 1e-4 * std::abs(expected));
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{4, 8, 12}));
+  }
+  expect_error([&] { perplexity_second_halves(t, std::vector<int>{5, 6, 7}, bos, ctx); },
+               "the text has 4 tokens with BOS, less than one chunk of 10");
+  expect_error([&] { perplexity_second_halves(t, tokens, bos, 2); }, "context = 2, expected at least 3");
+}
+
 TEST(Perplexity, SameFiguresWithAnyThreadCount) {
   const SyntheticWeights w = test::make_weights(test::small_config(), 14);
   const std::string path = write_model(w, "ppl_threads");
