@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -231,6 +232,63 @@ TEST_F(Quantize, AFailedWriteLeavesNoFileAndKeepsAnEarlierOne) {
   std::getline(in, kept);
   EXPECT_EQ(kept, "an earlier file");
   EXPECT_FALSE(std::filesystem::exists(file("old.gguf.partial")));
+}
+
+// bench/quant_error (the program behind README's quality table): a file
+// against itself has no error, Q8_0 has some, Q4_0 (4 bits fewer) about 16x
+// as much; and its heavy-tailed weight set has the shape and the tails it
+// promises.
+TEST_F(Quantize, QuantErrorMeasuresWhatQuantizingLost) {
+  const test::SyntheticWeights w = test::make_weights(quant_config(), 27);
+  test::write_llama2c_v0(file("m.bin"), w);
+  test::write_tokenizer_bin(file("tok.bin"), w.config.vocab_size);
+  for (const char* type : {"F32", "Q8_0", "Q4_0"}) {
+    const ToolRun r = quantize(dir(), file("m.bin") + " " + file(std::string(type) + ".gguf") + " " + type + " -z " +
+                                          file("tok.bin"));
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  const std::string out = file("errors.txt");
+  const std::string cmd = (test::build_dir() / "quant_error").string() + " " + file("F32.gguf") + " " +
+                          file("F32.gguf") + " " + file("Q8_0.gguf") + " " + file("Q4_0.gguf") + " > " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(out);
+  std::string header, name;
+  std::getline(in, header);
+  double rms[3], rel[3];
+  std::size_t bytes[3];
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(in >> name >> bytes[i] >> rms[i] >> rel[i]) << i;
+  EXPECT_EQ(rms[0], 0.0);
+  EXPECT_GT(rms[1], 0.0);
+  EXPECT_GT(rms[2], 8 * rms[1]);
+  EXPECT_LT(rms[2], 32 * rms[1]);
+  EXPECT_LT(rel[2], 0.2);
+  EXPECT_EQ(bytes[1], std::filesystem::file_size(file("Q8_0.gguf")));
+
+  const std::string heavy = (test::build_dir() / "quant_error").string() + " --heavy-tailed " + file("heavy.bin");
+  ASSERT_EQ(std::system(heavy.c_str()), 0);
+  const Model m = Model::load(file("heavy.bin"));
+  EXPECT_EQ(m.config().dim, 256);
+  EXPECT_EQ(m.config().hidden_dim, 768);
+  EXPECT_EQ(m.config().vocab_size, 32000);
+  EXPECT_NE(m.weights().wcls.data, m.weights().token_embedding.data);
+  // Outlier columns: the 4 columns of largest mean square hold values about
+  // 20x the rest. Student-t(3) elsewhere: about 1.4% of values beyond 3
+  // standard deviations (a normal has 0.27%).
+  const Tensor& wq = m.weights().layers[0].wq;
+  const float* v = static_cast<const float*>(wq.data);
+  std::vector<double> col_ms(wq.cols, 0.0);
+  for (std::size_t i = 0; i < wq.n_elements(); i++) col_ms[i % wq.cols] += double(v[i]) * v[i] / double(wq.rows);
+  std::vector<double> sorted = col_ms;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_GT(sorted[wq.cols - 4], 100 * sorted[wq.cols / 2]);  // 20x in value, 400x in mean square
+  std::size_t beyond = 0, n = 0;
+  for (std::size_t i = 0; i < wq.n_elements(); i++) {
+    if (col_ms[i % wq.cols] >= sorted[wq.cols - 4]) continue;
+    n++;
+    beyond += std::fabs(v[i]) > 3 * 0.02f;
+  }
+  EXPECT_GT(double(beyond) / double(n), 0.008);
+  EXPECT_LT(double(beyond) / double(n), 0.03);
 }
 
 TEST_F(Quantize, Errors) {
