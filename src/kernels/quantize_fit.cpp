@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <span>
 
 namespace llama2 {
 
@@ -101,9 +102,14 @@ float fit_symmetric(const float* x, const float* w, int n, int qmin, int qmax, s
   };
   double best_score = -1, best_scale = 0;
   // The extreme value maps to either end of the range (for a lopsided range
-  // like [-8, 7] the negative end gives one more level).
-  for (const int end : {qmin, qmax}) {
-    for (int k = -kSteps; k <= kSteps; k++) {
+  // like [-8, 7] the negative end gives one more level; a symmetric one like
+  // Q8_0's [-127, 127] gives the same fits at both ends, so one is enough).
+  // With 255 levels a scale 20% off the max-abs one never wins: 8-bit
+  // ranges search the nearest few.
+  const int steps = qmax >= 64 ? 3 : kSteps;
+  const int ends[2] = {qmin, qmax};
+  for (const int end : std::span(ends).subspan(qmin == -qmax ? 1 : 0)) {
+    for (int k = -steps; k <= steps; k++) {
       double score, scale;
       evaluate(float(end) * (1.0f + kStep * float(k)) / vmax, &score, &scale);
       if (score > best_score) best_score = score, best_scale = scale;
