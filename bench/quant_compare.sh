@@ -46,7 +46,7 @@ for type in "${types[@]}"; do
   read -r b_ours e_ours b_theirs e_theirs <<<"$(echo $errors)"
   awk -v t="$type" -v eo="$e_ours" -v et="$e_theirs" -v bo="$b_ours" -v bt="$b_theirs" \
       -v so="$s_ours" -v st="$s_theirs" -v mo="$m_ours" -v mt="$m_theirs" \
-      'BEGIN { printf "| %s | %.4e | %.4e | %.3f | %d | %d | %.4f | %s | %s | %s | %s |\n",
+      'BEGIN { printf "| %s | %.4e | %.4e | %.3f | %.0f | %.0f | %.4f | %s | %s | %s | %s |\n",
                t, eo, et, eo / et, bo, bt, bo / bt, so, st, mo, mt }'
   rm -f "$ours" "$theirs"
 done
