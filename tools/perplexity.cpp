@@ -126,14 +126,13 @@ int perplexity_main(int argc, char** argv) {
   const int ctx = transformer.config().seq_len;
 
   if (opt.json) {
-    char bpb[32] = "null";
-    if (!opt.second_halves) std::snprintf(bpb, sizeof bpb, "%.17g", r.bits_per_byte());
-    const std::string bits_per_byte = bpb;
+    char bits_per_byte[32] = "null";  // not defined when half the text is not scored
+    if (!opt.second_halves) std::snprintf(bits_per_byte, sizeof bits_per_byte, "%.17g", r.bits_per_byte());
     std::printf(
         "{\"tokens\":%llu,\"bytes\":%llu,\"ctx\":%d,\"mean_nll\":%.17g,\"perplexity\":%.17g,\"bits_per_token\":%.17g,"
         "\"bits_per_byte\":%s,\"seconds\":%.3f}\n",
         static_cast<unsigned long long>(r.tokens_scored), static_cast<unsigned long long>(text.size()), ctx,
-        r.mean_nll(), r.perplexity(), r.bits_per_token(), bits_per_byte.c_str(), secs);
+        r.mean_nll(), r.perplexity(), r.bits_per_token(), bits_per_byte, secs);
   } else {
     if (opt.second_halves) {
       std::printf("tokens scored   %llu (the second halves of chunks of %d tokens, as llama-perplexity)\n",

@@ -139,21 +139,16 @@ void GgufWriter::write(const std::string& path) const {
     }
     // Pad the end too, as llama.cpp does, so the file is a whole number of alignments.
     write_bytes(zeros.data(), std::size_t(align_up(pos, alignment_) - pos));
-  } catch (...) {
+    if (std::fflush(f.get()) != 0 || std::fclose(f.release()) != 0) {
+      throw Error(path + ": write failed: " + std::strerror(errno));
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+      throw Error(path + ": cannot rename " + partial + " to it: " + std::strerror(errno));
+    }
+  } catch (...) {  // every failure: no PATH.partial left behind
     f.reset();
     std::remove(partial.c_str());
     throw;
-  }
-  const bool flushed = std::fflush(f.get()) == 0;
-  const int flush_errno = errno;
-  if (std::fclose(f.release()) != 0 || !flushed) {
-    std::remove(partial.c_str());
-    throw Error(path + ": write failed: " + std::strerror(flushed ? errno : flush_errno));
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(partial.c_str());
-    throw Error(path + ": cannot rename " + partial + " to it: " + std::strerror(e));
   }
 }
 

@@ -59,21 +59,21 @@ int checked_context(const Transformer& transformer, std::span<const int> tokens,
   return context;
 }
 
-// Runs `input` from position 0, `batch` positions per forward call, and calls
-// score(j, logits of position j) for every position j in [first, input.size()).
-template <typename Score>
-void run_window(Transformer& transformer, const std::vector<int>& input, int batch, std::size_t first, Score score) {
-  const std::size_t vocab = std::size_t(transformer.config().vocab_size);
+// Runs `input` from position 0, `batch` positions per forward call, and
+// after each call hands on_call(j0, n, logits) the logits of positions j0 ..
+// j0 + n - 1 as (n, vocab_size) rows.
+template <typename OnCall>
+void run_window(Transformer& transformer, const std::vector<int>& input, int batch, OnCall on_call) {
   for (std::size_t j0 = 0; j0 < input.size(); j0 += std::size_t(batch)) {
     const std::size_t n = std::min(std::size_t(batch), input.size() - j0);
-    // (n, vocab_size): row r is the distribution after input[j0 + r]
-    const std::span<const float> logits =
-        batch == 1 ? transformer.forward(input[j0], int(j0))
-                   : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0));
-    for (std::size_t r = 0; r < n; r++) {
-      if (j0 + r >= first) score(j0 + r, logits.subspan(r * vocab, vocab));
-    }
+    on_call(j0, n, batch == 1 ? transformer.forward(input[j0], int(j0))
+                           : transformer.forward_batch_all(std::span<const int>(input).subspan(j0, n), int(j0)));
   }
+}
+
+// Row r of (rows, vocab_size) logits.
+std::span<const float> row_of(std::span<const float> logits, std::size_t r, std::size_t vocab) {
+  return logits.subspan(r * vocab, vocab);
 }
 
 }  // namespace
@@ -81,6 +81,7 @@ void run_window(Transformer& transformer, const std::vector<int>& input, int bat
 PerplexityResult perplexity(Transformer& transformer, std::span<const int> tokens, int bos_id,
                             std::uint64_t text_bytes, int ctx, int batch, const ProgressFn& progress) {
   const int context = checked_context(transformer, tokens, ctx, batch, 2);
+  const std::size_t vocab = std::size_t(transformer.config().vocab_size);
   PerplexityResult result;
   result.text_bytes = text_bytes;
   const std::size_t chunk = std::size_t(context) - 1;  // scored tokens per window
@@ -91,12 +92,12 @@ PerplexityResult perplexity(Transformer& transformer, std::span<const int> token
     // the last token of a window predicts nothing we score.
     input.assign(1, bos_id);
     input.insert(input.end(), tokens.begin() + std::ptrdiff_t(begin), tokens.begin() + std::ptrdiff_t(end - 1));
-    run_window(transformer, input, batch, 0, [&](std::size_t j, std::span<const float> row) {
-      result.nll_sum -= log_softmax_at(row, tokens[begin + j]);
-      result.tokens_scored++;
-      if (progress && ((j + 1) % std::size_t(batch) == 0 || j + 1 == input.size())) {  // after each forward call
-        progress(result.tokens_scored, tokens.size());
+    run_window(transformer, input, batch, [&](std::size_t j0, std::size_t n, std::span<const float> logits) {
+      for (std::size_t r = 0; r < n; r++) {
+        result.nll_sum -= log_softmax_at(row_of(logits, r, vocab), tokens[begin + j0 + r]);
       }
+      result.tokens_scored += n;
+      if (progress) progress(result.tokens_scored, tokens.size());
     });
   }
   return result;
@@ -106,12 +107,14 @@ PerplexityResult perplexity_second_halves(Transformer& transformer, std::span<co
                                           int batch, const ProgressFn& progress) {
   const int context = checked_context(transformer, tokens, ctx, batch, 3);
   const std::size_t n = std::size_t(context), first = n / 2;
+  const std::size_t vocab = std::size_t(transformer.config().vocab_size);
   std::vector<int> text(1, bos_id);  // (1 + tokens) what llama.cpp tokenizes: BOS, then the text
   text.insert(text.end(), tokens.begin(), tokens.end());
   const std::size_t n_chunks = text.size() / n;
   if (n_chunks == 0) {
-    throw Error("perplexity: the text has " + std::to_string(text.size()) + " tokens with BOS, less than one chunk of " +
-                std::to_string(n) + " (give a longer text or a smaller --ctx)");
+    throw Error("perplexity: the text has " + std::to_string(text.size()) +
+                " tokens with BOS, less than one chunk of " + std::to_string(n) +
+                " (give a longer text or a smaller --ctx)");
   }
   PerplexityResult result;
   const std::uint64_t total = n_chunks * (n - 1 - first);
@@ -120,9 +123,11 @@ PerplexityResult perplexity_second_halves(Transformer& transformer, std::span<co
     const auto chunk = text.begin() + std::ptrdiff_t(c * n);
     input.assign(chunk, chunk + std::ptrdiff_t(n - 1));
     input[0] = bos_id;
-    run_window(transformer, input, batch, first, [&](std::size_t j, std::span<const float> row) {
-      result.nll_sum -= log_softmax_at(row, chunk[std::ptrdiff_t(j + 1)]);
-      result.tokens_scored++;
+    run_window(transformer, input, batch, [&](std::size_t j0, std::size_t rows, std::span<const float> logits) {
+      for (std::size_t j = std::max(j0, first); j < j0 + rows; j++) {
+        result.nll_sum -= log_softmax_at(row_of(logits, j - j0, vocab), chunk[std::ptrdiff_t(j + 1)]);
+        result.tokens_scored++;
+      }
     });
     if (progress) progress(result.tokens_scored, total);
   }
