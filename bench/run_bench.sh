@@ -11,14 +11,20 @@
 #                and its tokenizer.bin
 #   LLAMA_BENCH  llama.cpp's llama-bench (CPU, Release, GGML_NATIVE=ON)
 #   MODEL_DIR    holds s15M.v0.bin s15M.v2.bin s15M.f32.gguf s110M.v0.bin s110M.f32.gguf,
-#                and for the 7B rows 7B.q4_0.gguf 7B.q8_0.gguf (skipped when absent)
+#                and for the 7B rows 7B.q4_0.gguf 7B.q8_0.gguf 7B.q4_k_m.gguf
+#                7B.q5_k_m.gguf 7B.q6_k.gguf (each skipped when absent)
 #   THREADS      default 2;  REPS  default 5
 #   STREAM_BW    optional stream_bw binary (../shared/bench/stream_bw.c) for the bandwidth bound
+#
+# LLAMA_BENCH_AVX2=PATH adds the second pass: ours capped at AVX2
+# (LLAMA2_ISA=avx2) against that llama-bench, built for AVX2 only (flags in
+# bench/RESULTS.md), on s110M and the 7B files (tg16, pp128, pp512).
 #
 # The bound of a model is measured with stream_bw's read kernel on an array of
 # the model's own size: a model that fits in the last-level cache (s15M in a
 # large L3) is bounded by the cache's bandwidth, not DRAM's.
-# Set BENCH_7B=0 to skip the 7B rows (they take several minutes).
+# Set BENCH_7B=0 to skip the 7B rows (they take several minutes each), or
+# BENCH_7B_TYPES to a list (default "q4_0 q8_0 q4_k_m q5_k_m q6_k").
 #
 # This script builds nothing: the anchors are built outside the project.
 # The machine is shared and its speed drifts by tens of percent over minutes,
@@ -27,7 +33,7 @@
 # REPS runs, and the ratio compares medians taken over the same minutes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,19p' "$0" >&2
+  sed -n '2,24p' "$0" >&2
   exit 2
 fi
 bench=$1 l2c=$2 llama_bench=$3 models=$4 threads=${5:-2} reps=${6:-5} stream_bw=${7:-}
@@ -37,9 +43,10 @@ trap 'rm -f "$log"' EXIT
 median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 # One run of each engine, printing tokens/s (and logging the raw output).
+isa=""  # LLAMA2_ISA for our runs: empty (best the CPU has) or avx2 in the second pass
 ours() {  # MODEL ARGS...: bench's median of one repetition (after its warm-up), from --json
   local model=$1; shift
-  "$bench" "$models/$model" -t "$threads" -r 1 --json "$@" | tee -a "$log" |
+  LLAMA2_ISA=$isa "$bench" "$models/$model" -t "$threads" -r 1 --json "$@" | tee -a "$log" |
     grep -o '"tps_median": [0-9.]*' | head -1 | awk '{print $2}'
 }
 llama2c() {  # PROGRAM MODEL: "achieved tok/s" of run_omp / runq_omp generating 256 tokens
@@ -89,16 +96,38 @@ echo "threads $threads, reps $reps, $(date -u +%F), $(grep -m1 'model name' /pro
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$bw" ] && echo "memory read bandwidth (stream_bw, $threads threads): $bw GB/s"
 echo
-echo "| model | test | ours | llama2.c | llama.cpp | ours / best anchor | bandwidth bound |"
-echo "|---|---|---|---|---|---|---|"
-
+header() {
+  echo "| model | test | ours | llama2.c | llama.cpp | ours / best anchor | bandwidth bound | ours / bound |"
+  echo "|---|---|---|---|---|---|---|---|"
+}
 row() {  # NAME TEST OURS L2C LCPP MODEL_FILE (prompt processing is bound by arithmetic: no bandwidth bound)
-  local best b="-"
+  local best b="-" pct="-"
   best=$(max "${4:-0}" "${5:-0}")
-  [ "${2#pp}" = "$2" ] && b=$(bound "$6")
-  echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b |"
+  if [ "${2#pp}" = "$2" ]; then
+    b=$(bound "$6")
+    [ "$b" != "-" ] && pct=$(awk -v o="$3" -v b="$b" 'BEGIN {printf "%.0f%%", 100 * o / b}')
+  fi
+  echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b | $pct |"
+}
+seven_b() {  # LLAMA_BENCH TESTS...: the 7B rows, ours against that llama-bench
+  local lb=$1 t q f; shift
+  [ "${BENCH_7B:-1}" != 0 ] || return 0
+  for q in ${BENCH_7B_TYPES:-q4_0 q8_0 q4_k_m q5_k_m q6_k}; do
+    f=7B.$q.gguf
+    [ -f "$models/$f" ] || continue
+    for t in "$@"; do
+      case $t in
+        tg16) rounds "ours $f -p 0 -n 16" "" "llama_bench=$lb llamacpp $f -p 0 -n 16" ;;
+        pp*) rounds "ours $f -p ${t#pp} -n 0" "" "llama_bench=$lb llamacpp $f -p ${t#pp} -n 0" ;;
+      esac
+      row "7B ${q^^} GGUF" "$t" "$o" "" "$b" "$f"
+    done
+  done
 }
 
+echo "## Native: ours (best ISA of this CPU) against llama.cpp's native build"
+echo
+header
 rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
 row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
 rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
@@ -107,15 +136,20 @@ rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp 
 row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
 rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
 row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
-if [ "${BENCH_7B:-1}" != 0 ]; then
-  for q in q4_0 q8_0; do
-    f=7B.$q.gguf
-    [ -f "$models/$f" ] || continue
-    rounds "ours $f -p 0 -n 16" "" "llamacpp $f -p 0 -n 16"
-    row "7B ${q^^} GGUF" tg16 "$o" "" "$b" "$f"
-    rounds "ours $f -p 512 -n 0" "" "llamacpp $f -p 512 -n 0"
-    row "7B ${q^^} GGUF" pp512 "$o" "" "$b" "$f"
-  done
+seven_b "$llama_bench" tg16 pp512
+
+if [ -n "${LLAMA_BENCH_AVX2:-}" ]; then
+  echo
+  echo "## AVX2: ours with LLAMA2_ISA=avx2 against llama.cpp built for AVX2 only"
+  echo
+  header
+  isa=avx2
+  rounds "ours s110M.v0.bin -p 0 -n 256" "" "llama_bench=$LLAMA_BENCH_AVX2 llamacpp s110M.f32.gguf -p 0 -n 128"
+  row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "" "$b" s110M.v0.bin
+  rounds "ours s110M.v0.bin -p 512 -n 0" "" "llama_bench=$LLAMA_BENCH_AVX2 llamacpp s110M.f32.gguf -p 512 -n 0"
+  row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
+  seven_b "$LLAMA_BENCH_AVX2" tg16 pp128 pp512
+  isa=""
 fi
 echo
 echo "raw output:"
