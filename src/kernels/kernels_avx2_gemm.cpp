@@ -2,7 +2,7 @@
 // every block type against the prompt's activations rounded to 8 bits,
 // tiles of 2 rows by 3 tokens: Q8_0 / Q4_0 their own way, the K types and
 // Q4_1 / Q5_0 / Q5_1 in int8_units.hpp's form (and the int8 matvecs of
-// Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, as that GEMM's one-token tiles).
+// Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, as that GEMM's one-token tiles).
 #include "kernels/kernels_avx2.hpp"
 
 #include "kernels/fp16.hpp"
@@ -300,6 +300,9 @@ K256 void matvec_q2_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 }
 K256 void matvec_q3_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   matvec_units<units::Q3_K>(out, w, xq, r0, r1);
+}
+K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  matvec_units<units::Q5_K>(out, w, xq, r0, r1);
 }
 
 }  // namespace llama2::avx2

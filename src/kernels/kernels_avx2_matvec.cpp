@@ -1,10 +1,7 @@
 // AVX2 matrix-vector kernels (kernels_avx2.hpp): weight rows (F32, F16,
 // BF16, llama2.c's Q8_GROUP, the GGUF blocks) against fp32 activations, and
-// the GGUF Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K rows against int8 activations
-// (the other block types: kernels_avx2_gemm.cpp).
+// the GGUF Q8_0 / Q4_0 / Q4_K / Q6_K rows against int8 activations.
 #include "kernels/kernels_avx2.hpp"
-
-#include <type_traits>
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
@@ -145,7 +142,7 @@ K256 void matvec_bf16(float* out, const WeightRows& w, const float* x, std::size
   half_rows<true>(out, w, x, r0, r1);
 }
 
-// --- GGUF Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K with int8 activations ---------------------------------
+// --- GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations ---------------------------------
 
 namespace {
 
@@ -214,28 +211,24 @@ K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, cons
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
-// j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
-template <typename Block, int R>
-K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
-  const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
-  const Block* rows[R];
+// Sub-block j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+template <int R>
+K256_INLINE void q4_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const BlockQ4_K* rows[R];
   __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ4_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
     x_scales8(x, &xd, &xs);
-    __m256 s[R];   // lane j: d * sc_j * xd_j
-    __m256i hb[R];  // Q5_K: bit j of byte l is the fifth bit of sub-block j's value l
+    __m256 s[R];  // lane j: d * sc_j * xd_j
     for (int i = 0; i < R; i++) {
-      const Block& blk = rows[i][b];
+      const BlockQ4_K& blk = rows[i][b];
       __m256 sc, mn;
       q4_k_scales8(blk.scales, &sc, &mn);
       s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
       acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
-      if constexpr (kFifth) hb[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
     }
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
     for (int c = 0; c < 4; c++) {
@@ -243,14 +236,7 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
       const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
       for (int i = 0; i < R; i++) {
         const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
-        __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
-        if constexpr (kFifth) {
-          // Bits 2c and 2c + 1 of each byte moved to bit 4 (the 16-bit shifts
-          // bring bits of the neighbouring byte only into bits the mask drops).
-          const __m256i h = _mm256_srli_epi16(hb[i], 2 * c);
-          q0 = _mm256_or_si256(q0, _mm256_and_si256(_mm256_slli_epi16(h, 4), fifth));
-          q1 = _mm256_or_si256(q1, _mm256_and_si256(_mm256_slli_epi16(h, 3), fifth));
-        }
+        const __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
         const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
         const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
         acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
@@ -259,13 +245,6 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
     }
   }
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
-}
-
-template <typename Block>
-K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
-  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
 // x block 8b + k meets the quants q6_k_quants(h = k / 4)[k % 4]; lanes 0-3
@@ -319,11 +298,9 @@ K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 }
 
 K256 void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  k4_matvec<BlockQ4_K>(out, w, xq, r0, r1);
-}
-
-K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  k4_matvec<BlockQ5_K>(out, w, xq, r0, r1);
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) q4_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r < r1; r++) q4_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
 K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
