@@ -33,7 +33,7 @@
 # REPS runs, and the ratio compares medians taken over the same minutes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,24p' "$0" >&2
+  sed -n '2,27p' "$0" >&2
   exit 2
 fi
 bench=$1 l2c=$2 llama_bench=$3 models=$4 threads=${5:-2} reps=${6:-5} stream_bw=${7:-}
@@ -43,7 +43,9 @@ trap 'rm -f "$log"' EXIT
 median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 # One run of each engine, printing tokens/s (and logging the raw output).
-isa=""  # LLAMA2_ISA for our runs: empty (best the CPU has) or avx2 in the second pass
+# The pass being run: LLAMA2_ISA for our runs (empty: the best the CPU has)
+# and the llama-bench they are compared with.
+isa="" lcpp=$llama_bench
 ours() {  # MODEL ARGS...: bench's median of one repetition (after its warm-up), from --json
   local model=$1; shift
   LLAMA2_ISA=$isa "$bench" "$models/$model" -t "$threads" -r 1 --json "$@" | tee -a "$log" |
@@ -55,7 +57,7 @@ llama2c() {  # PROGRAM MODEL: "achieved tok/s" of run_omp / runq_omp generating 
 }
 llamacpp() {  # MODEL -p N -n N: llama-bench's avg_ts of one repetition (after its warm-up), CSV output
   local model=$1; shift
-  "$llama_bench" -m "$models/$model" -t "$threads" -r 1 "$@" -o csv 2>/dev/null | tee -a "$log" |
+  "$lcpp" -m "$models/$model" -t "$threads" -r 1 "$@" -o csv 2>/dev/null | tee -a "$log" |
     awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i ~ /avg_ts/) c = i; next} {gsub(/"/, "", $c); print $c}' | tail -1
 }
 # rounds OURS_CMD [L2C_CMD] [LCPP_CMD]: REPS rounds, one run of each given
@@ -109,16 +111,16 @@ row() {  # NAME TEST OURS L2C LCPP MODEL_FILE (prompt processing is bound by ari
   fi
   echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b | $pct |"
 }
-seven_b() {  # LLAMA_BENCH TESTS...: the 7B rows, ours against that llama-bench
-  local lb=$1 t q f; shift
+seven_b() {  # TESTS...: the 7B rows of this pass
+  local t q f
   [ "${BENCH_7B:-1}" != 0 ] || return 0
   for q in ${BENCH_7B_TYPES:-q4_0 q8_0 q4_k_m q5_k_m q6_k}; do
     f=7B.$q.gguf
     [ -f "$models/$f" ] || continue
     for t in "$@"; do
       case $t in
-        tg16) rounds "ours $f -p 0 -n 16" "" "llama_bench=$lb llamacpp $f -p 0 -n 16" ;;
-        pp*) rounds "ours $f -p ${t#pp} -n 0" "" "llama_bench=$lb llamacpp $f -p ${t#pp} -n 0" ;;
+        tg16) rounds "ours $f -p 0 -n 16" "" "llamacpp $f -p 0 -n 16" ;;
+        pp*) rounds "ours $f -p ${t#pp} -n 0" "" "llamacpp $f -p ${t#pp} -n 0" ;;
       esac
       row "7B ${q^^} GGUF" "$t" "$o" "" "$b" "$f"
     done
@@ -136,20 +138,19 @@ rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp 
 row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
 rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
 row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
-seven_b "$llama_bench" tg16 pp512
+seven_b tg16 pp512
 
 if [ -n "${LLAMA_BENCH_AVX2:-}" ]; then
   echo
   echo "## AVX2: ours with LLAMA2_ISA=avx2 against llama.cpp built for AVX2 only"
   echo
   header
-  isa=avx2
-  rounds "ours s110M.v0.bin -p 0 -n 256" "" "llama_bench=$LLAMA_BENCH_AVX2 llamacpp s110M.f32.gguf -p 0 -n 128"
+  isa=avx2 lcpp=$LLAMA_BENCH_AVX2
+  rounds "ours s110M.v0.bin -p 0 -n 256" "" "llamacpp s110M.f32.gguf -p 0 -n 128"
   row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "" "$b" s110M.v0.bin
-  rounds "ours s110M.v0.bin -p 512 -n 0" "" "llama_bench=$LLAMA_BENCH_AVX2 llamacpp s110M.f32.gguf -p 512 -n 0"
+  rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
   row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
-  seven_b "$LLAMA_BENCH_AVX2" tg16 pp128 pp512
-  isa=""
+  seven_b tg16 pp128 pp512
 fi
 echo
 echo "raw output:"
