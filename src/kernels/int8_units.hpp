@@ -9,7 +9,7 @@
 //
 //   w_l = a_h * (q_l - kOffset) - m_h,     h = l / 16 (the piece's halves)
 //
-// with q_l an unsigned integer of at most 6 bits, kOffset a constant of the type, and a_h, m_h floats that
+// with q_l an unsigned integer of at most 6 bits (at most kMaxQ), kOffset a constant of the type, and a_h, m_h floats that
 // are exact products of the block's fp16 scales and its small integer
 // sub-block scales (so w_l is dequantize_blocks' value up to one rounding of
 // the min). Against activations xd * xq a piece's dot is then exact
@@ -57,7 +57,7 @@ INT8_UNITS_INLINE void k4_scale_min(const std::uint8_t* q, int j, int* sc, int* 
 // Q4_1: w = d * q + m (m = -m_h).
 struct Q4_1 {
   using Block = BlockQ4_1;
-  static constexpr int kPieces = 1, kOffset = 0;
+  static constexpr int kPieces = 1, kOffset = 0, kMaxQ = 15;
   static constexpr bool kHalves = false, kMin = true;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block& b) { return b.m; }
@@ -80,7 +80,7 @@ INT8_UNITS_INLINE void q5_quants(const std::uint8_t* qs, const std::uint8_t* qh,
 // Q5_0: w = d * (q - 16).
 struct Q5_0 {
   using Block = BlockQ5_0;
-  static constexpr int kPieces = 1, kOffset = 16;
+  static constexpr int kPieces = 1, kOffset = 16, kMaxQ = 31;
   static constexpr bool kHalves = false, kMin = false;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block&) { return 0; }
@@ -91,7 +91,7 @@ struct Q5_0 {
 // Q5_1: w = d * q + m.
 struct Q5_1 {
   using Block = BlockQ5_1;
-  static constexpr int kPieces = 1, kOffset = 0;
+  static constexpr int kPieces = 1, kOffset = 0, kMaxQ = 31;
   static constexpr bool kHalves = false, kMin = true;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block& b) { return b.m; }
@@ -106,7 +106,7 @@ struct Q5_1 {
 // Q2_K: piece k = 4h + s is bits 2s of qs[32h + l]; halves are sub-blocks 2k, 2k + 1.
 struct Q2_K {
   using Block = BlockQ2_K;
-  static constexpr int kPieces = 8, kOffset = 0;
+  static constexpr int kPieces = 8, kOffset = 0, kMaxQ = 3;
   static constexpr bool kHalves = true, kMin = true;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block& b) { return b.dmin; }
@@ -125,7 +125,7 @@ struct Q2_K {
 // hmask[l] (q - 4 * !hbit = (low | hbit << 2) - 4); scales sc - 32, 6-bit.
 struct Q3_K {
   using Block = BlockQ3_K;
-  static constexpr int kPieces = 8, kOffset = 4;
+  static constexpr int kPieces = 8, kOffset = 4, kMaxQ = 7;
   static constexpr bool kHalves = true, kMin = false;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block&) { return 0; }
@@ -147,7 +147,7 @@ struct Q3_K {
 // Q4_K: piece k is the low (even k) or high (odd k) nibbles of qs[32 (k / 2) + l].
 struct Q4_K {
   using Block = BlockQ4_K;
-  static constexpr int kPieces = 8, kOffset = 0;
+  static constexpr int kPieces = 8, kOffset = 0, kMaxQ = 15;
   static constexpr bool kHalves = false, kMin = true;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block& b) { return b.dmin; }
@@ -166,7 +166,7 @@ struct Q4_K {
 // Q5_K: as Q4_K, with bit k of qh[l] as the fifth bit.
 struct Q5_K {
   using Block = BlockQ5_K;
-  static constexpr int kPieces = 8, kOffset = 0;
+  static constexpr int kPieces = 8, kOffset = 0, kMaxQ = 31;
   static constexpr bool kHalves = false, kMin = true;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block& b) { return b.dmin; }
@@ -188,7 +188,7 @@ struct Q5_K {
 // r >= 2) and bits 2r, 2r + 1 of qh[32h + l]; halves are sub-blocks 2k, 2k + 1.
 struct Q6_K {
   using Block = BlockQ6_K;
-  static constexpr int kPieces = 8, kOffset = 32;
+  static constexpr int kPieces = 8, kOffset = 32, kMaxQ = 63;
   static constexpr bool kHalves = true, kMin = false;
   static INT8_UNITS_INLINE std::uint16_t d(const Block& b) { return b.d; }
   static INT8_UNITS_INLINE std::uint16_t dmin(const Block&) { return 0; }

@@ -174,7 +174,7 @@ const Kernels* kernels_avx2_table();
 const Kernels* kernels_avx512_table();
 const Kernels* kernels_neon_table();
 
-// Where the AVX-512 matvec kernels' prefetches of the next rows go: into L2
+// Where the matvec kernels' prefetches of the next rows go: into L2
 // (prefetcht1) when the weights stream from DRAM, since L2's queue keeps
 // more misses in flight than L1's fill buffers (measured here: +10-20% on
 // 7B and stories110M); into L1 (prefetcht0) when the model stays in the last
@@ -186,6 +186,18 @@ namespace detail {
 extern bool weights_from_dram;  // read and written with __atomic builtins: no template in SIMD code
 }  // namespace detail
 inline bool weights_from_dram() { return __atomic_load_n(&detail::weights_from_dram, __ATOMIC_RELAXED); }
+// Prefetches the cache lines of [p, p + bytes). The matvec kernels read R
+// rows at once: R short strided streams, which the hardware prefetcher does
+// not run far enough ahead of when they come from DRAM. So each step also
+// fetches the same bytes of the next R rows, a whole pass ahead.
+__attribute__((always_inline)) inline void prefetch_lines(const void* p, std::size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  if (weights_from_dram()) {
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 2);  // prefetcht1
+  } else {
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);  // prefetcht0
+  }
+}
 // Whether `bytes` of weights stay in this machine's last-level cache
 // between tokens: at most half the L3 (sysconf), 16 MiB when unknown.
 bool weights_fit_in_cache(std::size_t bytes);

@@ -1,9 +1,11 @@
 // The AVX2 int8 GEMM of a batched prompt (kernels_avx2.hpp): GGUF rows of
-// every block type against the prompt's activations rounded to 8 bits,
-// tiles of 2 rows by 3 tokens: Q8_0 / Q4_0 their own way, the K types and
-// Q4_1 / Q5_0 / Q5_1 in int8_units.hpp's form (and the int8 matvecs of
-// Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, as that GEMM's one-token tiles).
+// every block type against the prompt's activations rounded to 8 bits, on
+// panels of weights transposed so that 8 rows fill the lanes of a register
+// (Q8_0 / Q4_0 their own way, the other types in int8_units.hpp's form);
+// and the int8 matvecs of Q4_1, Q5_0, Q5_1, Q2_K and Q3_K in that form.
 #include "kernels/kernels_avx2.hpp"
+
+#include <cstring>
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
@@ -16,90 +18,176 @@ namespace {
 
 using x86::hsum, x86::load_q8, x86::unpack_q4;
 
-// A tile of R weight rows by T tokens: each weight block is loaded (and
-// unpacked) once and used for T tokens. Per (row, token) the block dot of
-// matvec_q8_0 / matvec_q4_0 in its own accumulator, so the tile shape does not
-// change a result. Q4_0's -8 is folded into the integer sum (lane 0 of each
-// block), which stays exact.
-template <bool kQ4, int R, int T>
-K256_INLINE void int8_tile(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
-                           const BlockQ8x32* xq, std::size_t n_blocks) {
-  __m256 acc[R][T];
-  for (int r = 0; r < R; r++) {
-    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+// --- Q8_0 and Q4_0 ---------------------------------------------------------------------------
+
+// Weights are transposed into panels so that lane i of a register holds 4
+// bytes of row i: one vpmaddubsw multiplies 4 bytes of 8 rows by the same 4
+// bytes of one token (broadcast), and a tile of 8 rows by T tokens keeps T
+// sums in registers, lanes being rows: no horizontal sums, and one
+// conversion and one FMA per block for 8 rows (the row-major kernel spent
+// four instructions per row and block on them, as many as on the dot).
+// Q4_0 keeps its raw nibbles (w + 8) and starts each block's sum at
+// -8 * sum(x); its 8 steps add up in 16 bits exactly (|pair| <= 2 * 15 * 128,
+// 8 steps <= 30720) before one vpmaddwd. Q8_0 multiplies |w| by x with w's
+// sign, as the matvec does. Every block's int32 is the exact integer dot of
+// matvec_q8_0 / matvec_q4_0, and a row's blocks are summed in order in its
+// own lane, so no split of rows or tokens changes a result.
+
+constexpr std::size_t kPanelGroups = 4;   // 32 rows: 4 groups of 8 lanes
+constexpr std::size_t kPanelPieces = 64;  // 2048 cols (8 K blocks): 72 KB (Q8_0 / Q4_0) or 96 KB of panel in L2;
+                                          // a token tile's activations stay in L1
+constexpr int kTileTokens = 4;
+
+struct alignas(32) PanelBlock {  // one 32-value block of 8 rows
+  std::uint8_t q[8][32];         // [4-byte step][lane * 4 + byte]: Q4_0 nibbles, Q8_0 signed quants
+  float d[8];                    // [lane] weight scales
+};
+
+// v[s] = dword s of z[0..7] (each 8 dwords): an 8 x 8 transpose of 32-bit elements.
+K256_INLINE void transpose8x8_epi32(const __m256i z[8], __m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_epi32(z[2 * i], z[2 * i + 1]);      // dwords 0, 1 | 4, 5 of rows 2i, 2i + 1
+    t[2 * i + 1] = _mm256_unpackhi_epi32(z[2 * i], z[2 * i + 1]);  // dwords 2, 3 | 6, 7
   }
-  for (std::size_t b = 0; b < n_blocks; b++) {
-    __m256i wq[R];  // unsigned weights: Q4_0 nibbles, or |w| for Q8_0
-    __m256i ws[R];  // Q8_0: the weights, whose signs go onto x
-    float dw[R];
-    for (int r = 0; r < R; r++) {
-      if (kQ4) {
-        const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes)[b];
-        wq[r] = unpack_q4(blk.qs);
-        dw[r] = fp16_to_fp32(blk.d);
-      } else {
-        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(w + r * row_bytes)[b];
-        ws[r] = load_q8(blk.qs);
-        wq[r] = _mm256_sign_epi8(ws[r], ws[r]);
-        dw[r] = fp16_to_fp32(blk.d);
+  for (int h = 0; h < 2; h++) {  // rows 4h .. 4h + 3
+    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);      // dword 0 | 4
+    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);      // dword 1 | 5
+    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);  // dword 2 | 6
+    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);  // dword 3 | 7
+  }
+  for (int s = 0; s < 4; s++) {
+    v[s] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x20);
+    v[s + 4] = _mm256_permute2x128_si256(u[s], u[4 + s], 0x31);
+  }
+}
+
+// Transposes blocks [b0, b0 + nb) of n_rows <= 8 rows into panel (rows past
+// n_rows are zero, so their lanes sum to 0 and are never stored).
+template <bool kQ4>
+K256_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                            std::size_t b0, std::size_t nb) {
+  static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
+  const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    __m256i z[8];  // (8 rows) the block's 32 values
+    for (std::size_t l = 0; l < 8; l++) {
+      const std::uint8_t* blk = l < n_rows ? w + l * row_bytes + (b0 + bb) * block_bytes : kZeroBlock;
+      std::uint16_t d16;
+      std::memcpy(&d16, blk, 2);
+      panel[bb].d[l] = fp16_to_fp32(d16);
+      z[l] = kQ4 ? unpack_q4(blk + 2) : load_q8(reinterpret_cast<const std::int8_t*>(blk + 2));
+    }
+    __m256i v[8];
+    transpose8x8_epi32(z, v);
+    for (int s = 0; s < 8; s++) _mm256_store_si256(reinterpret_cast<__m256i*>(panel[bb].q[s]), v[s]);
+  }
+}
+
+// out (T tokens at ldo, the 8 rows of `lanes`) += panel (nb blocks) . xq (T tokens, x_stride blocks apart);
+// = when first.
+template <bool kQ4, int T>
+K256_INLINE void q_0_tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb, const BlockQ8x32* xq,
+                          std::size_t x_stride, __m256i lanes, bool first) {
+  __m256 acc[T];  // lane i: row i of token t
+  for (int t = 0; t < T; t++) acc[t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + t * ldo, lanes);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const PanelBlock& p = panel[bb];
+    __m256i isum[T];  // Q4_0: 16-bit pair sums until the last step
+    for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+    for (int s = 0; s < 8; s++) {
+      const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.q[s]));
+      const __m256i wa = kQ4 ? wv : _mm256_sign_epi8(wv, wv);
+      for (int t = 0; t < T; t++) {
+        std::int32_t x4;  // 4 quants of token t
+        std::memcpy(&x4, xq[t * x_stride + bb].qs + 4 * s, 4);
+        const __m256i xv = _mm256_set1_epi32(x4);
+        if constexpr (kQ4) {
+          isum[t] = _mm256_add_epi16(isum[t], _mm256_maddubs_epi16(wa, xv));
+        } else {
+          isum[t] = _mm256_add_epi32(isum[t], dot_u8_s8(wa, _mm256_sign_epi8(xv, wv)));
+        }
       }
     }
+    const __m256 d = _mm256_load_ps(p.d);
     for (int t = 0; t < T; t++) {
-      const BlockQ8x32& x = xq[t * n_blocks + b];
-      const __m256i xv = load_q8(x.qs);
-      const __m256i corr = _mm256_setr_epi32(8 * (x.sums[0] + x.sums[1]), 0, 0, 0, 0, 0, 0, 0);
-      for (int r = 0; r < R; r++) {
-        const __m256i isum = kQ4 ? _mm256_sub_epi32(dot_u8_s8(wq[r], xv), corr)
-                                 : dot_u8_s8(wq[r], _mm256_sign_epi8(xv, ws[r]));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * x.d), acc[r][t]);
-      }
+      const BlockQ8x32& x = xq[t * x_stride + bb];
+      __m256i dot = isum[t];
+      if constexpr (kQ4) dot = _mm256_add_epi32(_mm256_madd_epi16(dot, ones), _mm256_set1_epi32(-8 * (x.sums[0] + x.sums[1])));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(x.d)), acc[t]);
     }
   }
-  for (int t = 0; t < T; t++) {
-    for (int r = 0; r < R; r++) out[t * ldo + r] = hsum(acc[r][t]);
+  for (int t = 0; t < T; t++) _mm256_maskstore_ps(out + t * ldo, lanes, acc[t]);
+}
+
+// The panel loop both GEMMs share. Kind gives Piece (one 32-value piece of 8
+// rows), pack(panel, w, row_bytes, n_rows <= 8, first piece, pieces) and
+// tile<T>(out, ldo, panel, pieces, xq, x_stride, lanes, first). Per panel
+// of 32 rows and kPanelPieces pieces: pack its groups of 8 rows, then run
+// tiles of kTileTokens tokens (then the rest) over every group, so a tile's
+// activations stay in L1 across the groups.
+template <typename Kind, int T>
+K256_INLINE void panel_tile(float* out, std::size_t ldo, const typename Kind::Piece (*panel)[kPanelPieces],
+                            std::size_t n_rows, std::size_t np, const BlockQ8x32* xq, std::size_t x_stride, bool first) {
+  for (std::size_t g = 0; 8 * g < n_rows; g++) {
+    const std::size_t nr = n_rows - 8 * g < 8 ? n_rows - 8 * g : 8;
+    Kind::template tile<T>(out + 8 * g, ldo, panel[g], np, xq, x_stride, tail_mask(nr), first);
+  }
+}
+
+template <typename Kind>
+K256_INLINE void matmat_panels(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                               std::size_t n_tokens) {
+  const std::size_t n_pieces = w.cols / 32;
+  typename Kind::Piece panel[kPanelGroups][kPanelPieces];  // (groups, pieces) transposed pieces of 8 rows
+  for (std::size_t i0 = 0; i0 < n_rows; i0 += 8 * kPanelGroups) {
+    const std::size_t nr = n_rows - i0 < 8 * kPanelGroups ? n_rows - i0 : 8 * kPanelGroups;
+    for (std::size_t j0 = 0; j0 < n_pieces; j0 += kPanelPieces) {
+      const std::size_t np = n_pieces - j0 < kPanelPieces ? n_pieces - j0 : kPanelPieces;
+      for (std::size_t g = 0; 8 * g < nr; g++) {
+        Kind::pack(panel[g], w.row(i0 + 8 * g), w.row_bytes, nr - 8 * g < 8 ? nr - 8 * g : 8, j0, np);
+      }
+      float* o = out + i0;
+      const BlockQ8x32* x = xq + j0;
+      std::size_t t = 0;
+      for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
+        panel_tile<Kind, kTileTokens>(o + t * ldo, ldo, panel, nr, np, x + t * n_pieces, n_pieces, j0 == 0);
+      }
+      switch (n_tokens - t) {
+        case 3: panel_tile<Kind, 3>(o + t * ldo, ldo, panel, nr, np, x + t * n_pieces, n_pieces, j0 == 0); break;
+        case 2: panel_tile<Kind, 2>(o + t * ldo, ldo, panel, nr, np, x + t * n_pieces, n_pieces, j0 == 0); break;
+        case 1: panel_tile<Kind, 1>(o + t * ldo, ldo, panel, nr, np, x + t * n_pieces, n_pieces, j0 == 0); break;
+        default: break;
+      }
+    }
   }
 }
 
 template <bool kQ4>
-K256_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
-                            std::size_t n_tokens) {
-  constexpr int kR = 2, kT = 3;
-  const std::size_t n_blocks = w.cols / 32, row_bytes = w.row_bytes;
-  const std::uint8_t* base = w.row(0);
-  for (std::size_t i = 0; i < n_rows; i += kR) {
-    const std::uint8_t* rows = base + i * row_bytes;
-    std::size_t t = 0;
-    if (i + kR <= n_rows) {
-      for (; t + kT <= n_tokens; t += kT)
-        int8_tile<kQ4, kR, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
-      for (; t < n_tokens; t++)
-        int8_tile<kQ4, kR, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
-    } else {
-      for (; t + kT <= n_tokens; t += kT)
-        int8_tile<kQ4, 1, kT>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
-      for (; t < n_tokens; t++)
-        int8_tile<kQ4, 1, 1>(out + t * ldo + i, ldo, rows, row_bytes, xq + t * n_blocks, n_blocks);
-    }
+struct Q0Panels {
+  using Piece = PanelBlock;
+  static K256_INLINE void pack(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                               std::size_t b0, std::size_t nb) {
+    pack_panel<kQ4>(panel, w, row_bytes, n_rows, b0, nb);
   }
-}
+  template <int T>
+  static K256_INLINE void tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb,
+                               const BlockQ8x32* xq, std::size_t x_stride, __m256i lanes, bool first) {
+    q_0_tile<kQ4, T>(out, ldo, panel, nb, xq, x_stride, lanes, first);
+  }
+};
 
 // --- the K types and Q4_1 / Q5_0 / Q5_1 (int8_units.hpp) ------------------------------------
 
-// Pieces go in groups of 8 (one K block, or 8 blocks of 32). A run of up
-// to kChunkGroups groups of R rows is unpacked once (quants, and scales in
-// the layout below) and then swept by tiles of kT tokens, up to
-// kChunkTokens of them, whose fp32 sums wait in a buffer between runs. Per
-// (row, token) and group, the 8 pieces' integer dots (8 lanes each) are
-// folded by hadd into two registers of half sums, lanes [piece 0-3 half 0 |
-// piece 0-3 half 1] and the same for pieces 4-7, which meet the row's
-// scales a_h and mins m_h and the token's xd in that layout: one conversion
-// and one FMA per four pieces. Pieces past the last whole group (the
-// 32-value types only) go one at a time. Every (row, token) runs the same
-// arithmetic in the same order whatever R, the tiles and the chunks, so the
-// matvec (R rows by one token) gives the GEMM's bits.
-
-constexpr std::size_t kChunkGroups = 16;  // 2 rows: 12 KB of unpacked quants and scales
-constexpr std::size_t kChunkTokens = 48;  // a multiple of the 3-token tile
+// The matvec of R rows (one token). Pieces go in groups of 8 (one K block,
+// or 8 blocks of 32). Per row and group, the 8 pieces' integer dots (8
+// lanes each) are folded by hadd into two registers of half sums, lanes
+// [piece 0-3 half 0 | piece 0-3 half 1] and the same for pieces 4-7, which
+// meet the row's scales a_h and mins m_h and the token's xd in that layout:
+// one conversion and one FMA per four pieces. Pieces past the last whole
+// group (the 32-value types only) go one at a time. A row's arithmetic is
+// the same for any R.
 
 struct alignas(32) RowGroup {  // one row's group of 8 pieces, unpacked
   __m256i q[8];                // unsigned quants of each piece
@@ -130,160 +218,220 @@ K256_INLINE void fold8(const __m256i* d, __m256i* lo, __m256i* hi) {
   *hi = _mm256_hadd_epi32(_mm256_hadd_epi32(d[4], d[5]), _mm256_hadd_epi32(d[6], d[7]));
 }
 
-// acc (R rows kChunkTokens apart, T tokens) += ng unpacked groups of R rows
-// (row r's at rg + r * kChunkGroups) . T tokens' blocks (x_stride apart).
-template <typename U, int R, int T>
-K256_INLINE void group_tile(__m256* acc_io, const RowGroup* rg, std::size_t ng, const BlockQ8x32* xq, std::size_t x_stride) {
-  __m256 acc[R][T];
-  for (int r = 0; r < R; r++) {
-    for (int t = 0; t < T; t++) acc[r][t] = acc_io[r * kChunkTokens + t];
-  }
-  for (std::size_t g = 0; g < ng; g++) {
-    for (int t = 0; t < T; t++) {
-      const BlockQ8x32* x = xq + t * x_stride + 8 * g;
-      const __m256 xd_lo = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[0].d, x[1].d, x[2].d, x[3].d);
-      const __m256 xd_hi = _mm256_setr_ps(x[4].d, x[5].d, x[6].d, x[7].d, x[4].d, x[5].d, x[6].d, x[7].d);
-      const __m256i sums_lo = _mm256_setr_epi32(x[0].sums[0], x[1].sums[0], x[2].sums[0], x[3].sums[0], x[0].sums[1],
-                                                x[1].sums[1], x[2].sums[1], x[3].sums[1]);
-      const __m256i sums_hi = _mm256_setr_epi32(x[4].sums[0], x[5].sums[0], x[6].sums[0], x[7].sums[0], x[4].sums[1],
-                                                x[5].sums[1], x[6].sums[1], x[7].sums[1]);
-      __m256i d[R][8];
-      for (int k = 0; k < 8; k++) {
-        const __m256i xv = load_q8(x[k].qs);
-        for (int r = 0; r < R; r++) d[r][k] = dot_u8_s8(rg[r * kChunkGroups + g].q[k], xv);
-      }
-      for (int r = 0; r < R; r++) {
-        const RowGroup& row = rg[r * kChunkGroups + g];
-        __m256i lo, hi;
-        fold8(d[r], &lo, &hi);
-        if (U::kOffset) {
-          lo = _mm256_sub_epi32(lo, _mm256_mullo_epi32(sums_lo, _mm256_set1_epi32(U::kOffset)));
-          hi = _mm256_sub_epi32(hi, _mm256_mullo_epi32(sums_hi, _mm256_set1_epi32(U::kOffset)));
-        }
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_mul_ps(_mm256_load_ps(row.a), xd_lo), acc[r][t]);
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_mul_ps(_mm256_load_ps(row.a + 8), xd_hi), acc[r][t]);
-        if (U::kMin) {
-          acc[r][t] = _mm256_fnmadd_ps(_mm256_load_ps(row.m), _mm256_mul_ps(_mm256_cvtepi32_ps(sums_lo), xd_lo), acc[r][t]);
-          acc[r][t] = _mm256_fnmadd_ps(_mm256_load_ps(row.m + 8), _mm256_mul_ps(_mm256_cvtepi32_ps(sums_hi), xd_hi), acc[r][t]);
-        }
-      }
-    }
-  }
-  for (int r = 0; r < R; r++) {
-    for (int t = 0; t < T; t++) acc_io[r * kChunkTokens + t] = acc[r][t];
-  }
-}
-
-// out (n_tokens <= kChunkTokens tokens at ldo, R rows) = R rows at w . the tokens' blocks (x_stride apart).
+// out (R rows) = R rows at w (row_bytes apart) . the token's n_blocks blocks.
 template <typename U, int R>
-K256_INLINE void unit_rows(float* out, std::size_t ldo, const std::uint8_t* w, std::size_t row_bytes,
-                           const BlockQ8x32* xq, std::size_t x_stride, std::size_t n_tokens, std::size_t n_blocks) {
+K256_INLINE void unit_rows(float* out, const std::uint8_t* w, std::size_t row_bytes, const BlockQ8x32* xq,
+                           std::size_t n_blocks) {
   using Block = typename U::Block;
-  constexpr std::size_t kT = 3;
-  __m256 acc[R * kChunkTokens];         // (R, kChunkTokens) fp32 sums
-  float tail_mins[R * kChunkTokens];    // (R, kChunkTokens) mins of the pieces past the groups
-  RowGroup rg[R * kChunkGroups];        // (R, kChunkGroups) unpacked groups
-  for (std::size_t i = 0; i < R * kChunkTokens; i++) acc[i] = _mm256_setzero_ps(), tail_mins[i] = 0.0f;
+  __m256 acc[R];     // (R) fp32 sums
+  float tail[R];     // (R) mins of the pieces past the groups
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(), tail[r] = 0.0f;
   const std::size_t n_groups = n_blocks / 8;
-  for (std::size_t g0 = 0; g0 < n_groups; g0 += kChunkGroups) {
-    const std::size_t ng = n_groups - g0 < kChunkGroups ? n_groups - g0 : kChunkGroups;
+  for (std::size_t g = 0; g < n_groups; g++) {
+    const BlockQ8x32* x = xq + 8 * g;
+    const __m256 xd_lo = _mm256_setr_ps(x[0].d, x[1].d, x[2].d, x[3].d, x[0].d, x[1].d, x[2].d, x[3].d);
+    const __m256 xd_hi = _mm256_setr_ps(x[4].d, x[5].d, x[6].d, x[7].d, x[4].d, x[5].d, x[6].d, x[7].d);
+    const __m256i sums_lo = _mm256_setr_epi32(x[0].sums[0], x[1].sums[0], x[2].sums[0], x[3].sums[0], x[0].sums[1],
+                                              x[1].sums[1], x[2].sums[1], x[3].sums[1]);
+    const __m256i sums_hi = _mm256_setr_epi32(x[4].sums[0], x[5].sums[0], x[6].sums[0], x[7].sums[0], x[4].sums[1],
+                                              x[5].sums[1], x[6].sums[1], x[7].sums[1]);
     for (int r = 0; r < R; r++) {
-      const Block* blocks = reinterpret_cast<const Block*>(w + r * row_bytes);
-      for (std::size_t g = 0; g < ng; g++) unpack_group<U>(blocks + (g0 + g) * (8 / U::kPieces), &rg[r * kChunkGroups + g]);
+      const Block* group = reinterpret_cast<const Block*>(w + r * row_bytes) + g * (8 / U::kPieces);
+      // The same group of the next R rows, a pass ahead (kernels.hpp: prefetch_lines).
+      prefetch_lines(reinterpret_cast<const char*>(group) + R * row_bytes, (8 / U::kPieces) * sizeof(Block));
+      RowGroup row;
+      unpack_group<U>(group, &row);
+      __m256i d[8];
+      for (int k = 0; k < 8; k++) d[k] = dot_u8_s8(row.q[k], load_q8(x[k].qs));
+      __m256i lo, hi;
+      fold8(d, &lo, &hi);
+      if (U::kOffset) {
+        lo = _mm256_sub_epi32(lo, _mm256_mullo_epi32(sums_lo, _mm256_set1_epi32(U::kOffset)));
+        hi = _mm256_sub_epi32(hi, _mm256_mullo_epi32(sums_hi, _mm256_set1_epi32(U::kOffset)));
+      }
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_mul_ps(_mm256_load_ps(row.a), xd_lo), acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_mul_ps(_mm256_load_ps(row.a + 8), xd_hi), acc[r]);
+      if (U::kMin) {
+        acc[r] = _mm256_fnmadd_ps(_mm256_load_ps(row.m), _mm256_mul_ps(_mm256_cvtepi32_ps(sums_lo), xd_lo), acc[r]);
+        acc[r] = _mm256_fnmadd_ps(_mm256_load_ps(row.m + 8), _mm256_mul_ps(_mm256_cvtepi32_ps(sums_hi), xd_hi), acc[r]);
+      }
     }
-    std::size_t t = 0;
-    for (; t + kT <= n_tokens; t += kT) group_tile<U, R, kT>(acc + t, rg, ng, xq + t * x_stride + 8 * g0, x_stride);
-    for (; t < n_tokens; t++) group_tile<U, R, 1>(acc + t, rg, ng, xq + t * x_stride + 8 * g0, x_stride);
   }
   for (std::size_t b = 8 * n_groups; b < n_blocks; b++) {  // one 32-value block at a time (kPieces == 1 here)
+    const BlockQ8x32& x = xq[b];
     for (int r = 0; r < R; r++) {
       const Block& blk = reinterpret_cast<const Block*>(w + r * row_bytes)[b / U::kPieces];
       const int k = int(b % U::kPieces);
       units::PieceScales s[U::kPieces];
       U::scales(blk, _cvtsh_ss(U::d(blk)), _cvtsh_ss(U::dmin(blk)), s);
-      const __m256i qv = x86::piece(blk, k);
-      for (std::size_t t = 0; t < n_tokens; t++) {
-        const BlockQ8x32& x = xq[t * x_stride + b];
-        const __m256i start = U::kOffset ? x86::piece_start(x, U::kOffset) : _mm256_setzero_si256();
-        const __m256i isum = _mm256_add_epi32(start, dot_u8_s8(qv, load_q8(x.qs)));
-        __m256& a = acc[std::size_t(r) * kChunkTokens + t];
-        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), x86::piece_scale(s[k], x.d), a);
-        if (U::kMin) tail_mins[std::size_t(r) * kChunkTokens + t] += x86::piece_mins(s[k], x);
-      }
+      const __m256i start = U::kOffset ? x86::piece_start(x, U::kOffset) : _mm256_setzero_si256();
+      const __m256i isum = _mm256_add_epi32(start, dot_u8_s8(x86::piece(blk, k), load_q8(x.qs)));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), x86::piece_scale(s[k], x.d), acc[r]);
+      if (U::kMin) tail[r] += x86::piece_mins(s[k], x);
     }
   }
-  for (std::size_t t = 0; t < n_tokens; t++) {
-    for (int r = 0; r < R; r++) {
-      out[t * ldo + std::size_t(r)] = hsum(acc[std::size_t(r) * kChunkTokens + t]) - tail_mins[std::size_t(r) * kChunkTokens + t];
+  for (int r = 0; r < R; r++) out[r] = hsum(acc[r]) - tail[r];
+}
+
+// The GEMM of these types on panels as Q8_0 / Q4_0's: piece j (32 values)
+// of 8 rows transposed, lanes being rows, with each row's a_h and m_h in
+// the lanes too. Per piece and token, each half's 4 steps sum in 16 bits
+// (kMaxQ * 2 * 128 * 4 < 32768; Q6_K's 63 only two steps at a time) and
+// meet a_h * xd in one FMA; the mins take m_h * xd * sums[h]. A row's
+// pieces are summed in order in its own lane, so no split of rows or tokens
+// changes a result. (The fp32 order differs from the matvec's above, which
+// folds 4 pieces into one FMA per row: they agree to fp32 rounding.)
+
+struct alignas(32) PanelPiece {  // one 32-value piece of 8 rows
+  std::uint8_t q[8][32];         // [4-byte step][lane * 4 + byte] unsigned quants
+  float a[2][8];                 // [half][lane] a_h
+  float m[2][8];                 // [half][lane] m_h (0 without kMin)
+};
+
+// Transposes pieces [j0, j0 + np) (whole blocks) of n_rows <= 8 rows into
+// panel; rows past n_rows are zero in quants and scales.
+template <typename U>
+K256_INLINE void pack_units(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                            std::size_t j0, std::size_t np) {
+  using Block = typename U::Block;
+  for (std::size_t bi = 0; bi < np / U::kPieces; bi++) {
+    const std::size_t b = j0 / U::kPieces + bi;
+    PanelPiece* pp = panel + bi * U::kPieces;
+    __m256i z[U::kPieces][8];  // (pieces, rows) the 32 unsigned quants
+    for (std::size_t l = 0; l < 8; l++) {
+      units::PieceScales s[U::kPieces] = {};
+      if (l < n_rows) {
+        const Block& blk = reinterpret_cast<const Block*>(w + l * row_bytes)[b];
+        U::scales(blk, _cvtsh_ss(U::d(blk)), _cvtsh_ss(U::dmin(blk)), s);
+        for (int k = 0; k < U::kPieces; k++) z[k][l] = x86::piece(blk, k);
+      } else {
+        for (int k = 0; k < U::kPieces; k++) z[k][l] = _mm256_setzero_si256();
+      }
+      for (int k = 0; k < U::kPieces; k++) {
+        for (int h = 0; h < 2; h++) pp[k].a[h][l] = s[k].a[h], pp[k].m[h][l] = s[k].m[h];
+      }
+    }
+    for (int k = 0; k < U::kPieces; k++) {
+      __m256i v[8];
+      transpose8x8_epi32(z[k], v);
+      for (int st = 0; st < 8; st++) _mm256_store_si256(reinterpret_cast<__m256i*>(pp[k].q[st]), v[st]);
     }
   }
 }
 
-template <typename U>
-K256_INLINE void matmat_units(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
-                              std::size_t n_tokens) {
-  const std::size_t n_blocks = w.cols / 32;
-  for (std::size_t t0 = 0; t0 < n_tokens; t0 += kChunkTokens) {
-    const std::size_t nt = n_tokens - t0 < kChunkTokens ? n_tokens - t0 : kChunkTokens;
-    const BlockQ8x32* x = xq + t0 * n_blocks;
-    float* o = out + t0 * ldo;
-    std::size_t i = 0;
-    for (; i + 2 <= n_rows; i += 2) unit_rows<U, 2>(o + i, ldo, w.row(i), w.row_bytes, x, n_blocks, nt, n_blocks);
-    for (; i < n_rows; i++) unit_rows<U, 1>(o + i, ldo, w.row(i), w.row_bytes, x, n_blocks, nt, n_blocks);
+// Steps [s0, s0 + 4) of piece p (one half) times T tokens' quants: isum[t] (8 rows) = the exact half dots.
+template <typename U, int T>
+K256_INLINE void half_dots(__m256i* isum, const PanelPiece& p, const BlockQ8x32* xq, std::size_t x_stride, int s0) {
+  constexpr int kSteps16 = U::kMaxQ * 2 * 128 * 4 < 32768 ? 4 : 2;  // steps summed in 16 bits
+  static_assert(U::kMaxQ * 2 * 128 * kSteps16 < 32768);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+  for (int c = s0; c < s0 + 4; c += kSteps16) {
+    __m256i s16[T];
+    for (int t = 0; t < T; t++) s16[t] = _mm256_setzero_si256();
+    for (int st = c; st < c + kSteps16; st++) {
+      const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.q[st]));
+      for (int t = 0; t < T; t++) {
+        std::int32_t x4;  // 4 quants of token t
+        std::memcpy(&x4, xq[t * x_stride].qs + 4 * st, 4);
+        s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(x4)));
+      }
+    }
+    for (int t = 0; t < T; t++) isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s16[t], ones));
   }
 }
+
+// out (T tokens at ldo, the 8 rows of `lanes`) += panel (np pieces) . xq (T tokens, x_stride blocks apart);
+// = when first.
+template <typename U, int T>
+K256_INLINE void units_tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np, const BlockQ8x32* xq,
+                            std::size_t x_stride, __m256i lanes, bool first) {
+  __m256 acc[T];  // lane i: row i of token t
+  for (int t = 0; t < T; t++) acc[t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + t * ldo, lanes);
+  for (std::size_t j = 0; j < np; j++) {
+    const PanelPiece& p = panel[j];
+    for (int h = 0; h < 2; h++) {
+      __m256i isum[T];
+      half_dots<U, T>(isum, p, xq + j, x_stride, 4 * h);
+      const __m256 a = _mm256_load_ps(p.a[h]), m = _mm256_load_ps(p.m[h]);
+      for (int t = 0; t < T; t++) {
+        const BlockQ8x32& x = xq[t * x_stride + j];
+        __m256i dot = isum[t];
+        if (U::kOffset) dot = _mm256_add_epi32(dot, _mm256_set1_epi32(-U::kOffset * x.sums[h]));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(x.d)), acc[t]);
+        if (U::kMin) acc[t] = _mm256_fnmadd_ps(m, _mm256_set1_ps(x.d * float(x.sums[h])), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; t++) _mm256_maskstore_ps(out + t * ldo, lanes, acc[t]);
+}
+
+template <typename U>
+struct UnitPanels {
+  static_assert(kPanelPieces % U::kPieces == 0);  // panels hold whole blocks
+  using Piece = PanelPiece;
+  static K256_INLINE void pack(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                               std::size_t j0, std::size_t np) {
+    pack_units<U>(panel, w, row_bytes, n_rows, j0, np);
+  }
+  template <int T>
+  static K256_INLINE void tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np,
+                               const BlockQ8x32* xq, std::size_t x_stride, __m256i lanes, bool first) {
+    units_tile<U, T>(out, ldo, panel, np, xq, x_stride, lanes, first);
+  }
+};
 
 template <typename U>
 K256_INLINE void matvec_units(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t n_blocks = w.cols / 32;
   std::size_t r = r0;
-  for (; r + 2 <= r1; r += 2) unit_rows<U, 2>(out + r, 0, w.row(r), w.row_bytes, xq, 0, 1, n_blocks);
-  for (; r < r1; r++) unit_rows<U, 1>(out + r, 0, w.row(r), w.row_bytes, xq, 0, 1, n_blocks);
+  for (; r + 2 <= r1; r += 2) unit_rows<U, 2>(out + r, w.row(r), w.row_bytes, xq, n_blocks);
+  for (; r < r1; r++) unit_rows<U, 1>(out + r, w.row(r), w.row_bytes, xq, n_blocks);
 }
 
 }  // namespace
 
 K256 void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_q_0<false>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<Q0Panels<false>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matmat_q4_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_q_0<true>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<Q0Panels<true>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matmat_q4_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q4_1>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q4_1>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q5_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q5_0>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q5_0>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q5_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q5_1>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q5_1>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q2_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q2_K>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q2_K>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q3_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q3_K>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q3_K>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q4_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q4_K>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q4_K>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q5_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q5_K>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q5_K>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 K256 void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
-  matmat_units<units::Q6_K>(out, ldo, w, n_rows, xq, n_tokens);
+  matmat_panels<UnitPanels<units::Q6_K>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matvec_q4_1(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
@@ -300,9 +448,6 @@ K256 void matvec_q2_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 }
 K256 void matvec_q3_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   matvec_units<units::Q3_K>(out, w, xq, r0, r1);
-}
-K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  matvec_units<units::Q5_K>(out, w, xq, r0, r1);
 }
 
 }  // namespace llama2::avx2

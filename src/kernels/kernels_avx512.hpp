@@ -59,19 +59,6 @@ K512_INLINE __m512 load_tail(const float* p, std::size_t n) {
   return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
 }
 
-// Prefetches the cache lines of [p, p + bytes). The matvec kernels read R
-// rows at once: R short strided streams, which the hardware prefetcher does
-// not run far enough ahead of when they come from DRAM. So each step also
-// fetches the same bytes of the next R rows, a whole pass ahead.
-__attribute__((always_inline)) inline void prefetch_lines(const void* p, std::size_t bytes) {
-  // To L2 from DRAM, to L1 from the last-level cache (kernels.hpp: weights_from_dram).
-  if (weights_from_dram()) {
-    for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T1);
-  } else {
-    for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(static_cast<const char*>(p) + off, _MM_HINT_T0);
-  }
-}
-
 }  // namespace llama2::avx512
 
 #endif
