@@ -18,6 +18,7 @@
 // 4 MiB) stays in L2 for the quantized types.
 // Exit status: 0 ok, 2 bad usage.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -15,8 +15,8 @@
 
 namespace llama2::avx2 {
 
-using x86::floats8, x86::halves8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_0_offset, x86::q4_k_scales8, x86::q6_k_quants,
-    x86::row_blocks, x86::unpack_q4, x86::x_scales8;
+using x86::floats8, x86::halves8, x86::hsum, x86::hsum4, x86::load_q8, x86::q4_k_scales8, x86::q6_k_quants, x86::row_blocks,
+    x86::x_scales8;
 
 // --- fp32 ------------------------------------------------------------------------------
 
@@ -173,49 +173,49 @@ K256_INLINE __m256 block_scales8(const void* blocks, int stride, const BlockQ8x3
   return _mm256_mul_ps(halves8(blocks, stride), floats8(&x->d, sizeof(BlockQ8x32)));
 }
 
-// One Q8_0 / Q4_0 block against activation block xv (offset: the -8 of
-// Q4_0's weights, -8 * sum(xq) in lane 0), scaled by s into acc.
-template <bool kQ4>
-K256_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk, __m256i xv, __m256i offset, __m256 s) {
-  __m256i isum;
-  if constexpr (kQ4) {
-    isum = dpbusd(offset, unpack_q4(blk.qs), xv);
-  } else {
-    // |w| times x with w's sign: unsigned by signed, as the instruction wants.
-    const __m256i wq = load_q8(blk.qs);
-    isum = dpbusd(_mm256_setzero_si256(), _mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
-  }
+// One Q8_0 block against activation block xv, scaled by s into acc.
+K256_INLINE __m256 q8_0_block(__m256 acc, const BlockQ8_0& blk, __m256i xv, __m256 s) {
+  // |w| times x with w's sign: unsigned by signed, as the instruction wants.
+  const __m256i wq = load_q8(blk.qs);
+  const __m256i isum = dot_u8_s8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xv, wq));
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc);
 }
 
-// Q8_0 (and Q4_0 on its own rows; matvec_q4_0 takes q4_0_pairs below):
-// blocks in groups of 8 (scales from block_scales8), then one by one; block
-// b's arithmetic is the same either way.
-template <bool kQ4, int R>
-K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
-  using Block = typename Q0Block<kQ4>::type;
-  const Block* rows[R];
+// Q8_0: blocks in groups of 8 (scales from block_scales8), then one by one;
+// block b's arithmetic is the same either way. (Q4_0 has q4_0_pairs below.)
+template <int R>
+K256_INLINE void q8_0_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+  const BlockQ8_0* rows[R];
   __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ8_0>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
   std::size_t b = 0;
   for (; b + 8 <= nb; b += 8) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(Block));
+    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(BlockQ8_0));
     __m256 s[R];  // lane j: d_j * xd_j
-    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(Block)), xq + b);
+    for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(BlockQ8_0)), xq + b);
     for (int j = 0; j < 8; j++) {
-      const __m256i xv = load_q8(xq[b + j].qs), offset = q_0_offset<kQ4>(xq[b + j]), pick = _mm256_set1_epi32(j);
-      for (int i = 0; i < R; i++) {
-        acc[i] = q_0_block<kQ4>(acc[i], rows[i][b + j], xv, offset, _mm256_permutevar8x32_ps(s[i], pick));
-      }
+      const __m256i xv = load_q8(xq[b + j].qs), pick = _mm256_set1_epi32(j);
+      for (int i = 0; i < R; i++) acc[i] = q8_0_block(acc[i], rows[i][b + j], xv, _mm256_permutevar8x32_ps(s[i], pick));
     }
   }
   for (; b < nb; b++) {
-    const __m256i xv = load_q8(xq[b].qs), offset = q_0_offset<kQ4>(xq[b]);
-    for (int i = 0; i < R; i++) {
-      acc[i] = q_0_block<kQ4>(acc[i], rows[i][b], xv, offset, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
-    }
+    const __m256i xv = load_q8(xq[b].qs);
+    for (int i = 0; i < R; i++) acc[i] = q8_0_block(acc[i], rows[i][b], xv, _mm256_set1_ps(_cvtsh_ss(rows[i][b].d) * xq[b].d));
   }
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
+}
+
+// Activation block x as q4_0_pair_sums takes it: its halves (16 values each)
+// in both 128-bit lanes, and the -8 of Q4_0's weights, -8 * sum(xq), in
+// lanes 0 and 4.
+struct PairX {
+  __m256i lo, hi, offset;
+};
+K256_INLINE PairX pair_x(const BlockQ8x32& x) {
+  const int o = -8 * (x.sums[0] + x.sums[1]);
+  return {_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs))),
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16))),
+          _mm256_setr_epi32(o, 0, 0, 0, o, 0, 0, 0)};
 }
 
 // Q4_0 two rows to a register: row A's block in the low 128 bits, row B's in
@@ -224,26 +224,16 @@ K256_INLINE void q_0_rows(float* out, const void* w, std::size_t row_bytes, cons
 // its half of the activation block, broadcast to both lanes. The integer
 // sums land in lanes 0-3 (A) and 4-7 (B) and are converted and scaled for
 // both rows at once, each half by its row's d * xd. A row on its own is its
-// own partner (B = A) and keeps the low half: the same arithmetic. Per two
-// row-blocks this is 1.13x fewer cycles than two q_0_block calls on AMD Zen
-// 5 (bench/kernel_speed, bench/RESULTS.md).
-K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, __m256i xlo, __m256i xhi, __m256i offset) {
+// own partner (B = A) and keeps the low half: the same arithmetic. 1.13x
+// the speed of the one-row kernel it replaced on AMD Zen 5
+// (bench/kernel_speed, bench/RESULTS.md).
+K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba.qs))),
                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(bq.qs)), 1);
   const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-  const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-  return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(m, _mm256_set1_epi16(1)), offset));
-}
-
-// Half h of activation block x (16 values) in both 128-bit lanes.
-K256_INLINE __m256i x_half(const BlockQ8x32& x, int h) {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16 * h)));
-}
-
-K256_INLINE float hsum4(__m128 v) {
-  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-  return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+  const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x.lo), _mm256_maddubs_epi16(hi, x.hi));
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(m, _mm256_set1_epi16(1)), x.offset));
 }
 
 template <int P>  // pairs of rows
@@ -271,24 +261,21 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
       s47[p] = _mm256_permute2f128_ps(sa, sb, 0x31);
     }
     for (int j = 0; j < 8; j++) {
-      const BlockQ8x32& x = xq[b + j];
-      const int o = -8 * (x.sums[0] + x.sums[1]);
-      const __m256i offset = _mm256_setr_epi32(o, 0, 0, 0, o, 0, 0, 0), xlo = x_half(x, 0), xhi = x_half(x, 1);
+      const PairX x = pair_x(xq[b + j]);
       const int k = j & 3;
       const __m256i pick = _mm256_setr_epi32(k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k);
       for (int p = 0; p < P; p++) {
         const __m256 s = _mm256_permutevar8x32_ps(j < 4 ? s03[p] : s47[p], pick);
-        acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b + j], bb[p][b + j], xlo, xhi, offset), s, acc[p]);
+        acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b + j], bb[p][b + j], x), s, acc[p]);
       }
     }
   }
   for (; b < nb; b++) {
-    const BlockQ8x32& x = xq[b];
-    const int o = -8 * (x.sums[0] + x.sums[1]);
-    const __m256i offset = _mm256_setr_epi32(o, 0, 0, 0, o, 0, 0, 0), xlo = x_half(x, 0), xhi = x_half(x, 1);
+    const PairX x = pair_x(xq[b]);
+    const float xd = xq[b].d;
     for (int p = 0; p < P; p++) {
-      const __m256 s = _mm256_set_m128(_mm_set1_ps(_cvtsh_ss(bb[p][b].d) * x.d), _mm_set1_ps(_cvtsh_ss(a[p][b].d) * x.d));
-      acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b], bb[p][b], xlo, xhi, offset), s, acc[p]);
+      const __m256 s = _mm256_set_m128(_mm_set1_ps(_cvtsh_ss(bb[p][b].d) * xd), _mm_set1_ps(_cvtsh_ss(a[p][b].d) * xd));
+      acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b], bb[p][b], x), s, acc[p]);
     }
   }
   for (int p = 0; p < P; p++) {
@@ -343,8 +330,7 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// R rows at a time: 4 for Q4_K; 2 for Q5_K, whose 4-row form runs out of the
-// 16 ymm registers (7B Q5_K_M generation: 2 rows 3.98 tok/s, 4 rows 3.26).
+// R rows at a time, chosen per type by measurement (matvec_q4_k, matvec_q5_k).
 template <typename Block, int R>
 K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
@@ -393,8 +379,8 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
 
 K256 void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q_0_rows<false, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
-  for (; r < r1; r++) q_0_rows<false, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r + 4 <= r1; r += 4) q8_0_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
+  for (; r < r1; r++) q8_0_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK);
 }
 
 K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
@@ -410,6 +396,8 @@ K256 void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
   k4_matvec<BlockQ4_K, 3>(out, w, xq, r0, r1);
 }
 
+// Two rows at a time: the 4-row form runs out of the 16 ymm registers (7B
+// Q5_K_M generation: 2 rows 3.98 tok/s, 4 rows 3.26; 3 rows within 3% of 2).
 K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   k4_matvec<BlockQ5_K, 2>(out, w, xq, r0, r1);
 }
