@@ -21,8 +21,11 @@
 # bench/RESULTS.md), on s110M and the 7B files (tg16, pp128, pp512).
 #
 # The bound of a model is measured with stream_bw's read kernel on an array of
-# the model's own size: a model that fits in the last-level cache (s15M in a
-# large L3) is bounded by the cache's bandwidth, not DRAM's.
+# the model's own size (1 GiB arrays for larger ones): a model that fits in
+# the last-level cache (s15M in a large L3) is bounded by the cache's
+# bandwidth, not DRAM's. It is measured in every round of a generation row,
+# in turn with the engines, and the row's bound is the median: the bus of a
+# shared VM drifts as much as the engines do.
 # Set BENCH_7B=0 to skip the 7B rows (they take several minutes each), or
 # BENCH_7B_TYPES to a list (default "q4_0 q8_0 q4_k_m q5_k_m q6_k").
 #
@@ -33,7 +36,7 @@
 # REPS runs, and the ratio compares medians taken over the same minutes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,27p' "$0" >&2
+  sed -n '2,30p' "$0" >&2
   exit 2
 fi
 bench=$1 l2c=$2 llama_bench=$3 models=$4 threads=${5:-2} reps=${6:-5} stream_bw=${7:-}
@@ -63,16 +66,21 @@ llamacpp() {  # MODEL -p N -n N: llama-bench's avg_ts of one repetition (after i
 # rounds OURS_CMD [L2C_CMD] [LCPP_CMD]: REPS rounds, one run of each given
 # command per round, in turn; sets o, a, b to the medians ("" for a command
 # not given). Each command is one string of the function and its arguments.
+# With bw_file set (a model file), each round also measures the read
+# bandwidth of that file's size (bandwidth, below) and bwm is its median:
+# the bound of a generation row is taken over the same minutes as its runs.
 rounds() {
-  local i xo="" xa="" xb=""
+  local i xo="" xa="" xb="" xw=""
   for i in $(seq "$reps"); do
     xo+="$(eval "$1") "
     [ -n "${2:-}" ] && xa+="$(eval "$2") "
     [ -n "${3:-}" ] && xb+="$(eval "$3") "
+    [ -n "${bw_file:-}" ] && [ -n "$stream_bw" ] && xw+="$(bandwidth_of "$bw_file") "
   done
   o=$(echo $xo | tr ' ' '\n' | median)
   a=""; [ -n "${2:-}" ] && a=$(echo $xa | tr ' ' '\n' | median)
   b=""; [ -n "${3:-}" ] && b=$(echo $xb | tr ' ' '\n' | median)
+  bwm=""; [ -n "$xw" ] && bwm=$(echo $xw | tr ' ' '\n' | median)
   return 0
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
@@ -81,16 +89,20 @@ max() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
 bandwidth() {  # MiB: best read GB/s of stream_bw on an array of that size
   OMP_NUM_THREADS=$threads "$stream_bw" "$1" 5 2>/dev/null | awk '$1 == "read" {print $2}'
 }
+bandwidth_of() {  # MODEL_FILE: bandwidth() at the file's size (1024 MiB arrays for anything larger)
+  local mib
+  mib=$(( ($(stat -c %s "$models/$1") + 1048575) / 1048576 ))
+  [ "$mib" -gt 1024 ] && mib=1024
+  bandwidth "$mib" | tee -a "$log"
+}
 bw=""
 [ -n "$stream_bw" ] && bw=$(bandwidth 1024)
-bound() {  # MODEL_FILE: tokens/s if every weight byte is read once per token at the bandwidth of its size
-  [ -n "$bw" ] || { echo "-"; return; }
-  local bytes mib b
+bound() {  # MODEL_FILE [GB/s]: tokens/s if every weight byte is read once per token at that bandwidth
+  [ -n "$bw" ] || { echo "-"; return; }  # (default: the bandwidth of its size, measured now)
+  local bytes b=${2:-}
   bytes=$(stat -c %s "$models/$1")
-  mib=$(( (bytes + 1048575) / 1048576 ))
-  b=$bw
-  [ "$mib" -lt 1024 ] && b=$(bandwidth "$mib")
-  echo "$1: $b GB/s at $mib MiB" >>"$log"
+  [ -n "$b" ] || b=$(bandwidth_of "$1")
+  echo "$1: $b GB/s" >>"$log"
   awk -v bw="$b" -v bytes="$bytes" 'BEGIN {printf "%.1f", bw * 1e9 / bytes}'
 }
 
@@ -106,7 +118,7 @@ row() {  # NAME TEST OURS L2C LCPP MODEL_FILE (prompt processing is bound by ari
   local best b="-" pct="-"
   best=$(max "${4:-0}" "${5:-0}")
   if [ "${2#pp}" = "$2" ]; then
-    b=$(bound "$6")
+    b=$(bound "$6" "${bwm:-}")
     [ "$b" != "-" ] && pct=$(awk -v o="$3" -v b="$b" 'BEGIN {printf "%.0f%%", 100 * o / b}')
   fi
   echo "| $1 | $2 | $3 | ${4:--} | ${5:--} | $(ratio "$3" "$best") | $b | $pct |"
@@ -119,8 +131,8 @@ seven_b() {  # TESTS...: the 7B rows of this pass
     [ -f "$models/$f" ] || continue
     for t in "$@"; do
       case $t in
-        tg16) rounds "ours $f -p 0 -n 16" "" "llamacpp $f -p 0 -n 16" ;;
-        pp*) rounds "ours $f -p ${t#pp} -n 0" "" "llamacpp $f -p ${t#pp} -n 0" ;;
+        tg16) bw_file=$f rounds "ours $f -p 0 -n 16" "" "llamacpp $f -p 0 -n 16" ;;
+        pp*) bw_file="" rounds "ours $f -p ${t#pp} -n 0" "" "llamacpp $f -p ${t#pp} -n 0" ;;
       esac
       row "7B ${q^^} GGUF" "$t" "$o" "" "$b" "$f"
     done
@@ -130,11 +142,11 @@ seven_b() {  # TESTS...: the 7B rows of this pass
 echo "## Native: ours (best ISA of this CPU) against llama.cpp's native build"
 echo
 header
-rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
+bw_file=s15M.v0.bin rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
 row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
-rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
+bw_file=s15M.v2.bin rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
 row "s15M int8 (v2)" tg "$o" "$a" "" s15M.v2.bin
-rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp s110M.f32.gguf -p 0 -n 128"
+bw_file=s110M.v0.bin rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp s110M.f32.gguf -p 0 -n 128"
 row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
 rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
 row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
@@ -146,7 +158,7 @@ if [ -n "${LLAMA_BENCH_AVX2:-}" ]; then
   echo
   header
   isa=avx2 lcpp=$LLAMA_BENCH_AVX2
-  rounds "ours s110M.v0.bin -p 0 -n 256" "" "llamacpp s110M.f32.gguf -p 0 -n 128"
+  bw_file=s110M.v0.bin rounds "ours s110M.v0.bin -p 0 -n 256" "" "llamacpp s110M.f32.gguf -p 0 -n 128"
   row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "" "$b" s110M.v0.bin
   rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
   row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin

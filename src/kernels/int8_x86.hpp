@@ -100,17 +100,28 @@ INT8_X86_INLINE void x_scales8(const BlockQ8x32* x, __m256* xd, __m256* xs) {
   *xs = _mm256_mul_ps(*xd, _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(total))));
 }
 
-// The 8 6-bit scales and mins of a Q4_K block as floats: scale_min_k4 done
-// on 32-bit words (bytes 0..3 scales 0..3, 4..7 mins 0..3, 8..11 the low
-// nibbles of 4..7 whose top bits are the top bits of bytes 0..7).
-INT8_X86_INLINE void q4_k_scales8(const std::uint8_t* q, __m256* sc, __m256* mn) {
-  std::uint32_t u[3];
-  std::memcpy(u, q, 12);
-  const std::uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
-  const std::uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 2) & 0x30303030);
-  const std::uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 2) & 0x30303030);
-  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(sc_lo), int(sc_hi), 0, 0)));
-  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(mn_lo), int(mn_hi), 0, 0)));
+// The 8 6-bit scales and mins of a Q4_K / Q5_K block as bytes 0-7 (scales)
+// and 8-15 (mins): scale_min_k4 on the 32-bit words u0 u1 u2 of its 12
+// bytes (u0: scales 0..3, u1: mins 0..3, u2: the low nibbles of 4..7, whose
+// top bits are the top bits of u0 and u1), the four results in four lanes.
+template <typename Block>
+INT8_X86_INLINE __m128i q4_k_scale_bytes(const Block& blk) {
+  static_assert(offsetof(Block, scales) + 16 <= sizeof(Block), "the 16-byte load stays in the block");
+  const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));  // u0 u1 u2, then 4 bytes of qs / qh
+  // Lanes [u0, u2, u1, u2 >> 4] and [u0, u0, u1, u1] >> 2, masked and merged:
+  // [u0 & 3f, (u2 & 0f) | (u0 >> 2 & 30), u1 & 3f, (u2 >> 4 & 0f) | (u1 >> 2 & 30)].
+  const __m128i a = _mm_srlv_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
+  const __m128i b = _mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2);
+  return _mm_or_si128(_mm_and_si128(a, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f)),
+                      _mm_and_si128(b, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+}
+
+// The same scales and mins as 8 floats each.
+template <typename Block>
+INT8_X86_INLINE void q4_k_scales8(const Block& blk, __m256* sc, __m256* mn) {
+  const __m128i bytes = q4_k_scale_bytes(blk);
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes)));
 }
 
 // The 32 unsigned 6-bit quants of x block 4h + r of a Q6_K super-block, in q[r]:

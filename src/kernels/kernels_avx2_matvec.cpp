@@ -302,7 +302,7 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
     for (int i = 0; i < R; i++) {
       const Block& blk = rows[i][b];
       __m256 sc, mn;
-      q4_k_scales8(blk.scales, &sc, &mn);
+      q4_k_scales8(blk, &sc, &mn);
       s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
       acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
     }
