@@ -3,7 +3,8 @@
 // the GGUF Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K rows against int8 activations.
 // Every R-row kernel prefetches the same bytes of the next R rows as it
 // goes (kernels.hpp: prefetch_lines): without it the AVX2 kernels waited on
-// memory (7B Q6_K generation 1.5 tok/s, with it 4.4 on an AMD Zen 5).
+// memory (7B Q6_K generation 1.5 tok/s, with it 4.4 on an AMD Zen 5). fp32
+// rows are the exception: one row at a time, no prefetch (f32_row).
 #include "kernels/kernels_avx2.hpp"
 
 #include <type_traits>
@@ -22,41 +23,30 @@ using x86::floats8, x86::halves8, x86::hsum, x86::hsum4, x86::load_q8, x86::q4_k
 
 namespace {
 
-// R rows at once (ld floats apart) share each load of x; every row keeps its
-// own two accumulators, so row r's sum is the same for any R.
-template <int R>
-K256_INLINE void f32_rows(float* out, const float* w, std::size_t ld, const float* x, std::size_t cols) {
-  __m256 acc0[R], acc1[R];
-  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+// One row at a time, front to back, with no software prefetch, as
+// kernels_avx512_matvec.cpp's f32_row (why: there).
+K256_INLINE float f32_row(const float* w, const float* x, std::size_t cols) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   std::size_t j = 0;
   for (; j + 16 <= cols; j += 16) {
-    for (int r = 0; r < R; r++) prefetch_lines(w + (R + r) * ld + j, 16 * sizeof(float));
-    const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
-    for (int r = 0; r < R; r++) {
-      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j + 8), x1, acc1[r]);
-    }
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(x + j), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j + 8), _mm256_loadu_ps(x + j + 8), acc1);
   }
   if (j + 8 <= cols) {
-    const __m256 x0 = _mm256_loadu_ps(x + j);
-    for (int r = 0; r < R; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * ld + j), x0, acc0[r]);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + j), _mm256_loadu_ps(x + j), acc0);
     j += 8;
   }
   if (j < cols) {
     const __m256i m = tail_mask(cols - j);
-    const __m256 x1 = _mm256_maskload_ps(x + j, m);
-    for (int r = 0; r < R; r++) acc1[r] = _mm256_fmadd_ps(_mm256_maskload_ps(w + r * ld + j, m), x1, acc1[r]);
+    acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(w + j, m), _mm256_maskload_ps(x + j, m), acc1);
   }
-  for (int r = 0; r < R; r++) out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r]));
+  return hsum(_mm256_add_ps(acc0, acc1));
 }
 
 }  // namespace
 
 K256 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
-  const std::size_t ld = w.row_bytes / sizeof(float);
-  std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
-  for (; r < r1; r++) f32_rows<1>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+  for (std::size_t r = r0; r < r1; r++) out[r] = f32_row(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
 }
 
 // --- llama2.c int8 (Q8_GROUP) ------------------------------------------------------------

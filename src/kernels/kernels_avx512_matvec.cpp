@@ -20,40 +20,31 @@ using x86::floats8, x86::halves8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_
 
 namespace {
 
-// R rows at once (ld floats apart) share each load of x; every row keeps its
-// own two accumulators, so row r's sum is the same for any R.
-template <int R>
-K512_INLINE void f32_rows(float* out, const float* w, std::size_t ld, const float* x, std::size_t cols) {
-  __m512 acc0[R], acc1[R];
-  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+// One row at a time, front to back, with no software prefetch: fp32 rows
+// are long runs of whole cache lines, and one sequential stream is what the
+// hardware prefetcher follows best. Measured on the 2-core EPYC VM
+// (bench/RESULTS.md, 2026-12-04): four rows at once with the next four
+// prefetched (the int8 kernels' scheme) read s15M at half this speed on one
+// thread (180 against 355 tok/s) and s110M at 0.85x.
+K512_INLINE float f32_row(const float* w, const float* x, std::size_t cols) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   std::size_t j = 0;
   for (; j + 32 <= cols; j += 32) {
-    for (int r = 0; r < R; r++) prefetch_lines(w + (R + r) * ld + j, 32 * sizeof(float));
-    const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
-    for (int r = 0; r < R; r++) {
-      acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j), x0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j + 16), x1, acc1[r]);
-    }
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 16), _mm512_loadu_ps(x + j + 16), acc1);
   }
   if (j + 16 <= cols) {
-    const __m512 x0 = _mm512_loadu_ps(x + j);
-    for (int r = 0; r < R; r++) acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * ld + j), x0, acc0[r]);
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), acc0);
     j += 16;
   }
-  if (j < cols) {
-    const __m512 x1 = load_tail(x + j, cols - j);
-    for (int r = 0; r < R; r++) acc1[r] = _mm512_fmadd_ps(load_tail(w + r * ld + j, cols - j), x1, acc1[r]);
-  }
-  for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+  if (j < cols) acc1 = _mm512_fmadd_ps(load_tail(w + j, cols - j), load_tail(x + j, cols - j), acc1);
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 }  // namespace
 
 K512 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
-  const std::size_t ld = w.row_bytes / sizeof(float);
-  std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) f32_rows<4>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
-  for (; r < r1; r++) f32_rows<1>(out + r, reinterpret_cast<const float*>(w.row(r)), ld, x, w.cols);
+  for (std::size_t r = r0; r < r1; r++) out[r] = f32_row(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
 }
 
 // --- llama2.c int8 (Q8_GROUP) ------------------------------------------------------------
