@@ -27,7 +27,8 @@
 # in turn with the engines, and the row's bound is the median: the bus of a
 # shared VM drifts as much as the engines do.
 # Set BENCH_7B=0 to skip the 7B rows (they take several minutes each), or
-# BENCH_7B_TYPES to a list (default "q4_0 q8_0 q4_k_m q5_k_m q6_k").
+# BENCH_7B_TYPES to a list (default "q4_0 q8_0 q4_k_m q5_k_m q6_k");
+# BENCH_NATIVE=0 skips the native pass (with LLAMA_BENCH_AVX2: the AVX2 one alone).
 #
 # This script builds nothing: the anchors are built outside the project.
 # The machine is shared and its speed drifts by tens of percent over minutes,
@@ -36,7 +37,7 @@
 # REPS runs, and the ratio compares medians taken over the same minutes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,30p' "$0" >&2
+  sed -n '2,31p' "$0" >&2
   exit 2
 fi
 bench=$1 l2c=$2 llama_bench=$3 models=$4 threads=${5:-2} reps=${6:-5} stream_bw=${7:-}
@@ -139,18 +140,20 @@ seven_b() {  # TESTS...: the 7B rows of this pass
   done
 }
 
-echo "## Native: ours (best ISA of this CPU) against llama.cpp's native build"
-echo
-header
-bw_file=s15M.v0.bin rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
-row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
-bw_file=s15M.v2.bin rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
-row "s15M int8 (v2)" tg "$o" "$a" "" s15M.v2.bin
-bw_file=s110M.v0.bin rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp s110M.f32.gguf -p 0 -n 128"
-row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
-rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
-row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
-seven_b tg16 pp512
+if [ "${BENCH_NATIVE:-1}" != 0 ]; then
+  echo "## Native: ours (best ISA of this CPU) against llama.cpp's native build"
+  echo
+  header
+  bw_file=s15M.v0.bin rounds "ours s15M.v0.bin -p 0 -n 256" "llama2c run_omp s15M.v0.bin" "llamacpp s15M.f32.gguf -p 0 -n 128"
+  row "s15M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s15M.v0.bin
+  bw_file=s15M.v2.bin rounds "ours s15M.v2.bin -p 0 -n 256" "llama2c runq_omp s15M.v2.bin"
+  row "s15M int8 (v2)" tg "$o" "$a" "" s15M.v2.bin
+  bw_file=s110M.v0.bin rounds "ours s110M.v0.bin -p 0 -n 256" "llama2c run_omp s110M.v0.bin" "llamacpp s110M.f32.gguf -p 0 -n 128"
+  row "s110M fp32 (v0 / F32 GGUF)" tg "$o" "$a" "$b" s110M.v0.bin
+  rounds "ours s110M.v0.bin -p 512 -n 0" "" "llamacpp s110M.f32.gguf -p 512 -n 0"
+  row "s110M fp32 (v0 / F32 GGUF)" pp512 "$o" "" "$b" s110M.v0.bin
+  seven_b tg16 pp512
+fi
 
 if [ -n "${LLAMA_BENCH_AVX2:-}" ]; then
   echo

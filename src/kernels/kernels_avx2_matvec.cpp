@@ -328,38 +328,54 @@ K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 
-// x block 8b + k meets the quants q6_k_quants(h = k / 4)[k % 4]; lanes 0-3
-// of its integer sum are sub-block 2k (scale scales[2k]), lanes 4-7 sub-block 2k + 1.
+// Q6_K with the scales inside the integer sum. x block 8b + k meets the
+// quants q6_k_quants(h = k / 4)[k % 4]: bytes 0-15 are sub-block 2k, bytes
+// 16-31 sub-block 2k + 1. vpmaddubsw gives 16-bit pair sums (lanes 0-7 of
+// sub-block 2k, 8-15 of 2k + 1); the -32 of every weight comes off there, as
+// vpmaddubsw(32, x) of the block (shared by the R rows); then vpmaddwd
+// multiplies by the sub-block's scale instead of by ones. So each 32 values
+// cost one conversion and one fma with xd, and the row's d is applied once
+// per super-block. Against a float scale per x block (a permute, a product
+// and an fma each, and the -32 as an int32 start): kernel_speed 1.55 -> 1.35
+// ns per 32 weights, 7B Q6_K generation 4.81 -> 5.22 tok/s in turns on the
+// 2-core EPYC VM. Each row keeps its own sums, so a row's result does not
+// depend on R.
 template <int R>
 K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
   const BlockQ6_K* rows[R];
   __m256 acc[R];
   for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  // Picks the 16-bit scale of sub-block 2r (low lane) and 2r + 1 (high lane)
+  // out of scales 8h .. 8h + 8 in both lanes.
+  alignas(32) static constexpr std::int8_t kPick[4][32] = {
+      {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+      {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+      {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+      {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15}};
+  const __m256i m32 = _mm256_set1_epi8(32);
   for (std::size_t b = 0; b < nb; b++) {
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(BlockQ6_K));
     const BlockQ8x32* x = xq + 8 * b;
-    // The -32 of every weight: -32 * sum(xq) of each half starts lanes 0 and 4.
-    __m256i offset[8];
-    for (int k = 0; k < 8; k++) {
-      offset[k] = _mm256_setr_epi32(-32 * x[k].sums[0], 0, 0, 0, -32 * x[k].sums[1], 0, 0, 0);
-    }
+    __m256i offset[8];  // block k: 32 * (x pair sums), what the -32 of the weights takes off
+    for (int k = 0; k < 8; k++) offset[k] = _mm256_maddubs_epi16(m32, load_q8(x[k].qs));
     for (int i = 0; i < R; i++) {
       const BlockQ6_K& blk = rows[i][b];
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
+      // scales[0 .. 16) as 16-bit lanes
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
+      __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains of fmas, not one
       for (int h = 0; h < 2; h++) {
-        // d * scales[8h .. 8h + 8) as floats
-        const __m128i sc8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.scales + 8 * h));
-        const __m256 sc = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d);
+        // scales 8h .. 8h + 8 in both lanes
+        const __m256i sc = h == 0 ? _mm256_permute4x64_epi64(sc16, 0x44) : _mm256_permute4x64_epi64(sc16, 0xee);
         __m256i q[4];
         q6_k_quants(blk, h, q);
         for (int r = 0; r < 4; r++) {
           const int k = 4 * h + r;
-          const __m256i isum = dpbusd(offset[k], q[r], load_q8(x[k].qs));
-          const __m256i pick = _mm256_setr_epi32(2 * r, 2 * r, 2 * r, 2 * r, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1);
-          const __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(sc, pick), _mm256_set1_ps(x[k].d));
-          acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), s, acc[i]);
+          const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], load_q8(x[k].qs)), offset[k]);
+          const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_load_si256(reinterpret_cast<const __m256i*>(kPick[r])));
+          sum[r & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scale)), _mm256_set1_ps(x[k].d), sum[r & 1]);
         }
       }
+      acc[i] = _mm256_fmadd_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_set1_ps(_cvtsh_ss(blk.d)), acc[i]);
     }
   }
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
@@ -394,7 +410,7 @@ K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 
 K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q6_k_rows<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
   for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
 }
 

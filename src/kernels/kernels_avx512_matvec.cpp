@@ -357,11 +357,14 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
 // scales and offset sums) is built once and shared by the R rows; each row
 // keeps its own accumulator, so a row's result does not depend on R.
 
-// x blocks 2m and 2m + 1 of a super-block in one register: lanes 0-7 (bytes
-// 0-31) block 2m, lanes 8-15 block 2m + 1.
-KVNNI_INLINE __m512i x_pair(const BlockQ8x32* x, int m) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(x[2 * m].qs)), load_q8(x[2 * m + 1].qs), 1);
+// The 32 quants at lo in bytes 0-31 of one register, those at hi in bytes 32-63.
+KVNNI_INLINE __m512i q8_pair(const std::int8_t* lo, const std::int8_t* hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(lo)), load_q8(hi), 1);
 }
+
+// x blocks 2m and 2m + 1 in one register: lanes 0-7 (bytes 0-31) block 2m,
+// lanes 8-15 block 2m + 1.
+KVNNI_INLINE __m512i x_pair(const BlockQ8x32* x, int m) { return q8_pair(x[2 * m].qs, x[2 * m + 1].qs); }
 
 // Q6_K, half h of a super-block (128 values, x blocks 4h .. 4h + 3) in two
 // registers: ql[64h .. 64h + 64) has the low 4 bits of values 0-63 of the
@@ -443,7 +446,7 @@ KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, 
     }
     for (int j = 0; j < 8; j += 2) {
       const BlockQ8x32 &x0 = xq[b + j], &x1 = xq[b + j + 1];
-      const __m512i xv = _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(x0.qs)), load_q8(x1.qs), 1);
+      const __m512i xv = x_pair(xq + b, j / 2);
       // The weights' offset times sum(xq) starts lane 0 of each block.
       const __m512i start = _mm512_maskz_set1_epi32(1, offset * (x0.sums[0] + x0.sums[1])) |
                             _mm512_maskz_set1_epi32(0x100, offset * (x1.sums[0] + x1.sums[1]));
@@ -455,8 +458,7 @@ KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, 
           const __m256i q1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i][b + j + 1].qs)));
           q = _mm512_and_si512(_mm512_srlv_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), shift), low);
         } else {
-          q = _mm512_xor_si512(
-              _mm512_inserti64x4(_mm512_castsi256_si512(load_q8(rows[i][b + j].qs)), load_q8(rows[i][b + j + 1].qs), 1), bias);
+          q = _mm512_xor_si512(q8_pair(rows[i][b + j].qs, rows[i][b + j + 1].qs), bias);
         }
         const __m512i isum = _mm512_dpbusd_epi32(start, q, xv);
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pick, s[i]), acc[i]);
