@@ -426,6 +426,19 @@ KVNNI_INLINE void q6_k_rows512(float* out, const void* w, std::size_t row_bytes,
 // taken back through -128 * sum(xq). Per block this is half the
 // instructions of q_0_rows. The blocks of an odd tail run one at a time on
 // 256 bits (q_0_block), and a row's arithmetic does not depend on R.
+// The fp16 d of 8 consecutive Q4_0 blocks as floats: d_k sits at byte 18k,
+// so two 64-byte loads hold all eight and one vpermt2w picks their words
+// (kernel_speed Q4_0 0.90 -> 0.86 ns per 32 weights against halves8's eight
+// 16-bit loads and inserts; Q8_0's 34-byte blocks need four loads, each
+// across two cache lines, and were slower so: they keep halves8).
+KVNNI_INLINE __m256 q4_0_scales8(const BlockQ4_0* b) {
+  // words 0, 9, 18, 27 of the first load, 4, 13, 22, 31 (32 + word) of the second
+  const __m512i pick = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 54, 45,
+                                        36, 27, 18, 9, 0);
+  const __m512i lo = _mm512_loadu_si512(b), hi = _mm512_loadu_si512(reinterpret_cast<const std::uint8_t*>(b) + 64);
+  return _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, pick, hi)));
+}
+
 template <bool kQ4, int R>
 KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
   using Block = typename Q0Block<kQ4>::type;
@@ -442,7 +455,13 @@ KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, 
     const __m256 xd = floats8(&xq[b].d, sizeof(BlockQ8x32));
     __m512 s[R];  // lanes 0-7: d_j * xd_j of the 8 blocks
     for (int i = 0; i < R; i++) {
-      s[i] = _mm512_castps256_ps512(_mm256_mul_ps(halves8(rows[i] + b, sizeof(Block)), xd));
+      __m256 d;  // (8) the blocks' d
+      if constexpr (kQ4) {
+        d = q4_0_scales8(rows[i] + b);
+      } else {
+        d = halves8(rows[i] + b, sizeof(Block));
+      }
+      s[i] = _mm512_castps256_ps512(_mm256_mul_ps(d, xd));
     }
     for (int j = 0; j < 8; j += 2) {
       const BlockQ8x32 &x0 = xq[b + j], &x1 = xq[b + j + 1];
