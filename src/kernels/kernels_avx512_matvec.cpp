@@ -417,15 +417,6 @@ KVNNI_INLINE void q6_k_rows512(float* out, const void* w, std::size_t row_bytes,
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-// Q8_0 and Q4_0 on 512-bit registers: two blocks per instruction. A
-// register holds blocks b and b + 1 against their two activation blocks;
-// lanes 0-7 sum block b, 8-15 block b + 1, each scaled by its own d_w * d_x.
-// Q4_0: [low nibbles of b | high nibbles of b | low of b + 1 | high of b + 1]
-// (values 0-15, 16-31 of each), the -8 of every weight through -8 * sum(xq);
-// Q8_0: the signed quants + 128 (vpdpbusd multiplies unsigned by signed),
-// taken back through -128 * sum(xq). Per block this is half the
-// instructions of q_0_rows. The blocks of an odd tail run one at a time on
-// 256 bits (q_0_block), and a row's arithmetic does not depend on R.
 // The fp16 d of 8 consecutive Q4_0 blocks as floats: d_k sits at byte 18k,
 // so two 64-byte loads hold all eight and one vpermt2w picks their words
 // (kernel_speed Q4_0 0.90 -> 0.86 ns per 32 weights against halves8's eight
@@ -439,6 +430,15 @@ KVNNI_INLINE __m256 q4_0_scales8(const BlockQ4_0* b) {
   return _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, pick, hi)));
 }
 
+// Q8_0 and Q4_0 on 512-bit registers: two blocks per instruction. A
+// register holds blocks b and b + 1 against their two activation blocks;
+// lanes 0-7 sum block b, 8-15 block b + 1, each scaled by its own d_w * d_x.
+// Q4_0: [low nibbles of b | high nibbles of b | low of b + 1 | high of b + 1]
+// (values 0-15, 16-31 of each), the -8 of every weight through -8 * sum(xq);
+// Q8_0: the signed quants + 128 (vpdpbusd multiplies unsigned by signed),
+// taken back through -128 * sum(xq). Per block this is half the
+// instructions of q_0_rows. The blocks of an odd tail run one at a time on
+// 256 bits (q_0_block), and a row's arithmetic does not depend on R.
 template <bool kQ4, int R>
 KVNNI_INLINE void q_0_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
   using Block = typename Q0Block<kQ4>::type;
