@@ -17,7 +17,7 @@
 namespace llama2::avx2 {
 
 using x86::floats8, x86::halves8, x86::hsum, x86::hsum4, x86::load_q8, x86::q4_k_scales8, x86::q6_k_quants, x86::row_blocks,
-    x86::x_scales8;
+    x86::x_scales8, x86::XScales8, x86::kMaxSuperBlocks, x86::x_scales_all, x86::x_scales_of;
 
 // --- fp32 ------------------------------------------------------------------------------
 
@@ -277,7 +277,8 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
 // Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
 // j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
 template <typename Block, int R>
-K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
+                         std::size_t nb) {
   constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
   const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
   const Block* rows[R];
@@ -287,7 +288,7 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(Block));
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
-    x_scales8(x, &xd, &xs);
+    x_scales_of(pre, xq, b, &xd, &xs);
     __m256 s[R];  // lane j: d * sc_j * xd_j
     for (int i = 0; i < R; i++) {
       const Block& blk = rows[i][b];
@@ -323,25 +324,45 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
 // R rows at a time, chosen per type by measurement (matvec_q4_k, matvec_q5_k).
 template <typename Block, int R>
 K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  XScales8 scales[kMaxSuperBlocks];
+  const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
-  for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
-  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+}
+
+// The x side of a Q6_K super-block: xd of its 8 activation blocks, and
+// their half sums (kernels.hpp: BlockQ8x32::sums) as 16-bit lanes 2k and
+// 2k + 1 for block k, the order of the super-block's 16 scales.
+struct XHalfSums8 {
+  __m256 xd;
+  __m256i sums;
+};
+K256_INLINE XHalfSums8 x_half_sums8(const BlockQ8x32* x) {
+  int pair[8];
+  for (int k = 0; k < 8; k++) std::memcpy(&pair[k], x[k].sums, 4);
+  return {floats8(&x->d, sizeof(BlockQ8x32)),
+          _mm256_setr_epi32(pair[0], pair[1], pair[2], pair[3], pair[4], pair[5], pair[6], pair[7])};
 }
 
 // Q6_K with the scales inside the integer sum. x block 8b + k meets the
 // quants q6_k_quants(h = k / 4)[k % 4]: bytes 0-15 are sub-block 2k, bytes
-// 16-31 sub-block 2k + 1. vpmaddubsw gives 16-bit pair sums (lanes 0-7 of
-// sub-block 2k, 8-15 of 2k + 1); the -32 of every weight comes off there, as
-// vpmaddubsw(32, x) of the block (shared by the R rows); then vpmaddwd
-// multiplies by the sub-block's scale instead of by ones. So each 32 values
-// cost one conversion and one fma with xd, and the row's d is applied once
-// per super-block. Against a float scale per x block (a permute, a product
-// and an fma each, and the -32 as an int32 start): kernel_speed 1.55 -> 1.35
-// ns per 32 weights, 7B Q6_K generation 4.81 -> 5.22 tok/s in turns on the
+// 16-31 sub-block 2k + 1. vpmaddubsw gives 16-bit pair sums of the unsigned
+// quants (lanes 0-7 of sub-block 2k, 8-15 of 2k + 1), then vpmaddwd
+// multiplies by the sub-block's scale instead of by ones: each 32 values
+// cost one conversion and one fma with xd. The -32 of every weight comes off
+// once per super-block: vpmaddwd of the 16 scales with the 16 half sums of x
+// gives sum(sc * sum(xq)) per x block, times 32 in integers (exact, and
+// below 2^24 so exact in fp32 too), and one fma with the 8 xd. The row's d
+// is applied once per super-block. The x side (XHalfSums8) is built once per
+// call for every row. Against the -32 as vpmaddubsw(32, x) of each block
+// taken off the pair sums: kernel_speed 1.32 -> 1.21 ns per 32 weights on the
 // 2-core EPYC VM. Each row keeps its own sums, so a row's result does not
 // depend on R.
 template <int R>
-K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq,
+                           const XHalfSums8* pre, std::size_t nb) {
   const BlockQ6_K* rows[R];
   __m256 acc[R];
   for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
@@ -353,17 +374,18 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
       {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
       {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
       {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15}};
-  const __m256i m32 = _mm256_set1_epi8(32);
   for (std::size_t b = 0; b < nb; b++) {
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(BlockQ6_K));
     const BlockQ8x32* x = xq + 8 * b;
-    __m256i offset[8];  // block k: 32 * (x pair sums), what the -32 of the weights takes off
-    for (int k = 0; k < 8; k++) offset[k] = _mm256_maddubs_epi16(m32, load_q8(x[k].qs));
+    const XHalfSums8 xs = pre ? pre[b] : x_half_sums8(x);
     for (int i = 0; i < R; i++) {
       const BlockQ6_K& blk = rows[i][b];
       // scales[0 .. 16) as 16-bit lanes
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
+      // lane k: 32 * (sc_2k * sum(first half of x block k) + sc_2k+1 * sum(second half))
+      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, xs.sums), 5);
       __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // even / odd r (one chain measured the same)
+      sum[0] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offset), xs.xd, sum[0]);
       for (int h = 0; h < 2; h++) {
         // scales 8h .. 8h + 8 in both lanes
         const __m256i sc = h == 0 ? _mm256_permute4x64_epi64(sc16, 0x44) : _mm256_permute4x64_epi64(sc16, 0xee);
@@ -371,7 +393,7 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
         q6_k_quants(blk, h, q);
         for (int r = 0; r < 4; r++) {
           const int k = 4 * h + r;
-          const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(q[r], load_q8(x[k].qs)), offset[k]);
+          const __m256i pairs = _mm256_maddubs_epi16(q[r], load_q8(x[k].qs));
           const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_load_si256(reinterpret_cast<const __m256i*>(kPick[r])));
           sum[r & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scale)), _mm256_set1_ps(x[k].d), sum[r & 1]);
         }
@@ -412,9 +434,16 @@ K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 // Two rows at a time: two and four measured the same in kernel_speed, and
 // the figures above were taken with two.
 K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  XHalfSums8 xs[kMaxSuperBlocks];
+  const XHalfSums8* pre = nullptr;
+  if (nb <= kMaxSuperBlocks) {
+    for (std::size_t b = 0; b < nb; b++) xs[b] = x_half_sums8(xq + 8 * b);
+    pre = xs;
+  }
   std::size_t r = r0;
-  for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
-  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
 }
 
 // --- GGUF blocks with fp32 activations ----------------------------------------------------

@@ -14,7 +14,7 @@
 namespace llama2::avx512 {
 
 using x86::floats8, x86::halves8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_0_offset, x86::q4_k_scales8,
-    x86::row_blocks, x86::unpack_q4, x86::x_scales8;
+    x86::row_blocks, x86::unpack_q4, x86::x_scales8, x86::XScales8, x86::kMaxSuperBlocks, x86::x_scales_all, x86::x_scales_of;
 
 // --- fp32 ------------------------------------------------------------------------------
 
@@ -298,7 +298,8 @@ KVNNI_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk
 // Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
 // j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
 template <typename Block, int R>
-KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
+                          std::size_t nb) {
   constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
   const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
   const Block* rows[R];
@@ -308,7 +309,7 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(Block));
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
-    x_scales8(x, &xd, &xs);
+    x_scales_of(pre, xq, b, &xd, &xs);
     __m256 s[R];   // lane j: d * sc_j * xd_j
     __m256i hb[R];  // Q5_K: bit j of byte l is the fifth bit of sub-block j's value l
     for (int i = 0; i < R; i++) {
@@ -345,9 +346,12 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
 
 template <typename Block>
 KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  XScales8 scales[kMaxSuperBlocks];
+  const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
-  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
 }
 
 // Q6_K on 512-bit registers: one instruction covers 64 weights (two x
