@@ -379,9 +379,9 @@ constexpr WeightType kInt8Types[] = {WeightType::Q8_0, WeightType::Q4_0, WeightT
                                      WeightType::Q5_1, WeightType::Q2_K, WeightType::Q3_K, WeightType::Q4_K,
                                      WeightType::Q5_K, WeightType::Q6_K};
 
-// 33024 columns: 129 super-blocks, past the 128 whose activation scales the
-// x86 Q4_K / Q5_K matvecs compute once per call (int8_x86.hpp: XScales8);
-// wider rows take the other path.
+// 33024 columns: 129 super-blocks, past the 128 whose activation side the
+// x86 Q4_K / Q5_K (and AVX2 Q6_K) matvecs build once per call (int8_x86.hpp:
+// kMaxSuperBlocks); wider rows take the other path.
 std::vector<std::size_t> block_cols(WeightType type) {
   if (block_layout(type).block_size == kQK) return {32, 64, 96, 288, 4096};
   return {256, 512, 4352, 33024};
