@@ -128,28 +128,42 @@ INT8_X86_INLINE void x_scales_of(const XScales8* pre, const BlockQ8x32* xq, std:
   }
 }
 
-// The 8 6-bit scales and mins of a Q4_K / Q5_K block as bytes 0-7 (scales)
-// and 8-15 (mins): scale_min_k4 on the 32-bit words u0 u1 u2 of its 12
-// bytes (u0: scales 0..3, u1: mins 0..3, u2: the low nibbles of 4..7, whose
-// top bits are the top bits of u0 and u1), the four results in four lanes.
+// The first 16 bytes of a Q4_K / Q5_K block as four 32-bit words: d and
+// dmin (two fp16), then u0 u1 u2, the 12 bytes of its 6-bit scales and mins.
 template <typename Block>
-INT8_X86_INLINE __m128i q4_k_scale_bytes(const Block& blk) {
-  static_assert(offsetof(Block, scales) + 16 <= sizeof(Block), "the 16-byte load stays in the block");
-  const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));  // u0 u1 u2, then 4 bytes of qs / qh
+INT8_X86_INLINE __m128i q4_k_head(const Block& blk) {
+  static_assert(offsetof(Block, d) == 0 && offsetof(Block, dmin) == 2 && offsetof(Block, scales) == 4);
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(&blk));
+}
+
+// The 8 scales and 8 mins of a block head as bytes 0-7 (scales) and 8-15
+// (mins): scale_min_k4 on u0 u1 u2 (u0: scales 0..3, u1: mins 0..3, u2: the
+// low nibbles of 4..7, whose top bits are the top bits of u0 and u1), the
+// four results in four lanes.
+INT8_X86_INLINE __m128i q4_k_scale_bytes(__m128i head) {
   // Lanes [u0, u2, u1, u2 >> 4] and [u0, u0, u1, u1] >> 2, masked and merged:
   // [u0 & 3f, (u2 & 0f) | (u0 >> 2 & 30), u1 & 3f, (u2 >> 4 & 0f) | (u1 >> 2 & 30)].
-  const __m128i a = _mm_srlv_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
-  const __m128i b = _mm_srli_epi32(_mm_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 0, 0)), 2);
+  const __m128i a = _mm_srlv_epi32(_mm_shuffle_epi32(head, _MM_SHUFFLE(3, 2, 3, 1)), _mm_setr_epi32(0, 0, 0, 4));
+  const __m128i b = _mm_srli_epi32(_mm_shuffle_epi32(head, _MM_SHUFFLE(2, 2, 1, 1)), 2);
   return _mm_or_si128(_mm_and_si128(a, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f)),
                       _mm_and_si128(b, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
 }
 
-// The same scales and mins as 8 floats each.
+// The block's scales and mins as 8 floats each, and its d and dmin in all 8
+// lanes, all out of one 16-byte load (d and dmin one conversion of the
+// head: its other two lanes are scale bytes read as halves, unused). Against
+// d and dmin each loaded, converted and broadcast on its own: kernel_speed
+// AVX2 Q4_K 0.94 -> 0.88 ns per 32 weights, Q5_K 1.17 -> 1.14; AVX-512 Q4_K
+// 0.78 -> 0.73, Q5_K 1.01 -> 0.97 (2-core EPYC VM, four code placements).
 template <typename Block>
-INT8_X86_INLINE void q4_k_scales8(const Block& blk, __m256* sc, __m256* mn) {
-  const __m128i bytes = q4_k_scale_bytes(blk);
+INT8_X86_INLINE void q4_k_scales8(const Block& blk, __m256* sc, __m256* mn, __m256* d, __m256* dmin) {
+  const __m128i head = q4_k_head(blk);
+  const __m128i bytes = q4_k_scale_bytes(head);
   *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
   *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes)));
+  const __m128 halves = _mm_cvtph_ps(head);
+  *d = _mm256_broadcastss_ps(halves);
+  *dmin = _mm256_broadcastss_ps(_mm_movehdup_ps(halves));
 }
 
 // The 32 unsigned 6-bit quants of x block 4h + r of a Q6_K super-block, in q[r]:

@@ -276,6 +276,13 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
 
 // Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
 // j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
+// Each row's 8 scales d * sc_j * xd_j go to a small array on the stack and
+// come back one at a time as a broadcast load (a load port) instead of a
+// vpermd of a register (a shuffle, on the ports the integer products and
+// conversions also need), and d and dmin come out of the same 16-byte load
+// as the scales (q4_k_scales8). kernel_speed on the 2-core EPYC VM, ns per
+// 32 weights, medians over four code placements: Q4_K 0.94 -> 0.88 (d and
+// dmin) -> 0.855 (broadcast), Q5_K 1.17 -> 1.14 -> 1.115.
 template <typename Block, int R>
 K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
                          std::size_t nb) {
@@ -289,18 +296,17 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
     x_scales_of(pre, xq, b, &xd, &xs);
-    __m256 s[R];  // lane j: d * sc_j * xd_j
+    alignas(32) float s[R][8];  // [row][j]: d * sc_j * xd_j
     for (int i = 0; i < R; i++) {
       const Block& blk = rows[i][b];
-      __m256 sc, mn;
-      q4_k_scales8(blk, &sc, &mn);
-      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
-      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+      __m256 sc, mn, d, dmin;
+      q4_k_scales8(blk, &sc, &mn, &d, &dmin);
+      _mm256_store_ps(s[i], _mm256_mul_ps(_mm256_mul_ps(sc, xd), d));
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, dmin), xs, acc[i]);
     }
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
     for (int c = 0; c < 4; c++) {
       const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
-      const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
       for (int i = 0; i < R; i++) {
         const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
         __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
@@ -313,8 +319,8 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
         }
         const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
         const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_permutevar8x32_ps(s[i], j0), acc[i]);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_permutevar8x32_ps(s[i], j1), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_broadcast_ss(&s[i][2 * c]), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_broadcast_ss(&s[i][2 * c + 1]), acc[i]);
       }
     }
   }

@@ -219,10 +219,10 @@ template <bool kQ6>
 KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q)[32], float (*a)[8]) {
   if constexpr (!kQ6) {
     const BlockQ4_K& b = *reinterpret_cast<const BlockQ4_K*>(block);
-    __m256 sc, mn;
-    q4_k_scales8(b, &sc, &mn);
-    _mm256_storeu_ps(a[0], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.d)), sc));
-    _mm256_storeu_ps(a[1], _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b.dmin)), mn));
+    __m256 sc, mn, d, dmin;
+    q4_k_scales8(b, &sc, &mn, &d, &dmin);
+    _mm256_storeu_ps(a[0], _mm256_mul_ps(d, sc));
+    _mm256_storeu_ps(a[1], _mm256_mul_ps(dmin, mn));
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
     const __m256i low = _mm256_set1_epi8(0x0f);
     for (int c = 0; c < 4; c++) {

@@ -314,10 +314,10 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
     __m256i hb[R];  // Q5_K: bit j of byte l is the fifth bit of sub-block j's value l
     for (int i = 0; i < R; i++) {
       const Block& blk = rows[i][b];
-      __m256 sc, mn;
-      q4_k_scales8(blk, &sc, &mn);
-      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), _mm256_set1_ps(_cvtsh_ss(blk.d)));
-      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, _mm256_set1_ps(_cvtsh_ss(blk.dmin))), xs, acc[i]);
+      __m256 sc, mn, d, dmin;
+      q4_k_scales8(blk, &sc, &mn, &d, &dmin);
+      s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), d);
+      acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, dmin), xs, acc[i]);
       if constexpr (kFifth) hb[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
     }
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
