@@ -310,7 +310,11 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
     x_scales_of(pre, xq, b, &xd, &xs);
-    __m256 s[R];   // lane j: d * sc_j * xd_j
+    // Lane j: d * sc_j * xd_j, picked per sub-block with vpermd. The AVX2
+    // kernel's broadcast loads from a stack array (embedded {1to8} here)
+    // measured Q4_K 1.07x slower and Q5_K 0.89x on AVX-512 (bench/RESULTS.md,
+    // sixth run); the vpermd stays for the more common Q4_K.
+    __m256 s[R];
     __m256i hb[R];  // Q5_K: bit j of byte l is the fifth bit of sub-block j's value l
     for (int i = 0; i < R; i++) {
       const Block& blk = rows[i][b];
