@@ -183,6 +183,9 @@ K256_INLINE void q8_0_rows(float* out, const void* w, std::size_t row_bytes, con
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, 8 * sizeof(BlockQ8_0));
     __m256 s[R];  // lane j: d_j * xd_j
     for (int i = 0; i < R; i++) s[i] = block_scales8(rows[i] + b, int(sizeof(BlockQ8_0)), xq + b);
+    // Unrolled, so that each pick is a constant (kernel_speed 1.03 -> 1.01 ns
+    // per 32 weights on the 2-core EPYC VM, four code placements).
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
       const __m256i xv = load_q8(xq[b + j].qs), pick = _mm256_set1_epi32(j);
       for (int i = 0; i < R; i++) acc[i] = q8_0_block(acc[i], rows[i][b + j], xv, _mm256_permutevar8x32_ps(s[i], pick));
@@ -211,21 +214,44 @@ K256_INLINE PairX pair_x(const BlockQ8x32& x) {
 // Q4_0 two rows to a register: row A's block in the low 128 bits, row B's in
 // the high ones, so that one vpand takes the low nibbles (values 0-15) of
 // both and a shift and vpand their high nibbles (values 16-31); each meets
-// its half of the activation block, broadcast to both lanes. The integer
-// sums land in lanes 0-3 (A) and 4-7 (B) and are converted and scaled for
-// both rows at once, each half by its row's d * xd. A row on its own is its
-// own partner (B = A) and keeps the low half: the same arithmetic. 1.13x
-// the speed of the one-row kernel it replaced on AMD Zen 5
-// (bench/kernel_speed, bench/RESULTS.md).
-K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
+// its half of the activation block, broadcast to both lanes. The result:
+// 16-bit sums of 4 products each (at most 4 * 15 * 127 in magnitude), lanes
+// 0-7 of row A, 8-15 of row B.
+K256_INLINE __m256i q4_0_pair_products(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba.qs))),
                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(bq.qs)), 1);
   const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-  const __m256i m = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x.lo), _mm256_maddubs_epi16(hi, x.hi));
-  return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(m, _mm256_set1_epi16(1)), x.offset));
+  return _mm256_add_epi16(_mm256_maddubs_epi16(lo, x.lo), _mm256_maddubs_epi16(hi, x.hi));
 }
 
+// One block of a pair on its own (the tail of a row): its integer sums in
+// lanes 0-3 (A) and 4-7 (B), the -8 included, as floats.
+K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(q4_0_pair_products(ba, bq, x), _mm256_set1_epi16(1)), x.offset));
+}
+
+// The whole integer sums of 4 blocks of a pair, [A's 4 | B's 4] as 32-bit
+// lanes: neighbouring lanes added in 16 bits (at most 8 * 15 * 127), then
+// pairs of those in 32 (vpmaddwd), then a vphaddd. vphaddd issues only one
+// every two cycles on this CPU; a transpose of blends and vpshufd instead
+// measured 3% slower.
+K256_INLINE __m256i q4_0_block_sums4(const __m256i m[4]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i t01 = _mm256_madd_epi16(_mm256_hadd_epi16(m[0], m[1]), ones);
+  const __m256i t23 = _mm256_madd_epi16(_mm256_hadd_epi16(m[2], m[3]), ones);
+  return _mm256_hadd_epi32(t01, t23);
+}
+
+// P pairs of rows over groups of 8 blocks: each block's products summed to
+// one integer per row before conversion (q4_0_block_sums4), so that a
+// group costs each pair two conversions and two fmas with the scales d * xd
+// of its 8 blocks, instead of eight of each, eight vpaddd of the -8 and a
+// vpermps per block. kernel_speed on the 2-core EPYC VM, four code
+// placements: 0.90 -> 0.81 ns per 32 weights (P = 4 against 0.88 for P = 3,
+// 0.93 for P = 2). A row on its own is its own partner (B = A) and keeps the
+// low half: the same arithmetic. The 1.13x of the pairs against the one-row
+// kernel they replaced was measured on AMD Zen 5 (bench/RESULTS.md).
 template <int P>  // pairs of rows
 K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, std::size_t n_rows,
                             const BlockQ8x32* xq, std::size_t nb) {
@@ -243,21 +269,23 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
       prefetch_lines(reinterpret_cast<const char*>(bb[p] + b) + 2 * P * row_bytes, 8 * sizeof(BlockQ4_0));
     }
     const __m256 xd = floats8(&xq[b].d, sizeof(BlockQ8x32));
-    __m256 s03[P], s47[P];  // [d_A xd of blocks 0-3 | d_B xd of blocks 0-3], and 4-7
+    // The -8 of every weight: -8 * sum(xq) of blocks 0-3 in lanes 0-3 and
+    // again in 4-7 (rows A and B), and of blocks 4-7.
+    alignas(16) int offset[8];
+    for (int j = 0; j < 8; j++) offset[j] = -8 * (xq[b + j].sums[0] + xq[b + j].sums[1]);
+    const __m256i o03 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)));
+    const __m256i o47 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset + 4)));
     for (int p = 0; p < P; p++) {
       const __m256 sa = _mm256_mul_ps(halves8(a[p] + b, sizeof(BlockQ4_0)), xd);
       const __m256 sb = _mm256_mul_ps(halves8(bb[p] + b, sizeof(BlockQ4_0)), xd);
-      s03[p] = _mm256_permute2f128_ps(sa, sb, 0x20);
-      s47[p] = _mm256_permute2f128_ps(sa, sb, 0x31);
-    }
-    for (int j = 0; j < 8; j++) {
-      const PairX x = pair_x(xq[b + j]);
-      const int k = j & 3;
-      const __m256i pick = _mm256_setr_epi32(k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k);
-      for (int p = 0; p < P; p++) {
-        const __m256 s = _mm256_permutevar8x32_ps(j < 4 ? s03[p] : s47[p], pick);
-        acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b + j], bb[p][b + j], x), s, acc[p]);
-      }
+      __m256i m[4];
+      for (int j = 0; j < 4; j++) m[j] = q4_0_pair_products(a[p][b + j], bb[p][b + j], pair_x(xq[b + j]));
+      const __m256i sums03 = _mm256_add_epi32(q4_0_block_sums4(m), o03);
+      for (int j = 0; j < 4; j++) m[j] = q4_0_pair_products(a[p][b + 4 + j], bb[p][b + 4 + j], pair_x(xq[b + 4 + j]));
+      const __m256i sums47 = _mm256_add_epi32(q4_0_block_sums4(m), o47);
+      // [d_A xd of blocks 0-3 | d_B xd of blocks 0-3], and 4-7
+      acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums03), _mm256_permute2f128_ps(sa, sb, 0x20), acc[p]);
+      acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums47), _mm256_permute2f128_ps(sa, sb, 0x31), acc[p]);
     }
   }
   for (; b < nb; b++) {
@@ -274,6 +302,11 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
   }
 }
 
+// The 16-bit lanes of v shifted left by n bits (right by -n).
+K256_INLINE __m256i shift_bits(__m256i v, int n) {
+  return n > 0 ? _mm256_slli_epi16(v, n) : n < 0 ? _mm256_srli_epi16(v, -n) : v;
+}
+
 // Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
 // j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
 // Each row's 8 scales d * sc_j * xd_j go to a small array on the stack and
@@ -282,7 +315,10 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
 // conversions also need), and d and dmin come out of the same 16-byte load
 // as the scales (q4_k_scales8). kernel_speed on the 2-core EPYC VM, ns per
 // 32 weights, medians over four code placements: Q4_K 0.94 -> 0.88 (d and
-// dmin) -> 0.855 (broadcast), Q5_K 1.17 -> 1.14 -> 1.115.
+// dmin) -> 0.855 (broadcast) -> 0.83 (the broadcasts from one base
+// register, below), Q5_K 1.17 -> 1.14 -> 1.115 -> 1.045 (that, and one
+// shift per fifth bit). Summing each sub-block to one integer first (as
+// q4_0_pairs does) measured slower here: 0.85 with vphaddd, 0.93 with blends.
 template <typename Block, int R>
 K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
                          std::size_t nb) {
@@ -304,6 +340,11 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
       _mm256_store_ps(s[i], _mm256_mul_ps(_mm256_mul_ps(sc, xd), d));
       acc[i] = _mm256_fnmadd_ps(_mm256_mul_ps(mn, dmin), xs, acc[i]);
     }
+    // One base register for the 8R broadcasts: without the empty asm (which
+    // hides that sp is s) GCC keeps each &s[i][j] in a stack slot of its own
+    // and loads it before every broadcast (an instruction and a load each).
+    const float* sp = &s[0][0];
+    __asm__("" : "+r"(sp));
     // Chunk c: the low nibbles of qs[32c .. 32c + 32) are sub-block 2c, the high ones 2c + 1.
     for (int c = 0; c < 4; c++) {
       const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
@@ -311,16 +352,17 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
         const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
         __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
         if constexpr (kFifth) {
-          // Bits 2c and 2c + 1 of each qh byte moved to bit 4 (the 16-bit shifts
-          // bring bits of the neighbouring byte only into bits the mask drops).
-          const __m256i h = _mm256_srli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qh)), 2 * c);
-          q0 = _mm256_or_si256(q0, _mm256_and_si256(_mm256_slli_epi16(h, 4), fifth));
-          q1 = _mm256_or_si256(q1, _mm256_and_si256(_mm256_slli_epi16(h, 3), fifth));
+          // Bits 2c and 2c + 1 of each qh byte moved to bit 4, one shift each (by
+          // a constant once the loop over c is unrolled; the 16-bit shifts bring
+          // bits of the neighbouring byte only into bits the mask drops).
+          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qh));
+          q0 = _mm256_or_si256(q0, _mm256_and_si256(shift_bits(h, 4 - 2 * c), fifth));
+          q1 = _mm256_or_si256(q1, _mm256_and_si256(shift_bits(h, 3 - 2 * c), fifth));
         }
         const __m256i isum0 = dpbusd(_mm256_setzero_si256(), q0, x0);
         const __m256i isum1 = dpbusd(_mm256_setzero_si256(), q1, x1);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_broadcast_ss(&s[i][2 * c]), acc[i]);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_broadcast_ss(&s[i][2 * c + 1]), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum0), _mm256_broadcast_ss(sp + 8 * i + 2 * c), acc[i]);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum1), _mm256_broadcast_ss(sp + 8 * i + 2 * c + 1), acc[i]);
       }
     }
   }
