@@ -198,18 +198,18 @@ K256_INLINE void q8_0_rows(float* out, const void* w, std::size_t row_bytes, con
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Activation block x as q4_0_pair_sums takes it: its halves (16 values each)
-// in both 128-bit lanes, and the -8 of Q4_0's weights, -8 * sum(xq), in
-// lanes 0 and 4.
+// Activation block x as q4_0_pair_products takes it: its halves (16 values
+// each) in both 128-bit lanes.
 struct PairX {
-  __m256i lo, hi, offset;
+  __m256i lo, hi;
 };
 K256_INLINE PairX pair_x(const BlockQ8x32& x) {
-  const int o = -8 * (x.sums[0] + x.sums[1]);
   return {_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs))),
-          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16))),
-          _mm256_setr_epi32(o, 0, 0, 0, o, 0, 0, 0)};
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.qs + 16)))};
 }
+
+// The -8 of every Q4_0 weight against activation block x: -8 * sum(xq).
+K256_INLINE int q4_0_offset(const BlockQ8x32& x) { return -8 * (x.sums[0] + x.sums[1]); }
 
 // Q4_0 two rows to a register: row A's block in the low 128 bits, row B's in
 // the high ones, so that one vpand takes the low nibbles (values 0-15) of
@@ -226,9 +226,11 @@ K256_INLINE __m256i q4_0_pair_products(const BlockQ4_0& ba, const BlockQ4_0& bq,
 }
 
 // One block of a pair on its own (the tail of a row): its integer sums in
-// lanes 0-3 (A) and 4-7 (B), the -8 included, as floats.
-K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
-  return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(q4_0_pair_products(ba, bq, x), _mm256_set1_epi16(1)), x.offset));
+// lanes 0-3 (A) and 4-7 (B), the -8 included (in lanes 0 and 4), as floats.
+K256_INLINE __m256 q4_0_pair_sums(const BlockQ4_0& ba, const BlockQ4_0& bq, const BlockQ8x32& x) {
+  const int o = q4_0_offset(x);
+  const __m256i sums = _mm256_madd_epi16(q4_0_pair_products(ba, bq, pair_x(x)), _mm256_set1_epi16(1));
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(sums, _mm256_setr_epi32(o, 0, 0, 0, o, 0, 0, 0)));
 }
 
 // The whole integer sums of 4 blocks of a pair, [A's 4 | B's 4] as 32-bit
@@ -272,7 +274,7 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
     // The -8 of every weight: -8 * sum(xq) of blocks 0-3 in lanes 0-3 and
     // again in 4-7 (rows A and B), and of blocks 4-7.
     alignas(16) int offset[8];
-    for (int j = 0; j < 8; j++) offset[j] = -8 * (xq[b + j].sums[0] + xq[b + j].sums[1]);
+    for (int j = 0; j < 8; j++) offset[j] = q4_0_offset(xq[b + j]);
     const __m256i o03 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)));
     const __m256i o47 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset + 4)));
     for (int p = 0; p < P; p++) {
@@ -289,11 +291,10 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
     }
   }
   for (; b < nb; b++) {
-    const PairX x = pair_x(xq[b]);
     const float xd = xq[b].d;
     for (int p = 0; p < P; p++) {
       const __m256 s = _mm256_set_m128(_mm_set1_ps(_cvtsh_ss(bb[p][b].d) * xd), _mm_set1_ps(_cvtsh_ss(a[p][b].d) * xd));
-      acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b], bb[p][b], x), s, acc[p]);
+      acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(a[p][b], bb[p][b], xq[b]), s, acc[p]);
     }
   }
   for (int p = 0; p < P; p++) {
