@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernels/q4_0_x8.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/weight_types.hpp"
 
@@ -43,6 +44,9 @@ struct Options {
   std::size_t rows = 256;
   std::size_t cols = 4096;
 };
+
+// The types a file holds, and Q4_0_X8 (Q4_0 repacked at load, q4_0_x8.hpp).
+bool measurable(WeightType type) { return llama2::can_quantize(type) || type == WeightType::Q4_0_X8; }
 
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
@@ -65,7 +69,7 @@ bool same_name(std::string_view a, std::string_view b) {
   std::fprintf(stderr,
                "kernel_speed: %s\n"
                "usage: kernel_speed [--types T,...] [--isas I,...] [--rows N] [--cols N]\n"
-               "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K (default: all)\n"
+               "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_0_X8 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K (default: all)\n"
                "  I: scalar avx2 avx512 neon (default: every one this CPU has)\n",
                why.c_str());
   std::exit(2);
@@ -90,7 +94,7 @@ Options parse(int argc, char** argv) {
       for (const std::string& name : split(value)) {
         const auto* info = std::find_if(std::begin(llama2::kWeightTypes), std::end(llama2::kWeightTypes),
                                         [&](const llama2::WeightTypeInfo& t) { return same_name(t.name, name); });
-        if (info == std::end(llama2::kWeightTypes) || !llama2::can_quantize(info->type)) {
+        if (info == std::end(llama2::kWeightTypes) || !measurable(info->type)) {
           usage("unknown weight type '" + name + "'");
         }
         opt.types.push_back(info->type);
@@ -113,7 +117,7 @@ Options parse(int argc, char** argv) {
   }
   if (opt.types.empty()) {
     for (const llama2::WeightTypeInfo& t : llama2::kWeightTypes) {
-      if (llama2::can_quantize(t.type)) opt.types.push_back(t.type);
+      if (measurable(t.type)) opt.types.push_back(t.type);
     }
   }
   if (opt.isas.empty()) opt.isas = {Isa::SCALAR, Isa::NEON, Isa::AVX2, Isa::AVX512};
@@ -149,15 +153,21 @@ int main(int argc, char** argv) {
   std::vector<float> x(opt.cols), out(opt.rows), row(opt.cols);
   for (float& v : x) v = normal(rng) * 50.0f;
 
-  std::printf("%-6s %-7s %-5s %12s %10s %12s\n", "type", "isa", "x", "ns/32 w", "GB/s", "G weights/s");
+  std::printf("%-7s %-7s %-5s %12s %10s %12s\n", "type", "isa", "x", "ns/32 w", "GB/s", "G weights/s");
   for (WeightType type : opt.types) {
     const std::size_t row_bytes = llama2::row_bytes(type, opt.cols);
     std::vector<unsigned char> weights(row_bytes * opt.rows);  // (rows, row_bytes) in the type's layout
+    const bool x8 = type == WeightType::Q4_0_X8;  // quantized as Q4_0, then repacked
     for (std::size_t r = 0; r < opt.rows; r++) {
       for (float& v : row) v = normal(rng);
-      llama2::quantize_row(type, row.data(), weights.data() + r * row_bytes, opt.cols);
+      llama2::quantize_row(x8 ? WeightType::Q4_0 : type, row.data(), weights.data() + r * row_bytes, opt.cols);
     }
-    const llama2::WeightRows w{weights.data(), row_bytes, opt.cols};
+    if (x8) {
+      const std::vector<unsigned char> file_layout = weights;
+      llama2::repack_q4_0_x8(file_layout.data(), weights.data(), opt.rows, opt.cols);
+    }
+    llama2::WeightRows w{weights.data(), row_bytes, opt.cols};
+    if (x8) w.tiled_rows = llama2::q4_0_x8_tiled_rows(opt.rows);
     for (Isa isa : opt.isas) {
       const llama2::Kernels* k = llama2::kernels_for(isa);
       if (k == nullptr) continue;
@@ -176,7 +186,7 @@ int main(int argc, char** argv) {
       }
       const double n_weights = double(opt.rows) * double(opt.cols);
       // Four significant digits at least, so the columns agree to 0.1% on any machine.
-      std::printf("%-6s %-7s %-5s %12.4g %10.4g %12.4g\n", std::string(llama2::weight_type_name(type)).c_str(),
+      std::printf("%-7s %-7s %-5s %12.4g %10.4g %12.4g\n", std::string(llama2::weight_type_name(type)).c_str(),
                   std::string(llama2::isa_name(isa)).c_str(), kind, seconds / (n_weights / 32) * 1e9,
                   double(weights.size()) / seconds / 1e9, n_weights / seconds / 1e9);
     }

@@ -72,6 +72,7 @@ void gemm_int8(float* out, const BlockQ8x32* xq, std::size_t n, const Tensor& w,
       [&](std::size_t r0, std::size_t r1, int) {
         WeightRows from_r0 = rows;  // rows r0 .. r1 - 1
         from_r0.data = rows.row(r0);
+        from_r0.tiled_rows = rows.tiled_rows > r0 ? rows.tiled_rows - r0 : 0;  // Q4_0_X8: r0 starts a group (grain)
         for (std::size_t t0 = 0; t0 < n; t0 += token_block) {
           const std::size_t nt = std::min(token_block, n - t0);
           fn(out + t0 * ldo + r0, ldo, from_r0, r1 - r0, xq + t0 * n_blocks, nt);

@@ -85,6 +85,7 @@ Transformer::Transformer(std::shared_ptr<const Model> model, int n_threads, int 
       pool_(std::make_unique<ThreadPool>(n_threads)) {
   // Only where the matvec kernels prefetch to (kernels.hpp) depends on it.
   set_weights_from_dram(!weights_fit_in_cache(model_->file_size()));
+  model_->kernel_weights();  // any repacking at load, not in the first token
 }
 
 Transformer::Transformer(const std::string& path, int n_threads, int context, KvType kv_type)
@@ -100,7 +101,7 @@ std::span<const float> Transformer::forward(int token, int pos) {
   if (pos < 0 || pos >= p.seq_len) {
     throw Error("forward: position " + std::to_string(pos) + " is outside the context [0, " + std::to_string(p.seq_len) + ")");
   }
-  const Weights& w = model_->weights();
+  const Weights& w = model_->kernel_weights();
   RunState& s = s_;
   ThreadPool& pool = *pool_;
   const std::size_t dim = p.dim, hidden = p.hidden_dim;

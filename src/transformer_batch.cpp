@@ -166,7 +166,7 @@ std::span<const float> Transformer::run_prompt(std::span<const int> tokens, int 
   reserve(batch_, p, chunk, pool_->size());
   if (all_logits) batch_.logits.resize(tokens.size() * vocab);
 
-  const Weights& w = model_->weights();
+  const Weights& w = model_->kernel_weights();
   std::size_t done = 0;
   while (done < tokens.size()) {
     const std::size_t n = std::min(chunk, tokens.size() - done);

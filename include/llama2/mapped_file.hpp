@@ -26,6 +26,11 @@ class MappedFile {
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops this process's copies of the pages wholly inside [p, p + n) (a
+  // range of this mapping; anything outside it is ignored). They are read
+  // from the file again if touched: for data copied elsewhere at load.
+  void release(const void* p, std::size_t n) const;
+
  private:
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;

@@ -70,13 +70,27 @@ class Model {
   // loaders after they fill in the weights). Throws llama2::Error.
   void validate() const;
 
+  // The weights as this CPU's kernels read them fastest (what Transformer
+  // runs): weights(), except the matrices for which the kernel table has a
+  // faster layout than the file's. Today that is Q4_0 on AVX2, repacked into
+  // 8-row tiles (WeightType::Q4_0_X8, same results bit for bit). They are
+  // repacked at the first call (about a second for a 7B), one matrix at a
+  // time, each one's file pages released behind it, so memory stays at
+  // about the file's size. LLAMA2_REPACK=0 in the environment keeps the
+  // file's layout. Built once per model (copies share it); thread-safe.
+  const Weights& kernel_weights() const;
+
  private:
+  struct KernelWeights;  // kernel_weights.cpp
+  static std::shared_ptr<KernelWeights> new_kernel_weights();
   Config config_;
   Weights weights_;
   ModelFormat format_ = ModelFormat::LLAMA2C_V0;
   std::string path_;
   std::size_t file_size_ = 0;
   std::shared_ptr<const void> storage_;  // keeps the mapping (or owned floats) alive
+  std::shared_ptr<const MappedFile> file_;  // the mapping of a GGUF file: its pages can be released
+  std::shared_ptr<KernelWeights> kernel_weights_;  // built by the first kernel_weights()
 };
 
 // Checks a Config read from `path` for values that cannot describe a model:

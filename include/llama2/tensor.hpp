@@ -9,6 +9,8 @@
 //                       run over the flattened matrix; cols % group_size == 0.
 //   Q8_0 ... Q6_K       GGUF/ggml blocks: each row is cols / block_size blocks
 //                       of block_bytes (see quants.hpp for each layout).
+//   Q4_0_X8             Q4_0 blocks repacked at load so that 8 rows are read
+//                       as one stream (kernels/q4_0_x8.hpp); never in a file.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +34,7 @@ enum class WeightType : std::uint8_t {
   Q4_K,
   Q5_K,
   Q6_K,
+  Q4_0_X8,  // Q4_0 in tiles of 8 rows, made at load for the kernels (Model::kernel_weights)
 };
 
 // "F32", "Q8_0", ...

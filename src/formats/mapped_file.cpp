@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -40,6 +42,14 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+}
+
+void MappedFile::release(const void* p, std::size_t n) const {
+  const auto page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto begin = std::max(std::uintptr_t(p), std::uintptr_t(data_));
+  const auto end = std::min(std::uintptr_t(p) + n, std::uintptr_t(data_) + size_);
+  const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (data_ && first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept

@@ -34,7 +34,8 @@ Model::Model(Config config, Weights weights, ModelFormat format, std::string pat
       format_(format),
       path_(std::move(path)),
       file_size_(file_size),
-      storage_(std::move(storage)) {
+      storage_(std::move(storage)),
+      kernel_weights_(new_kernel_weights()) {
   validate();
 }
 
@@ -42,7 +43,11 @@ Model Model::load(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return load_hf_model(path, nullptr);
   auto file = std::make_shared<MappedFile>(path);
-  if (file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0) return load_gguf_model(std::move(file));
+  if (file->size() >= 4 && std::memcmp(file->data(), "GGUF", 4) == 0) {
+    Model model = load_gguf_model(file);
+    model.file_ = std::move(file);  // its Q4_0 matrices may be repacked (kernel_weights)
+    return model;
+  }
   // By content; a file named *.safetensors too, so a broken header gets
   // the safetensors reader's error rather than the llama2.c reader's.
   if (looks_like_safetensors(file->data(), file->size()) || path.ends_with(".safetensors")) {

@@ -26,6 +26,8 @@ Kernels make_table() {
   k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k, matmat_q4_k};
   k.weight(WeightType::Q5_K) = {nullptr, matvec_q5_k, matmat_q5_k};
   k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
+  // Q4_0 repacked at load (q4_0_x8.hpp): fp32 activations dequantize.
+  k.weight(WeightType::Q4_0_X8) = {nullptr, matvec_q4_0_x8, matmat_q4_0_x8};
   return k;
 }
 

@@ -35,6 +35,9 @@ MatvecFn matvec_f32, matvec_f16, matvec_bf16, matvec_q8_group;
 MatvecFn matvec_q8_0_f32, matvec_q4_0_f32, matvec_q4_k_f32, matvec_q6_k_f32;
 // ... and the GGUF blocks against int8 activations.
 MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q6_k;
+// ... and Q4_0 repacked in 8-row tiles (q4_0_x8.hpp), both ways.
+MatvecInt8Fn matvec_q4_0_x8;
+MatmatInt8Fn matmat_q4_0_x8;
 
 // kernels_avx2_gemm.cpp: the int8 GEMM of every GGUF block type, and the
 // int8 matvecs of the types in int8_units.hpp's form (its one-token tiles).

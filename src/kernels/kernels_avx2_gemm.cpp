@@ -9,6 +9,7 @@
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_0_x8.hpp"
 
 #if defined(__x86_64__)
 
@@ -122,8 +123,9 @@ K256_INLINE void q_0_tile(float* out, std::size_t ldo, const PanelBlock* panel, 
 }
 
 // The panel loop both GEMMs share. Kind gives Piece (one 32-value piece of 8
-// rows), pack(panel, w, row_bytes, n_rows <= 8, first piece, pieces) and
-// tile<T>(out, ldo, panel, pieces, xq, x_stride, lanes, first). Per panel
+// rows), pack(panel, w, row, n_rows <= 8, first piece, pieces) and
+// tile<T>(out, ldo, panel, pieces, xq, x_stride, lanes, first); pack reads
+// rows row .. row + n_rows - 1 of w. Per panel
 // of 32 rows and kPanelPieces pieces: pack its groups of 8 rows, then run
 // tiles of kTileTokens tokens (then the rest) over every group, so a tile's
 // activations stay in L1 across the groups.
@@ -146,7 +148,7 @@ K256_INLINE void matmat_panels(float* out, std::size_t ldo, const WeightRows& w,
     for (std::size_t j0 = 0; j0 < n_pieces; j0 += kPanelPieces) {
       const std::size_t np = n_pieces - j0 < kPanelPieces ? n_pieces - j0 : kPanelPieces;
       for (std::size_t g = 0; 8 * g < nr; g++) {
-        Kind::pack(panel[g], w.row(i0 + 8 * g), w.row_bytes, nr - 8 * g < 8 ? nr - 8 * g : 8, j0, np);
+        Kind::pack(panel[g], w, i0 + 8 * g, nr - 8 * g < 8 ? nr - 8 * g : 8, j0, np);
       }
       float* o = out + i0;
       const BlockQ8x32* x = xq + j0;
@@ -164,12 +166,34 @@ K256_INLINE void matmat_panels(float* out, std::size_t ldo, const WeightRows& w,
   }
 }
 
-template <bool kQ4>
+// Blocks [b0, b0 + nb) of the 8 rows row .. row + 7 of a Q4_0_X8 matrix,
+// all in tiles, into panel: the panel pack_panel<true> makes of the same
+// rows in the file layout.
+K256_INLINE void pack_panel_x8(PanelBlock* panel, const WeightRows& w, std::size_t row, std::size_t b0, std::size_t nb) {
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    __m256i z[8];  // (8 rows) the block's 32 values
+    for (std::size_t l = 0; l < 8; l++) {
+      const Q4_0BlockRef blk = q4_0_x8_block(w.data, w.row_bytes, w.tiled_rows, row + l, b0 + bb);
+      panel[bb].d[l] = fp16_to_fp32(blk.d);
+      z[l] = unpack_q4(blk.qs);
+    }
+    __m256i v[8];
+    transpose8x8_epi32(z, v);
+    for (int s = 0; s < 8; s++) _mm256_store_si256(reinterpret_cast<__m256i*>(panel[bb].q[s]), v[s]);
+  }
+}
+
+// kQ4 && kX8: Q4_0_X8, its tiled rows through pack_panel_x8, the rest as Q4_0.
+template <bool kQ4, bool kX8 = false>
 struct Q0Panels {
   using Piece = PanelBlock;
-  static K256_INLINE void pack(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+  static K256_INLINE void pack(PanelBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                std::size_t b0, std::size_t nb) {
-    pack_panel<kQ4>(panel, w, row_bytes, n_rows, b0, nb);
+    if (kX8 && row < w.tiled_rows) {
+      pack_panel_x8(panel, w, row, b0, nb);  // a tiled group is 8 rows, all in the matrix
+    } else {
+      pack_panel<kQ4>(panel, w.row(row), w.row_bytes, n_rows, b0, nb);
+    }
   }
   template <int T>
   static K256_INLINE void tile(float* out, std::size_t ldo, const PanelBlock* panel, std::size_t nb,
@@ -370,9 +394,9 @@ template <typename U>
 struct UnitPanels {
   static_assert(kPanelPieces % U::kPieces == 0);  // panels hold whole blocks
   using Piece = PanelPiece;
-  static K256_INLINE void pack(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+  static K256_INLINE void pack(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                std::size_t j0, std::size_t np) {
-    pack_units<U>(panel, w, row_bytes, n_rows, j0, np);
+    pack_units<U>(panel, w.row(row), w.row_bytes, n_rows, j0, np);
   }
   template <int T>
   static K256_INLINE void tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np,
@@ -399,6 +423,13 @@ K256 void matmat_q8_0(float* out, std::size_t ldo, const WeightRows& w, std::siz
 K256 void matmat_q4_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
   matmat_panels<Q0Panels<true>>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Tiled rows come in whole groups: w.data starts a group (gemm_int8 splits
+// rows at multiples of 32).
+K256 void matmat_q4_0_x8(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  matmat_panels<Q0Panels<true, true>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matmat_q4_1(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,

@@ -11,6 +11,7 @@
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_0_x8.hpp"
 
 #if defined(__x86_64__)
 
@@ -217,12 +218,16 @@ K256_INLINE int q4_0_offset(const BlockQ8x32& x) { return -8 * (x.sums[0] + x.su
 // its half of the activation block, broadcast to both lanes. The result:
 // 16-bit sums of 4 products each (at most 4 * 15 * 127 in magnitude), lanes
 // 0-7 of row A, 8-15 of row B.
-K256_INLINE __m256i q4_0_pair_products(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
+K256_INLINE __m256i q4_0_pair_products(__m256i v, const PairX& x) {
   const __m256i low = _mm256_set1_epi8(0x0f);
-  const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba.qs))),
-                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(bq.qs)), 1);
   const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
   return _mm256_add_epi16(_mm256_maddubs_epi16(lo, x.lo), _mm256_maddubs_epi16(hi, x.hi));
+}
+// The same for two blocks stored apart (the file layout).
+K256_INLINE __m256i q4_0_pair_products(const BlockQ4_0& ba, const BlockQ4_0& bq, const PairX& x) {
+  const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba.qs))),
+                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(bq.qs)), 1);
+  return q4_0_pair_products(v, x);
 }
 
 // One block of a pair on its own (the tail of a row): its integer sums in
@@ -300,6 +305,59 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
   for (int p = 0; p < P; p++) {
     out[2 * p] = hsum4(_mm256_castps256_ps128(acc[p]));
     if (2 * p + 1 < int(n_rows)) out[2 * p + 1] = hsum4(_mm256_extractf128_ps(acc[p], 1));
+  }
+}
+
+// q4_0_pairs<4> on one group of 8 rows in Q4_0_X8's tiles (q4_0_x8.hpp):
+// the same arithmetic in the same order, so the same bits, with each pair's
+// scales one 16-byte load per 4 blocks, already in the [A 0-3 | B 0-3]
+// order the sums come in, and both rows' nibbles of a block one 32-byte
+// load; the 8 rows are one stream.
+K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_t row_bytes, const BlockQ8x32* xq,
+                               std::size_t nb) {
+  __m256 acc[4];
+  for (int p = 0; p < 4; p++) acc[p] = _mm256_setzero_ps();
+  const std::size_t n_tiles = nb / 8;
+  for (std::size_t t = 0; t < n_tiles; t++) {
+    const std::uint8_t* tile = group + t * kX8TileBytes;
+    prefetch_lines(tile + 8 * row_bytes, kX8TileBytes);  // the next group's tile: a whole pass ahead
+    const std::size_t b = 8 * t;
+    const __m256 xd = floats8(&xq[b].d, sizeof(BlockQ8x32));
+    const __m256 xd03 = _mm256_permute2f128_ps(xd, xd, 0x00), xd47 = _mm256_permute2f128_ps(xd, xd, 0x11);
+    alignas(16) int offset[8];
+    for (int j = 0; j < 8; j++) offset[j] = q4_0_offset(xq[b + j]);
+    const __m256i o03 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)));
+    const __m256i o47 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset + 4)));
+    for (int p = 0; p < 4; p++) {
+      const std::uint8_t* pair = tile + p * kX8PairBytes;
+      const __m256 s03 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pair))), xd03);
+      const __m256 s47 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + 16))), xd47);
+      const auto* qs = reinterpret_cast<const __m256i*>(pair + 32);
+      __m256i m[4];
+      for (int j = 0; j < 4; j++) m[j] = q4_0_pair_products(_mm256_loadu_si256(qs + j), pair_x(xq[b + j]));
+      const __m256i sums03 = _mm256_add_epi32(q4_0_block_sums4(m), o03);
+      for (int j = 0; j < 4; j++) m[j] = q4_0_pair_products(_mm256_loadu_si256(qs + 4 + j), pair_x(xq[b + 4 + j]));
+      const __m256i sums47 = _mm256_add_epi32(q4_0_block_sums4(m), o47);
+      acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums03), s03, acc[p]);
+      acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums47), s47, acc[p]);
+    }
+  }
+  // The last nb % 8 blocks of each row, stored whole after the tiles.
+  const std::size_t tail = nb - 8 * n_tiles;
+  const auto* tails = reinterpret_cast<const BlockQ4_0*>(group + n_tiles * kX8TileBytes);  // row i: tails + i * tail
+  for (std::size_t k = 0; k < tail; k++) {
+    const std::size_t b = 8 * n_tiles + k;
+    const float xd = xq[b].d;
+    for (int p = 0; p < 4; p++) {
+      const BlockQ4_0& ba = tails[2 * p * tail + k];
+      const BlockQ4_0& bb = tails[(2 * p + 1) * tail + k];
+      const __m256 s = _mm256_set_m128(_mm_set1_ps(_cvtsh_ss(bb.d) * xd), _mm_set1_ps(_cvtsh_ss(ba.d) * xd));
+      acc[p] = _mm256_fmadd_ps(q4_0_pair_sums(ba, bb, xq[b]), s, acc[p]);
+    }
+  }
+  for (int p = 0; p < 4; p++) {
+    out[2 * p] = hsum4(_mm256_castps256_ps128(acc[p]));
+    out[2 * p + 1] = hsum4(_mm256_extractf128_ps(acc[p], 1));
   }
 }
 
@@ -465,6 +523,26 @@ K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std
   std::size_t r = r0;
   for (; r + 8 <= r1; r += 8) q4_0_pairs<4>(out + r, w.row(r), w.row_bytes, 8, xq, w.cols / kQK);
   for (; r < r1; r++) q4_0_pairs<1>(out + r, w.row(r), w.row_bytes, 1, xq, w.cols / kQK);
+}
+
+// Tiled groups whole; a group cut by [r0, r1) is computed whole and only
+// its rows in the range stored (the same bits); rows after the tiles are
+// Q4_0's.
+K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK;
+  std::size_t r = r0;
+  while (r < r1 && r < w.tiled_rows) {
+    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
+    if (r == g && end == g + 8) {
+      q4_0_x8_group(out + g, w.row(g), w.row_bytes, xq, nb);
+    } else {
+      float group_out[8];
+      q4_0_x8_group(group_out, w.row(g), w.row_bytes, xq, nb);
+      for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
+    }
+    r = end;
+  }
+  if (r < r1) matvec_q4_0(out, w, xq, r, r1);
 }
 
 // Three rows at a time: with four, the scales and accumulators of four rows

@@ -125,7 +125,8 @@ void quantize_row(WeightType type, const float* x, void* y, std::size_t n) {
     case WeightType::Q4_K: return quantize_row_q4_k(x, static_cast<BlockQ4_K*>(y), n);
     case WeightType::Q5_K: return quantize_row_q5_k(x, static_cast<BlockQ5_K*>(y), n);
     case WeightType::Q6_K: return quantize_row_q6_k(x, static_cast<BlockQ6_K*>(y), n);
-    case WeightType::Q8_GROUP: break;
+    case WeightType::Q8_GROUP:
+    case WeightType::Q4_0_X8: break;  // not a file type
   }
   throw Error("quantize_row: cannot write weight type " + std::string(weight_type_name(type)));
 }

@@ -1,8 +1,10 @@
 #include "llama2/tensor.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/kernels.hpp"
+#include "kernels/q4_0_x8.hpp"
 #include "kernels/quants.hpp"
 
 namespace llama2 {
@@ -16,6 +18,17 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
     for (std::size_t j = 0; j < t.cols; j++) out[j] = float(q[j]) * t.scales[(first + j) / gs];
     return;
   }
+  if (t.type == WeightType::Q4_0_X8) {  // a row's blocks are spread over its group's tiles
+    const std::size_t rb = row_bytes(t.type, t.cols), tiled = q4_0_x8_tiled_rows(t.rows);
+    for (std::size_t b = 0; b < t.cols / kQK; b++) {
+      const Q4_0BlockRef ref = q4_0_x8_block(t.data, rb, tiled, row, b);
+      BlockQ4_0 blk;
+      blk.d = ref.d;
+      std::memcpy(blk.qs, ref.qs, sizeof(blk.qs));
+      dequantize_q4_0(&blk, out + b * kQK, 1);
+    }
+    return;
+  }
   const std::uint8_t* base = static_cast<const std::uint8_t*>(t.data) + row * row_bytes(t.type, t.cols);
   dequantize_blocks(t.type, base, out, t.cols);
 }
@@ -23,7 +36,9 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
 WeightRows weight_rows(const Tensor& t) {
   // Q8_GROUP: one int8 per value, the scales stored apart.
   if (t.type == WeightType::Q8_GROUP) return {t.data, t.cols, t.cols, t.scales, std::size_t(t.group_size)};
-  return {t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
+  WeightRows rows{t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
+  if (t.type == WeightType::Q4_0_X8) rows.tiled_rows = q4_0_x8_tiled_rows(t.rows);
+  return rows;
 }
 
 }  // namespace llama2

@@ -1,0 +1,39 @@
+// Repacking Q4_0 into 8-row tiles (q4_0_x8.hpp has the layout).
+#include "kernels/q4_0_x8.hpp"
+
+namespace llama2 {
+
+void repack_q4_0_x8(const void* src, void* dst, std::size_t rows, std::size_t cols) {
+  repack_q4_0_x8_rows(src, dst, rows, cols, 0, rows);
+}
+
+void repack_q4_0_x8_rows(const void* src, void* dst, std::size_t rows, std::size_t cols, std::size_t r0, std::size_t r1) {
+  const auto* in = static_cast<const std::uint8_t*>(src);
+  auto* out = static_cast<std::uint8_t*>(dst);
+  const std::size_t nb = cols / kQK, row_bytes = nb * sizeof(BlockQ4_0), n_tiles = nb / 8, tail = nb - 8 * n_tiles;
+  const std::size_t tiled = q4_0_x8_tiled_rows(rows), tiled_end = r1 < tiled ? r1 : tiled;
+  for (std::size_t g = r0; g < tiled_end; g += 8) {
+    const auto* rows_in = reinterpret_cast<const BlockQ4_0*>(in + g * row_bytes);  // row i: rows_in + i * nb
+    std::uint8_t* group = out + g * row_bytes;
+    for (std::size_t t = 0; t < n_tiles; t++) {
+      for (std::size_t p = 0; p < 4; p++) {
+        std::uint8_t* pair = group + t * kX8TileBytes + p * kX8PairBytes;
+        for (std::size_t half = 0; half < 2; half++) {
+          const BlockQ4_0* row = rows_in + (2 * p + half) * nb + 8 * t;
+          for (std::size_t j = 0; j < 8; j++) {
+            std::memcpy(pair + 2 * ((j / 4) * 8 + half * 4 + j % 4), &row[j].d, 2);
+            std::memcpy(pair + 32 + j * 32 + half * 16, row[j].qs, 16);
+          }
+        }
+      }
+    }
+    for (std::size_t i = 0; i < 8; i++) {
+      std::memcpy(group + n_tiles * kX8TileBytes + i * tail * sizeof(BlockQ4_0), rows_in + i * nb + 8 * n_tiles,
+                  tail * sizeof(BlockQ4_0));
+    }
+  }
+  const std::size_t copy_from = r0 > tiled ? r0 : tiled;
+  if (r1 > copy_from) std::memcpy(out + copy_from * row_bytes, in + copy_from * row_bytes, (r1 - copy_from) * row_bytes);
+}
+
+}  // namespace llama2

@@ -1,0 +1,222 @@
+// Q4_0_X8 (kernels/q4_0_x8.hpp): Q4_0 repacked in 8-row tiles at load. The
+// layout against the file's blocks, the kernels that read it against the
+// same table's Q4_0 kernels on the file layout (bit for bit: the layout
+// moves bytes, not arithmetic), and a model whose Q4_0 matrices are
+// repacked against the same model in the file's layout.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "kernels/q4_0_x8.hpp"
+#include "kernels/quants.hpp"
+#include "llama2/quantize.hpp"
+#include "llama2/tensor.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+#include "support/gguf_builder.hpp"
+#include "support/isa_test.hpp"
+#include "support/synthetic_model.hpp"
+#include "ops.hpp"
+#include "support/temp_dir.hpp"
+
+namespace llama2 {
+namespace {
+
+// A Q4_0 matrix and its X8 copy.
+struct Matrices {
+  std::size_t rows, cols;
+  test::Bytes file, tiles;
+  Tensor q4_0() const { return {WeightType::Q4_0, file.data(), nullptr, rows, cols, 0}; }
+  Tensor x8() const { return {WeightType::Q4_0_X8, tiles.data(), nullptr, rows, cols, 0}; }
+};
+
+Matrices make(std::size_t rows, std::size_t cols, std::uint64_t seed) {
+  Matrices m{rows, cols, test::random_blocks(test::kGgmlQ4_0, rows, cols, seed), {}};
+  m.tiles.resize(m.file.size());
+  repack_q4_0_x8(m.file.data(), m.tiles.data(), rows, cols);
+  return m;
+}
+
+// Rows: fewer than a group, whole groups, groups and a remainder. Columns:
+// tiles only, a tail only, both.
+const std::size_t kRows[] = {1, 7, 8, 9, 16, 23, 40};
+const std::size_t kCols[] = {32, 96, 256, 288, 544};
+
+TEST(Q4_0X8Layout, EveryBlockIsTheFileBlock) {
+  for (std::size_t rows : kRows) {
+    for (std::size_t cols : kCols) {
+      const Matrices m = make(rows, cols, rows * 1000 + cols);
+      const std::size_t rb = row_bytes(WeightType::Q4_0, cols);
+      for (std::size_t r = 0; r < rows; r++) {
+        for (std::size_t b = 0; b < cols / 32; b++) {
+          const auto* want = reinterpret_cast<const BlockQ4_0*>(m.file.data() + r * rb) + b;
+          const Q4_0BlockRef got = q4_0_x8_block(m.tiles.data(), rb, q4_0_x8_tiled_rows(rows), r, b);
+          ASSERT_EQ(got.d, want->d) << rows << "x" << cols << " row " << r << " block " << b;
+          ASSERT_EQ(std::memcmp(got.qs, want->qs, 16), 0) << rows << "x" << cols << " row " << r << " block " << b;
+        }
+      }
+    }
+  }
+}
+
+TEST(Q4_0X8Layout, TilesHoldEachPairsScalesTogether) {
+  // The layout as written in q4_0_x8.hpp, spelled out for one tile: pair 1
+  // (rows 2 and 3) starts 288 bytes in, its 16 scales first, A's blocks 0-3
+  // then B's 0-3 then A's 4-7; block j's nibbles 32 + 32 j bytes in.
+  const Matrices m = make(8, 256, 5);
+  const std::size_t rb = row_bytes(WeightType::Q4_0, 256);
+  const auto block = [&](std::size_t r, std::size_t b) { return reinterpret_cast<const BlockQ4_0*>(m.file.data() + r * rb) + b; };
+  const std::uint8_t* pair1 = m.tiles.data() + 288;
+  std::uint16_t d[16];
+  std::memcpy(d, pair1, 32);
+  EXPECT_EQ(d[0], block(2, 0)->d);
+  EXPECT_EQ(d[3], block(2, 3)->d);
+  EXPECT_EQ(d[4], block(3, 0)->d);
+  EXPECT_EQ(d[8], block(2, 4)->d);
+  EXPECT_EQ(d[15], block(3, 7)->d);
+  EXPECT_EQ(std::memcmp(pair1 + 32 + 5 * 32, block(2, 5)->qs, 16), 0);
+  EXPECT_EQ(std::memcmp(pair1 + 32 + 5 * 32 + 16, block(3, 5)->qs, 16), 0);
+}
+
+TEST(Q4_0X8Layout, DequantizedRowsAreTheFileRows) {
+  for (std::size_t rows : kRows) {
+    for (std::size_t cols : kCols) {
+      const Matrices m = make(rows, cols, rows + 7 * cols);
+      std::vector<float> want(cols), got(cols);
+      for (std::size_t r = 0; r < rows; r++) {
+        dequantize_row(m.q4_0(), r, want.data());
+        dequantize_row(m.x8(), r, got.data());
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), cols * sizeof(float)), 0) << rows << "x" << cols << " row " << r;
+      }
+    }
+  }
+}
+
+// --- kernels ------------------------------------------------------------------------------
+
+class Q4_0X8Kernels : public test::IsaTest {
+ protected:
+  void SetUp() override {
+    IsaTest::SetUp();
+    if (IsSkipped()) return;
+    if (!table_->weight(WeightType::Q4_0_X8).matvec_int8) GTEST_SKIP() << isa_name(GetParam()) << " reads Q4_0 as in the file";
+  }
+};
+
+std::vector<BlockQ8x32> activations(const Kernels& k, std::size_t tokens, std::size_t cols, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(tokens * cols);
+  for (float& v : x) v = dist(rng);
+  std::vector<BlockQ8x32> xq(tokens * cols / 32);
+  for (std::size_t t = 0; t < tokens; t++) k.quantize_q8x32(x.data() + t * cols, xq.data() + t * cols / 32, cols);
+  return xq;
+}
+
+TEST_P(Q4_0X8Kernels, MatvecIsQ4_0sBitForBitOverAnyRowRange) {
+  const Kernels& k = *table_;
+  for (std::size_t rows : kRows) {
+    for (std::size_t cols : kCols) {
+      const Matrices m = make(rows, cols, 3 * rows + cols);
+      const std::vector<BlockQ8x32> xq = activations(k, 1, cols, rows);
+      std::vector<float> want(rows), got(rows, -1.0f);
+      k.weight(WeightType::Q4_0).matvec_int8(want.data(), weight_rows(m.q4_0()), xq.data(), 0, rows);
+      // Whole, then in ranges that cut groups (rows 3 .. 10, ...).
+      const WeightRows tiles = weight_rows(m.x8());
+      ASSERT_EQ(tiles.tiled_rows, rows / 8 * 8);
+      k.weight(WeightType::Q4_0_X8).matvec_int8(got.data(), tiles, xq.data(), 0, rows);
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0) << rows << "x" << cols;
+      std::fill(got.begin(), got.end(), -1.0f);
+      for (std::size_t r0 = 0; r0 < rows; r0 += 3) {
+        k.weight(WeightType::Q4_0_X8).matvec_int8(got.data(), tiles, xq.data(), r0, std::min(rows, r0 + 3));
+      }
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0) << rows << "x" << cols << " in 3s";
+    }
+  }
+}
+
+TEST_P(Q4_0X8Kernels, GemmIsQ4_0sBitForBitFromAnyGroup) {
+  const Kernels& k = *table_;
+  for (std::size_t rows : {std::size_t(8), std::size_t(23), std::size_t(72)}) {
+    for (std::size_t cols : kCols) {
+      for (std::size_t tokens : {std::size_t(1), std::size_t(5), std::size_t(13)}) {
+        const Matrices m = make(rows, cols, rows * tokens + cols);
+        const std::vector<BlockQ8x32> xq = activations(k, tokens, cols, tokens);
+        std::vector<float> want(tokens * rows), got(tokens * rows, -1.0f);
+        k.weight(WeightType::Q4_0).matmat_int8(want.data(), rows, weight_rows(m.q4_0()), rows, xq.data(), tokens);
+        k.weight(WeightType::Q4_0_X8).matmat_int8(got.data(), rows, weight_rows(m.x8()), rows, xq.data(), tokens);
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << rows << "x" << cols;
+        // From row 32 on, as gemm_int8 hands a thread its rows.
+        if (rows > 32) {
+          WeightRows from32 = weight_rows(m.x8());
+          from32.data = from32.row(32);
+          from32.tiled_rows -= 32;
+          std::fill(got.begin(), got.end(), -1.0f);
+          k.weight(WeightType::Q4_0_X8).matmat_int8(got.data() + 32, rows, from32, rows - 32, xq.data(), tokens);
+          for (std::size_t t = 0; t < tokens; t++) {
+            ASSERT_EQ(std::memcmp(want.data() + t * rows + 32, got.data() + t * rows + 32, (rows - 32) * sizeof(float)), 0)
+                << rows << "x" << cols << " token " << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, Q4_0X8Kernels, test::kAllIsas, test::isa_param_name);
+
+// --- a model ------------------------------------------------------------------------------
+
+// ctest also runs this with LLAMA2_ISA=avx2 (tests/CMakeLists.txt), where
+// the matrices are repacked; elsewhere it checks they are not.
+TEST(Q4_0X8Model, RepackedWhereTheKernelsReadTilesWithTheSameLogits) {
+  test::TempDir tmp("q4_0_x8");
+  // dim 288 (9 blocks: a tile and a tail), hidden 544 (17), a vocabulary of
+  // 270 rows (33 groups and 6 rows after them).
+  const Config c = test::make_config(288, 544, 2, 4, 2, 270, 40, false);
+  test::write_llama2c_v1(tmp.file("m.bin"), test::make_weights(c, 7));
+  test::write_tokenizer_bin(tmp.file("tok.bin"), c.vocab_size);
+  write_llama_gguf(Model::load(tmp.file("m.bin")), Tokenizer::load(tmp.file("tok.bin")).vocab(), WeightType::Q4_0,
+                   tmp.file("m.gguf"));
+
+  ::setenv("LLAMA2_REPACK", "0", 1);
+  Transformer file_layout(tmp.file("m.gguf"), 2);
+  ::unsetenv("LLAMA2_REPACK");
+  Transformer tiled(tmp.file("m.gguf"), 2);
+
+  const bool tiles = kernels().weight(WeightType::Q4_0_X8).matvec_int8 != nullptr && int8_activations();
+  const Weights& w = tiled.model().kernel_weights();
+  EXPECT_EQ(file_layout.model().kernel_weights().layers[0].w1.type, WeightType::Q4_0);
+  EXPECT_EQ(tiled.model().weights().layers[1].w2.type, WeightType::Q4_0);  // the file's view stays
+  for (const LayerWeights& l : w.layers) {
+    for (const Tensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) {
+      EXPECT_EQ(t->type, tiles ? WeightType::Q4_0_X8 : WeightType::Q4_0);
+    }
+  }
+  EXPECT_EQ(w.token_embedding.type, tiled.model().weights().token_embedding.type);  // read by rows: never repacked
+  if (!tiles) GTEST_SKIP() << kernel_isa_name() << " reads Q4_0 as in the file (ctest runs this again capped to AVX2)";
+  ASSERT_EQ(w.wcls.type, tiled.model().weights().wcls.type == WeightType::Q4_0 ? WeightType::Q4_0_X8
+                                                                                  : tiled.model().weights().wcls.type);
+
+  std::mt19937 rng(3);
+  std::vector<int> tokens(21);
+  for (int& t : tokens) t = int(rng() % c.vocab_size);
+  for (std::size_t i = 0; i < tokens.size(); i++) {
+    const auto want = file_layout.forward(tokens[i], int(i));
+    const auto got = tiled.forward(tokens[i], int(i));
+    ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size_bytes()), 0) << "token " << i;
+  }
+  const auto want = file_layout.forward_batch_all(tokens, 0);
+  const std::vector<float> want_copy(want.begin(), want.end());
+  const auto got = tiled.forward_batch_all(tokens, 0);
+  ASSERT_EQ(std::memcmp(want_copy.data(), got.data(), got.size_bytes()), 0);
+}
+
+}  // namespace
+}  // namespace llama2
