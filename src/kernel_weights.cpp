@@ -17,10 +17,11 @@
 
 namespace llama2 {
 
+namespace {
+
 // Anonymous memory holding the repacked matrices, mapped once for all.
 class RepackedBytes {
  public:
-  RepackedBytes() = default;
   explicit RepackedBytes(std::size_t bytes) {
     // Not madvise(MADV_HUGEPAGE): on the 2-core EPYC VM, first touching
     // 3.6 GiB took 5.8 s in huge pages against 1.2 s in 4 KiB ones.
@@ -50,16 +51,12 @@ class RepackedBytes {
   std::uintptr_t next_ = 0;
 };
 
-struct Model::KernelWeights {
-  std::once_flag once;
-  Weights weights;
-  std::unique_ptr<RepackedBytes> bytes;
+// What the repacked Weights point into.
+struct RepackedStorage {
+  RepackedBytes bytes;       // the matrices
   std::vector<float> norms;  // (2 * n_layers + 1, dim) the RMSNorm weights, copied from the file
+  explicit RepackedStorage(std::size_t n) : bytes(n) {}
 };
-
-std::shared_ptr<Model::KernelWeights> Model::new_kernel_weights() { return std::make_shared<KernelWeights>(); }
-
-namespace {
 
 bool repack_enabled() {
   const char* env = std::getenv("LLAMA2_REPACK");
@@ -113,15 +110,15 @@ const Weights& Model::kernel_weights() const {
       bytes += (t->rows * row_bytes(t->type, t->cols) + 63) / 64 * 64;
     }
     if (todo.empty()) return;
-    auto repacked = std::make_unique<RepackedBytes>(bytes);
-    if (!repacked->ok()) return;  // no memory for the copy: the file's layout is as correct
+    auto storage = std::make_shared<RepackedStorage>(bytes);
+    if (!storage->bytes.ok()) return;  // no memory for the copy: the file's layout is as correct
     // The norms sit between the matrices in the file: read there at every
     // token, they would map back the pages around them (up to a folio of
     // the released neighbours: 100 MiB over a 7B). Copied first, so their
     // neighbours' pages go with the matrices' releases below.
     const std::size_t dim = std::size_t(config_.dim);
-    kw.norms.resize((2 * kw.weights.layers.size() + 1) * dim);
-    float* norm = kw.norms.data();
+    storage->norms.resize((2 * kw.weights.layers.size() + 1) * dim);
+    float* norm = storage->norms.data();
     const auto copy_norm = [&](const float*& v) {
       std::copy_n(v, dim, norm);
       v = norm;
@@ -132,13 +129,13 @@ const Weights& Model::kernel_weights() const {
     const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
     for (Tensor* t : todo) {
       const std::size_t n = t->rows * row_bytes(t->type, t->cols);
-      void* dst = repacked->take(n);
+      void* dst = storage->bytes.take(n);
       repack_in_threads(*t, dst, n_threads);
       if (file_) file_->release(t->data, n);  // the copy replaces these pages
       t->data = dst;
       t->type = WeightType::Q4_0_X8;
     }
-    kw.bytes = std::move(repacked);
+    kw.storage = std::move(storage);
   });
   return kw.weights;
 }

@@ -66,7 +66,9 @@ std::uint64_t model_fingerprint(const Model& model) {
                          std::int64_t(c.seq_len), std::int64_t(model.format()), std::int64_t(model.file_size())}) {
     h = hash_u64(h, std::uint64_t(v));
   }
-  const Weights& w = model.weights();
+  // The same values as weights(); read where the forward pass reads them,
+  // so that no released file page is mapped again (kernel_weights).
+  const Weights& w = model.kernel_weights();
   std::vector<float> row(std::size_t(c.dim));  // (dim)
   for (std::size_t r : {std::size_t(0), std::size_t(c.vocab_size) - 1}) {
     dequantize_row(w.token_embedding, r, row.data());

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,11 @@ class Model {
   const Weights& kernel_weights() const;
 
  private:
-  struct KernelWeights;  // kernel_weights.cpp
-  static std::shared_ptr<KernelWeights> new_kernel_weights();
+  struct KernelWeights {  // filled once by kernel_weights() (src/kernel_weights.cpp)
+    std::once_flag once;
+    Weights weights;
+    std::shared_ptr<const void> storage;  // the repacked matrices and anything else they point into
+  };
   Config config_;
   Weights weights_;
   ModelFormat format_ = ModelFormat::LLAMA2C_V0;

@@ -35,7 +35,7 @@ Model::Model(Config config, Weights weights, ModelFormat format, std::string pat
       path_(std::move(path)),
       file_size_(file_size),
       storage_(std::move(storage)),
-      kernel_weights_(new_kernel_weights()) {
+      kernel_weights_(std::make_shared<KernelWeights>()) {
   validate();
 }
 

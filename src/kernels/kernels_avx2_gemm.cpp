@@ -168,14 +168,33 @@ K256_INLINE void matmat_panels(float* out, std::size_t ldo, const WeightRows& w,
 
 // Blocks [b0, b0 + nb) of the 8 rows row .. row + 7 of a Q4_0_X8 matrix,
 // all in tiles, into panel: the panel pack_panel<true> makes of the same
-// rows in the file layout.
+// rows in the file layout. In a tile, block j of rows 2p and 2p + 1 is one
+// 32-byte run of nibbles (q4_0_x8.hpp).
 K256_INLINE void pack_panel_x8(PanelBlock* panel, const WeightRows& w, std::size_t row, std::size_t b0, std::size_t nb) {
+  const std::uint8_t* group = w.row(row);
+  const std::size_t n_tiled = w.row_bytes / sizeof(BlockQ4_0) / 8 * 8;  // blocks in tiles
   for (std::size_t bb = 0; bb < nb; bb++) {
+    const std::size_t b = b0 + bb;
     __m256i z[8];  // (8 rows) the block's 32 values
-    for (std::size_t l = 0; l < 8; l++) {
-      const Q4_0BlockRef blk = q4_0_x8_block(w.data, w.row_bytes, w.tiled_rows, row + l, b0 + bb);
-      panel[bb].d[l] = fp16_to_fp32(blk.d);
-      z[l] = unpack_q4(blk.qs);
+    if (b < n_tiled) {
+      const std::uint8_t* tile = group + (b / 8) * kX8TileBytes;
+      const std::size_t j = b % 8, d_index = (j / 4) * 8 + j % 4;  // row A's scale among its pair's 16
+      for (std::size_t p = 0; p < 4; p++) {
+        const std::uint8_t* pair = tile + p * kX8PairBytes;
+        std::uint16_t d[2];
+        std::memcpy(&d[0], pair + 2 * d_index, 2);
+        std::memcpy(&d[1], pair + 2 * (d_index + 4), 2);
+        panel[bb].d[2 * p] = fp16_to_fp32(d[0]);
+        panel[bb].d[2 * p + 1] = fp16_to_fp32(d[1]);
+        z[2 * p] = unpack_q4(pair + 32 + j * 32);
+        z[2 * p + 1] = unpack_q4(pair + 32 + j * 32 + 16);
+      }
+    } else {
+      for (std::size_t l = 0; l < 8; l++) {
+        const Q4_0BlockRef blk = q4_0_x8_block(w.data, w.row_bytes, w.tiled_rows, row + l, b);
+        panel[bb].d[l] = fp16_to_fp32(blk.d);
+        z[l] = unpack_q4(blk.qs);
+      }
     }
     __m256i v[8];
     transpose8x8_epi32(z, v);

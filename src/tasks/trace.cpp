@@ -271,7 +271,7 @@ Trace run_trace(Transformer& transformer, const Tokenizer& tokenizer, const std:
 
   // --- the logit lens: each layer's residuals through the final norm and the classifier
   const std::size_t n_pos = trace.positions.size(), dim = std::size_t(c.dim), rows = 64;
-  const Weights& w = transformer.model().weights();
+  const Weights& w = transformer.model().kernel_weights();  // as forward reads them
   ThreadPool pool(transformer.n_threads());
   std::vector<float> normed(rows * dim);     // (rows, dim) rmsnorm of the residuals
   std::vector<float> lens_logits(rows * vocab);  // (rows, vocab_size)
