@@ -455,32 +455,29 @@ K256_INLINE XHalfSums8 x_half_sums8(const BlockQ8x32* x) {
 
 // Q6_K with the scales inside the integer sum. x block 8b + k meets the
 // quants q6_k_quants(h = k / 4)[k % 4]: bytes 0-15 are sub-block 2k, bytes
-// 16-31 sub-block 2k + 1. vpmaddubsw gives 16-bit pair sums of the unsigned
-// quants (lanes 0-7 of sub-block 2k, 8-15 of 2k + 1), then vpmaddwd
-// multiplies by the sub-block's scale instead of by ones: each 32 values
-// cost one conversion and one fma with xd. The -32 of every weight comes off
-// once per super-block: vpmaddwd of the 16 scales with the 16 half sums of x
-// gives sum(sc * sum(xq)) per x block, times 32 in integers (exact, and
-// below 2^24 so exact in fp32 too), and one fma with the 8 xd. The row's d
-// is applied once per super-block. The x side (XHalfSums8) is built once per
-// call for every row. Against the -32 as vpmaddubsw(32, x) of each block
-// taken off the pair sums: kernel_speed 1.32 -> 1.21 ns per 32 weights on the
-// 2-core EPYC VM. Each row keeps its own sums, so a row's result does not
-// depend on R.
+// 16-31 sub-block 2k + 1. vpmaddubsw and vpmaddwd with ones sum the unsigned
+// quants times x to 8 lanes per block (0-3 of sub-block 2k, 4-7 of 2k + 1);
+// vphaddd takes four blocks to one sum per sub-block, one vpmulld applies
+// the 8 scales, and the halves are added to one integer per x block. The
+// -32 of every weight comes off once per super-block: vpmaddwd of the 16
+// scales with the 16 half sums of x gives sum(sc * sum(xq)) per x block,
+// times 32. So a super-block costs each row one conversion and one fma with
+// d * xd of its 8 blocks (the integer sums are exact; converting one above
+// 2^24 rounds it). The x side (XHalfSums8) is built once per call for every
+// row. kernel_speed on the 2-core EPYC VM, ns per 32 weights: the -32 as
+// vpmaddubsw(32, x) per block 1.32, taken off once per super-block 1.21,
+// one conversion and fma per block with the scale picked by vpshufb into
+// vpmaddwd 1.17-1.23 -> these sums 1.08-1.10. Each row keeps its own sums,
+// so a row's result does not depend on R.
 template <int R>
 K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq,
                            const XHalfSums8* pre, std::size_t nb) {
   const BlockQ6_K* rows[R];
   __m256 acc[R];
   for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
-  // Picks the 16-bit scale of sub-block 2r (low lane) and 2r + 1 (high lane)
-  // out of scales 8h .. 8h + 8 in both lanes. A table: built from
-  // _mm256_set1_epi16 instead, the loop took 649 instructions, not 570.
-  alignas(32) static constexpr std::int8_t kPick[4][32] = {
-      {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
-      {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
-      {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
-      {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15}};
+  // The scales of half h's sub-blocks in the order of its sums: sub-blocks
+  // 8h, 8h + 2, 8h + 4, 8h + 6, then 8h + 1, 8h + 3, 8h + 5, 8h + 7.
+  const __m128i kHalfOrder = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   for (std::size_t b = 0; b < nb; b++) {
     for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(BlockQ6_K));
     const BlockQ8x32* x = xq + 8 * b;
@@ -491,21 +488,23 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
       // lane k: 32 * (sc_2k * sum(first half of x block k) + sc_2k+1 * sum(second half))
       const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, xs.sums), 5);
-      __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // even / odd r (one chain measured the same)
-      sum[0] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offset), xs.xd, sum[0]);
+      const __m128i sc8 = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)), kHalfOrder);
+      const __m256i ones = _mm256_set1_epi16(1);
+      __m256i half_sums[2];  // (8 lanes) x blocks 4h .. 4h + 3: their first halves in lanes 0-3, second in 4-7
       for (int h = 0; h < 2; h++) {
-        // scales 8h .. 8h + 8 in both lanes
-        const __m256i sc = h == 0 ? _mm256_permute4x64_epi64(sc16, 0x44) : _mm256_permute4x64_epi64(sc16, 0xee);
-        __m256i q[4];
+        __m256i q[4], m[4];
         q6_k_quants(blk, h, q);
-        for (int r = 0; r < 4; r++) {
-          const int k = 4 * h + r;
-          const __m256i pairs = _mm256_maddubs_epi16(q[r], load_q8(x[k].qs));
-          const __m256i scale = _mm256_shuffle_epi8(sc, _mm256_load_si256(reinterpret_cast<const __m256i*>(kPick[r])));
-          sum[r & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scale)), _mm256_set1_ps(x[k].d), sum[r & 1]);
-        }
+        for (int r = 0; r < 4; r++) m[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], load_q8(x[4 * h + r].qs)), ones);
+        // each half block's sum times its sub-block's scale
+        const __m256i sc = _mm256_cvtepi8_epi32(h == 0 ? sc8 : _mm_unpackhi_epi64(sc8, sc8));
+        half_sums[h] = _mm256_mullo_epi32(_mm256_hadd_epi32(_mm256_hadd_epi32(m[0], m[1]), _mm256_hadd_epi32(m[2], m[3])), sc);
       }
-      acc[i] = _mm256_fmadd_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_set1_ps(_cvtsh_ss(blk.d)), acc[i]);
+      // lane k: x block k's whole integer sum, less the -32 of its weights
+      const __m256i sums = _mm256_sub_epi32(
+          _mm256_add_epi32(_mm256_permute2x128_si256(half_sums[0], half_sums[1], 0x20),
+                           _mm256_permute2x128_si256(half_sums[0], half_sums[1], 0x31)),
+          offset);
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(xs.xd, _mm256_set1_ps(_cvtsh_ss(blk.d))), acc[i]);
     }
   }
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
