@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
     s.generate({.max_tokens = 3}, [](int, std::string_view) { return true; });
     s.save((dir / "session" / (std::string(kv_type_name(kv)) + ".session")).string());
   }
+  Session(e.model, e.tokenizer, SessionParams{.n_threads = 1}).save((dir / "session" / "empty.session").string());  // no KV bytes
   Transformer transformer(e.model, 1);
   Compressor compressor(transformer, *e.tokenizer, fuzz::kTinyModelFingerprint, fuzz::kTinyTokenizerFingerprint);
   int n = 0;

@@ -254,8 +254,8 @@ void Session::load(const std::string& path) {
   // Everything checked: replace this session's state.
   KvCache& cache = transformer_->kv_cache();
   const std::size_t head_bytes = std::size_t(s.n_past) * cache.head_size() * cache.element_size();
-  const std::uint8_t* p = s.kv.data();
-  for (std::size_t l = 0; l < std::size_t(c.n_layers); l++) {
+  const std::uint8_t* p = s.kv.data();  // null when nothing was saved (n_past 0): no memcpy then
+  for (std::size_t l = 0; head_bytes != 0 && l < std::size_t(c.n_layers); l++) {
     for (std::size_t h = 0; h < std::size_t(c.n_kv_heads); h++) {
       std::memcpy(cache.mutable_keys(l, h), p, head_bytes);
       std::memcpy(cache.mutable_values(l, h), p + head_bytes, head_bytes);

@@ -282,6 +282,25 @@ TEST(Session, SaveLoadContinueEqualsUninterrupted) {
   }
 }
 
+// A session saved before any token (n_past 0, no KV bytes) loads as an
+// empty one and then runs as a fresh session does. (Found by
+// session_state_fuzz: the empty KV copy passed a null pointer to memcpy.)
+TEST(Session, AnEmptySavedSessionLoadsAsAFreshOne) {
+  NEED_MODEL();
+  TempDir dir("session");
+  const Output whole = solo(m, params(1.0f, 42), "Once upon a time", 20);
+  Session empty(m.model, m.tokenizer, params(1.0f, 42));
+  empty.save(dir.file("empty.bin"));
+
+  Session loaded(m.model, m.tokenizer, params(1.0f, 42));
+  loaded.append_text("Once", true);
+  run(loaded, {.max_tokens = 3});
+  loaded.load(dir.file("empty.bin"));
+  EXPECT_TRUE(loaded.tokens().empty());
+  loaded.append_text("Once upon a time", true);
+  EXPECT_EQ(run(loaded, {.max_tokens = 20}).text, whole.text);
+}
+
 class SessionFiles : public ::testing::Test {
  protected:
   void SetUp() override {
