@@ -224,6 +224,9 @@ class Session {
 
 // A fingerprint of a model's config and a sample of its weights, and of a
 // tokenizer's pieces and scores: what a saved session checks on load.
+// model_fingerprint reads the weights where the forward pass does
+// (Model::kernel_weights), so on a model no Transformer has used yet it
+// repacks them first, as a Transformer would (about a second for a 7B).
 std::uint64_t model_fingerprint(const Model& model);
 std::uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer);
 

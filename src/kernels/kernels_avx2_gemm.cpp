@@ -177,17 +177,15 @@ K256_INLINE void pack_panel_x8(PanelBlock* panel, const WeightRows& w, std::size
     const std::size_t b = b0 + bb;
     __m256i z[8];  // (8 rows) the block's 32 values
     if (b < n_tiled) {
-      const std::uint8_t* tile = group + (b / 8) * kX8TileBytes;
-      const std::size_t j = b % 8, d_index = (j / 4) * 8 + j % 4;  // row A's scale among its pair's 16
+      const std::size_t j = b % 8;
       for (std::size_t p = 0; p < 4; p++) {
-        const std::uint8_t* pair = tile + p * kX8PairBytes;
-        std::uint16_t d[2];
-        std::memcpy(&d[0], pair + 2 * d_index, 2);
-        std::memcpy(&d[1], pair + 2 * (d_index + 4), 2);
-        panel[bb].d[2 * p] = fp16_to_fp32(d[0]);
-        panel[bb].d[2 * p + 1] = fp16_to_fp32(d[1]);
-        z[2 * p] = unpack_q4(pair + 32 + j * 32);
-        z[2 * p + 1] = unpack_q4(pair + 32 + j * 32 + 16);
+        const std::uint8_t* pair = group + x8_pair_offset(b / 8, p);
+        for (std::size_t half = 0; half < 2; half++) {
+          std::uint16_t d;
+          std::memcpy(&d, pair + x8_scale_offset(j, half), 2);
+          panel[bb].d[2 * p + half] = fp16_to_fp32(d);
+          z[2 * p + half] = unpack_q4(pair + x8_nibbles_offset(j, half));
+        }
       }
     } else {
       for (std::size_t l = 0; l < 8; l++) {

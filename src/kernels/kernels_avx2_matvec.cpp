@@ -319,7 +319,7 @@ K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_
   for (int p = 0; p < 4; p++) acc[p] = _mm256_setzero_ps();
   const std::size_t n_tiles = nb / 8;
   for (std::size_t t = 0; t < n_tiles; t++) {
-    const std::uint8_t* tile = group + t * kX8TileBytes;
+    const std::uint8_t* tile = group + x8_pair_offset(t, 0);
     prefetch_lines(tile + 8 * row_bytes, kX8TileBytes);  // the next group's tile: a whole pass ahead
     const std::size_t b = 8 * t;
     const __m256 xd = floats8(&xq[b].d, sizeof(BlockQ8x32));
@@ -329,10 +329,13 @@ K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_
     const __m256i o03 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset)));
     const __m256i o47 = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(offset + 4)));
     for (int p = 0; p < 4; p++) {
-      const std::uint8_t* pair = tile + p * kX8PairBytes;
-      const __m256 s03 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pair))), xd03);
-      const __m256 s47 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + 16))), xd47);
-      const auto* qs = reinterpret_cast<const __m256i*>(pair + 32);
+      const std::uint8_t* pair = group + x8_pair_offset(t, p);
+      // lanes [A's d 0-3 | B's d 0-3], then the same for blocks 4-7
+      const auto* d03 = reinterpret_cast<const __m128i*>(pair + x8_scale_offset(0, 0));
+      const auto* d47 = reinterpret_cast<const __m128i*>(pair + x8_scale_offset(4, 0));
+      const __m256 s03 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(d03)), xd03);
+      const __m256 s47 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(d47)), xd47);
+      const auto* qs = reinterpret_cast<const __m256i*>(pair + x8_nibbles_offset(0, 0));  // block j: qs + j
       __m256i m[4];
       for (int j = 0; j < 4; j++) m[j] = q4_0_pair_products(_mm256_loadu_si256(qs + j), pair_x(xq[b + j]));
       const __m256i sums03 = _mm256_add_epi32(q4_0_block_sums4(m), o03);
@@ -344,7 +347,7 @@ K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_
   }
   // The last nb % 8 blocks of each row, stored whole after the tiles.
   const std::size_t tail = nb - 8 * n_tiles;
-  const auto* tails = reinterpret_cast<const BlockQ4_0*>(group + n_tiles * kX8TileBytes);  // row i: tails + i * tail
+  const auto* tails = reinterpret_cast<const BlockQ4_0*>(group + x8_tail_offset(n_tiles, tail, 0));  // row i: tails + i * tail
   for (std::size_t k = 0; k < tail; k++) {
     const std::size_t b = 8 * n_tiles + k;
     const float xd = xq[b].d;
@@ -484,11 +487,10 @@ K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, con
     const XHalfSums8 xs = pre ? pre[b] : x_half_sums8(x);
     for (int i = 0; i < R; i++) {
       const BlockQ6_K& blk = rows[i][b];
-      // scales[0 .. 16) as 16-bit lanes
-      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
+      const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));  // 16 x int8
       // lane k: 32 * (sc_2k * sum(first half of x block k) + sc_2k+1 * sum(second half))
-      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sc16, xs.sums), 5);
-      const __m128i sc8 = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)), kHalfOrder);
+      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(scales), xs.sums), 5);
+      const __m128i sc8 = _mm_shuffle_epi8(scales, kHalfOrder);
       const __m256i ones = _mm256_set1_epi16(1);
       __m256i half_sums[2];  // (8 lanes) x blocks 4h .. 4h + 3: their first halves in lanes 0-3, second in 4-7
       for (int h = 0; h < 2; h++) {

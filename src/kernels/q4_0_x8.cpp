@@ -17,18 +17,18 @@ void repack_q4_0_x8_rows(const void* src, void* dst, std::size_t rows, std::size
     std::uint8_t* group = out + g * row_bytes;
     for (std::size_t t = 0; t < n_tiles; t++) {
       for (std::size_t p = 0; p < 4; p++) {
-        std::uint8_t* pair = group + t * kX8TileBytes + p * kX8PairBytes;
+        std::uint8_t* pair = group + x8_pair_offset(t, p);
         for (std::size_t half = 0; half < 2; half++) {
           const BlockQ4_0* row = rows_in + (2 * p + half) * nb + 8 * t;
           for (std::size_t j = 0; j < 8; j++) {
-            std::memcpy(pair + 2 * ((j / 4) * 8 + half * 4 + j % 4), &row[j].d, 2);
-            std::memcpy(pair + 32 + j * 32 + half * 16, row[j].qs, 16);
+            std::memcpy(pair + x8_scale_offset(j, half), &row[j].d, 2);
+            std::memcpy(pair + x8_nibbles_offset(j, half), row[j].qs, 16);
           }
         }
       }
     }
     for (std::size_t i = 0; i < 8; i++) {
-      std::memcpy(group + n_tiles * kX8TileBytes + i * tail * sizeof(BlockQ4_0), rows_in + i * nb + 8 * n_tiles,
+      std::memcpy(group + x8_tail_offset(n_tiles, tail, i), rows_in + i * nb + 8 * n_tiles,
                   tail * sizeof(BlockQ4_0));
     }
   }

@@ -35,6 +35,25 @@ inline constexpr std::size_t kX8PairBytes = 32 + 8 * 32;         // 288: one pai
 inline constexpr std::size_t kX8TileBytes = 4 * kX8PairBytes;    // 1152: 8 rows, 8 blocks (= 64 file blocks)
 static_assert(kX8TileBytes == 64 * sizeof(BlockQ4_0));
 
+// Where things are in a tile, in bytes. Every reader and writer of the
+// layout goes through these (the layout tests guard them):
+//   x8_pair_offset(t, p)       pair p of tile t, from the group's first byte
+//   x8_scale_offset(j, half)   the fp16 d of block j of the pair's row half
+//                              (0 = A, 1 = B), from the pair's first byte
+//   x8_nibbles_offset(j, half) that block's 16 bytes of nibbles, likewise
+//   x8_tail_offset(n_tiles, tail, i)  row i's last `tail` blocks (whole, as
+//                              in the file), from the group's first byte
+constexpr std::size_t x8_pair_offset(std::size_t t, std::size_t p) { return t * kX8TileBytes + p * kX8PairBytes; }
+constexpr std::size_t x8_scale_offset(std::size_t j, std::size_t half) { return 2 * ((j / 4) * 8 + half * 4 + j % 4); }
+constexpr std::size_t x8_nibbles_offset(std::size_t j, std::size_t half) { return 32 + 32 * j + 16 * half; }
+constexpr std::size_t x8_tail_offset(std::size_t n_tiles, std::size_t tail, std::size_t i) {
+  return n_tiles * kX8TileBytes + i * tail * sizeof(BlockQ4_0);
+}
+// The kernels load a pair's scales 8 at a time (A's 0-3 then B's 0-3, the
+// same for 4-7) and both rows' nibbles of a block in one 32-byte run.
+static_assert(x8_scale_offset(0, 1) == 8 && x8_scale_offset(4, 0) == 16 && x8_scale_offset(7, 1) == 30);
+static_assert(x8_nibbles_offset(0, 1) == x8_nibbles_offset(0, 0) + 16 && x8_nibbles_offset(7, 1) + 16 == kX8PairBytes);
+
 // Rows of a (rows)-row matrix that lie in 8-row tiles: whole groups of 8.
 constexpr std::size_t q4_0_x8_tiled_rows(std::size_t rows) { return rows / 8 * 8; }
 
@@ -55,14 +74,14 @@ inline Q4_0BlockRef q4_0_x8_block(const void* data, std::size_t row_bytes, std::
     const std::uint8_t* group = base + (r & ~std::size_t(7)) * row_bytes;
     const std::size_t nb = row_bytes / sizeof(BlockQ4_0), n_tiles = nb / 8, i = r % 8;
     if (b < n_tiles * 8) {
-      const std::uint8_t* pair = group + (b / 8) * kX8TileBytes + (i / 2) * kX8PairBytes;
+      const std::uint8_t* pair = group + x8_pair_offset(b / 8, i / 2);
       const std::size_t j = b % 8, half = i % 2;
-      Q4_0BlockRef ref{0, pair + 32 + j * 32 + half * 16};
-      std::memcpy(&ref.d, pair + 2 * ((j / 4) * 8 + half * 4 + j % 4), 2);
+      Q4_0BlockRef ref{0, pair + x8_nibbles_offset(j, half)};
+      std::memcpy(&ref.d, pair + x8_scale_offset(j, half), 2);
       return ref;
     }
     const std::size_t tail = nb - n_tiles * 8;
-    blk = group + n_tiles * kX8TileBytes + (i * tail + (b - n_tiles * 8)) * sizeof(BlockQ4_0);
+    blk = group + x8_tail_offset(n_tiles, tail, i) + (b - n_tiles * 8) * sizeof(BlockQ4_0);
   }
   Q4_0BlockRef ref{0, blk + 2};
   std::memcpy(&ref.d, blk, 2);
