@@ -318,7 +318,9 @@ K256_INLINE void unit_rows(float* out, const std::uint8_t* w, std::size_t row_by
 // of 8 rows transposed, lanes being rows, with each row's a_h and m_h in
 // the lanes too. Per piece and token, each half's 4 steps sum in 16 bits
 // (kMaxQ * 2 * 128 * 4 < 32768; Q6_K's 63 only two steps at a time) and
-// meet a_h * xd in one FMA; the mins take m_h * xd * sums[h]. A row's
+// meet a_h * xd in one FMA; the mins take m_h * xd * sums[h]. Where both
+// halves share a_h and m_h (!kHalves) the piece goes whole: Q4_K's 8 steps
+// in 16 bits, one FMA for the dot and one for the mins. A row's
 // pieces are summed in order in its own lane, so no split of rows or tokens
 // changes a result. (The fp32 order differs from the matvec's above, which
 // folds 4 pieces into one FMA per row: they agree to fp32 rounding.)
@@ -360,14 +362,22 @@ K256_INLINE void pack_units(PanelPiece* panel, const std::uint8_t* w, std::size_
   }
 }
 
-// Steps [s0, s0 + 4) of piece p (one half) times T tokens' quants: isum[t] (8 rows) = the exact half dots.
-template <typename U, int T>
-K256_INLINE void half_dots(__m256i* isum, const PanelPiece& p, const BlockQ8x32* xq, std::size_t x_stride, int s0) {
-  constexpr int kSteps16 = U::kMaxQ * 2 * 128 * 4 < 32768 ? 4 : 2;  // steps summed in 16 bits
-  static_assert(U::kMaxQ * 2 * 128 * kSteps16 < 32768);
+// How many of n steps can sum in 16 bits before widening:
+// |pair| <= kMaxQ * 2 * 128 per vpmaddubsw.
+template <typename U>
+constexpr int steps16(int n) {
+  while (U::kMaxQ * 2 * 128 * n >= 32768) n /= 2;
+  return n;
+}
+
+// Steps [s0, s0 + kSteps) of piece p times T tokens' quants: isum[t] (8 rows) = the exact dots.
+template <typename U, int T, int kSteps>
+K256_INLINE void step_dots(__m256i* isum, const PanelPiece& p, const BlockQ8x32* xq, std::size_t x_stride, int s0) {
+  constexpr int kSteps16 = steps16<U>(kSteps);
+  static_assert(kSteps16 >= 2 && U::kMaxQ * 2 * 128 * kSteps16 < 32768);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
-  for (int c = s0; c < s0 + 4; c += kSteps16) {
+  for (int c = s0; c < s0 + kSteps; c += kSteps16) {
     __m256i s16[T];
     for (int t = 0; t < T; t++) s16[t] = _mm256_setzero_si256();
     for (int st = c; st < c + kSteps16; st++) {
@@ -383,24 +393,29 @@ K256_INLINE void half_dots(__m256i* isum, const PanelPiece& p, const BlockQ8x32*
 }
 
 // out (T tokens at ldo, the 8 rows of `lanes`) += panel (np pieces) . xq (T tokens, x_stride blocks apart);
-// = when first.
+// = when first. Types whose pieces have one scale and one min (!kHalves:
+// Q4_K, Q5_K and the 32-value types) take a piece whole: one dot of its 8
+// steps (Q4_K's all in 16 bits), one conversion and one FMA per token, where
+// the halves take two of each.
 template <typename U, int T>
 K256_INLINE void units_tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np, const BlockQ8x32* xq,
                             std::size_t x_stride, __m256i lanes, bool first) {
   __m256 acc[T];  // lane i: row i of token t
   for (int t = 0; t < T; t++) acc[t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + t * ldo, lanes);
+  constexpr int kParts = U::kHalves ? 2 : 1;  // parts of a piece with their own scale and min
   for (std::size_t j = 0; j < np; j++) {
     const PanelPiece& p = panel[j];
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < kParts; h++) {
       __m256i isum[T];
-      half_dots<U, T>(isum, p, xq + j, x_stride, 4 * h);
-      const __m256 a = _mm256_load_ps(p.a[h]), m = _mm256_load_ps(p.m[h]);
+      step_dots<U, T, 8 / kParts>(isum, p, xq + j, x_stride, (8 / kParts) * h);
+      const __m256 a = _mm256_load_ps(p.a[h]), m = _mm256_load_ps(p.m[h]);  // (a_0 = a_1, m_0 = m_1 when whole)
       for (int t = 0; t < T; t++) {
         const BlockQ8x32& x = xq[t * x_stride + j];
+        const int x_sum = U::kHalves ? x.sums[h] : x.sums[0] + x.sums[1];  // of the part's activations
         __m256i dot = isum[t];
-        if (U::kOffset) dot = _mm256_add_epi32(dot, _mm256_set1_epi32(-U::kOffset * x.sums[h]));
+        if (U::kOffset) dot = _mm256_add_epi32(dot, _mm256_set1_epi32(-U::kOffset * x_sum));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(x.d)), acc[t]);
-        if (U::kMin) acc[t] = _mm256_fnmadd_ps(m, _mm256_set1_ps(x.d * float(x.sums[h])), acc[t]);
+        if (U::kMin) acc[t] = _mm256_fnmadd_ps(m, _mm256_set1_ps(x.d * float(x_sum)), acc[t]);
       }
     }
   }
