@@ -13,21 +13,32 @@ namespace {
 
 // --- vectors ---------------------------------------------------------------------
 
-// Four accumulators (16 floats per step) hide the FMA latency.
-float dot(const float* a, const float* b, std::size_t n) {
+// Four registers of a widened to fp32: fp32 as is, F16 by fcvtl (base
+// AArch64), BF16 (the high half of an fp32) by a shift left of 16.
+inline float32x4_t load_f32x4(const float* p) { return vld1q_f32(p); }
+inline float32x4_t load_half4(const std::uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+inline float32x4_t load_bf16x4(const std::uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+inline float as_float(float f) { return f; }
+
+// sum a[i] * b[i], a's elements widened by Load4 (4 at a time) and ToFp32
+// (the tail). Four accumulators (16 floats per step) hide the FMA latency.
+template <typename T, float32x4_t (*Load4)(const T*), float (*ToFp32)(T)>
+float dot_of(const T* a, const float* b, std::size_t n) {
   float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
-    acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
-    acc2 = vfmaq_f32(acc2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
-    acc3 = vfmaq_f32(acc3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+    acc0 = vfmaq_f32(acc0, Load4(a + i), vld1q_f32(b + i));
+    acc1 = vfmaq_f32(acc1, Load4(a + i + 4), vld1q_f32(b + i + 4));
+    acc2 = vfmaq_f32(acc2, Load4(a + i + 8), vld1q_f32(b + i + 8));
+    acc3 = vfmaq_f32(acc3, Load4(a + i + 12), vld1q_f32(b + i + 12));
   }
-  for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+  for (; i + 4 <= n; i += 4) acc0 = vfmaq_f32(acc0, Load4(a + i), vld1q_f32(b + i));
   float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc0, acc1), vaddq_f32(acc2, acc3)));
-  for (; i < n; i++) sum += a[i] * b[i];
+  for (; i < n; i++) sum += ToFp32(a[i]) * b[i];
   return sum;
 }
+
+float dot(const float* a, const float* b, std::size_t n) { return dot_of<float, load_f32x4, as_float>(a, b, n); }
 
 void axpy(float* y, float a, const float* x, std::size_t n) {
   std::size_t i = 0;
@@ -50,9 +61,7 @@ void attention_values(float* out, const float* att, const float* values, std::si
   for (std::size_t t = 0; t < n_pos; t++) axpy(out, att[t], values + t * head_size, head_size);
 }
 
-// fp16 cache: 4 halves at a time widened with fcvtl (base AArch64).
-inline float32x4_t load_half4(const std::uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-
+// fp16 cache: 4 halves at a time (load_half4).
 void attention_scores_f16(float* att, const float* q, const std::uint16_t* keys, std::size_t n_pos,
                           std::size_t head_size, float scale) {
   const std::size_t full = head_size / 4 * 4;
@@ -85,6 +94,14 @@ void attention_values_f16(float* out, const float* att, const std::uint16_t* val
 
 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
   for (std::size_t r = r0; r < r1; r++) out[r] = dot(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
+}
+
+// F16 / BF16 rows, widened to fp32 as they are read (dot_of).
+template <float32x4_t (*Load4)(const std::uint16_t*), float (*ToFp32)(std::uint16_t)>
+void matvec_16bit(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
+  for (std::size_t r = r0; r < r1; r++) {
+    out[r] = dot_of<std::uint16_t, Load4, ToFp32>(reinterpret_cast<const std::uint16_t*>(w.row(r)), x, w.cols);
+  }
 }
 
 // 8 int8 weights -> two float vectors.
@@ -165,44 +182,13 @@ void matmat_f32(float* out, std::size_t ldo, const float* wt, std::size_t ldw, s
   }
 }
 
-// --- matrix-vector: GGUF Q8_0 / Q4_0 / Q4_K / Q6_K with int8 activations (sdot) ---------
+// --- matrix-vector: GGUF Q4_K / Q6_K with int8 activations (sdot) -----------------------
 // The Armv8.2 dot product: vdotq_s32 adds four int8 products into each of
-// 4 int32 lanes. Signed by signed, so the offsets (-8, -32) come off the
+// 4 int32 lanes. Signed by signed, so an offset (Q6_K's -32) comes off the
 // quants before the dot product. Compiled for +dotprod and used only when
 // the CPU reports it (cpu_features().neon_dotprod); otherwise the scalar code.
 
 #define KDOT __attribute__((target("arch=armv8.2-a+dotprod")))
-
-KDOT void matvec_q8_0_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w.row(r));
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (std::size_t b = 0; b < w.cols / kQK; b++) {
-      int32x4_t isum = vdotq_s32(vdupq_n_s32(0), vld1q_s8(blocks[b].qs), vld1q_s8(xq[b].qs));
-      isum = vdotq_s32(isum, vld1q_s8(blocks[b].qs + 16), vld1q_s8(xq[b].qs + 16));
-      acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), fp16_to_fp32(blocks[b].d) * xq[b].d);
-    }
-    out[r] = vaddvq_f32(acc);
-  }
-}
-
-KDOT void matvec_q4_0_dot(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  const uint8x16_t low = vdupq_n_u8(0x0f);
-  const int8x16_t eight = vdupq_n_s8(8);
-  for (std::size_t r = r0; r < r1; r++) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(w.row(r));
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (std::size_t b = 0; b < w.cols / kQK; b++) {
-      const uint8x16_t bytes = vld1q_u8(blocks[b].qs);
-      const int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(bytes, low)), eight);  // values 0..15
-      const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4)), eight);  // values 16..31
-      int32x4_t isum = vdotq_s32(vdupq_n_s32(0), q0, vld1q_s8(xq[b].qs));
-      isum = vdotq_s32(isum, q1, vld1q_s8(xq[b].qs + 16));
-      acc = vfmaq_n_f32(acc, vcvtq_f32_s32(isum), fp16_to_fp32(blocks[b].d) * xq[b].d);
-    }
-    out[r] = vaddvq_f32(acc);
-  }
-}
 
 // Sub-block j of super-block b is x block 8b + j (low nibbles of qs[32(j / 2) ..]
 // for even j, high for odd): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
@@ -260,9 +246,9 @@ KDOT void matvec_q6_k_dot(float* out, const WeightRows& w, const BlockQ8x32* xq,
   }
 }
 
-// --- every K type and Q4_1 / Q5_0 / Q5_1 (int8_units.hpp) with sdot -----------------------
+// --- every GGUF block type with sdot: the K types, Q4_1 / Q5_0 / Q5_1 (int8_units.hpp) and Q8_0 / Q4_0 ---
 // Each piece of 32 quants unpacked into two registers of 16 signed values
-// q - kOffset (at most 6 bits: they fit), so sdot needs no offset term; per
+// q - kOffset (at most 6 bits; Q8_0's are int8 already), so sdot needs no offset term; per
 // half an exact int32 sum in 4 lanes, scaled by xd * a_h; the mins summed
 // apart. The matvec is the GEMM's tile of one row by one token: both give
 // every (row, token) the same bits, whatever the tiles.
@@ -293,7 +279,27 @@ KDOT inline int8x16_t minus(uint8x16_t q, int offset) {
   return vsubq_s8(vreinterpretq_s8_u8(q), vdupq_n_s8(std::int8_t(offset)));
 }
 
+// Q8_0 and Q4_0 in the units' form: one piece, one scale, no min. They are
+// not in int8_units.hpp because Q8_0's quants are signed 8-bit (no
+// unsigned-minus-offset form) and the x86 files have kernels of their own for
+// both; here the generic tiles serve them as they serve the rest.
+template <typename B>
+struct UnitOneScale {
+  using Block = B;
+  static constexpr int kPieces = 1;
+  static constexpr bool kHalves = false, kMin = false;
+  static std::uint16_t d(const Block& b) { return b.d; }
+  static std::uint16_t dmin(const Block&) { return 0; }
+  static void scales(const Block&, float d, float, units::PieceScales* s) { s[0] = {{d, d}, {0, 0}}; }
+};
+using UnitQ8_0 = UnitOneScale<BlockQ8_0>;
+using UnitQ4_0 = UnitOneScale<BlockQ4_0>;
+
 // q[h] = values 16h .. 16h + 15 of piece k, minus the type's offset.
+KDOT inline void piece(const BlockQ8_0& b, int, int8x16_t* q) { q[0] = vld1q_s8(b.qs), q[1] = vld1q_s8(b.qs + 16); }
+KDOT inline void piece(const BlockQ4_0& b, int, int8x16_t* q) {
+  q[0] = minus(nibbles16(b.qs, 0), 8), q[1] = minus(nibbles16(b.qs, 1), 8);
+}
 KDOT inline void piece(const BlockQ4_1& b, int, int8x16_t* q) {
   q[0] = minus(nibbles16(b.qs, 0), 0), q[1] = minus(nibbles16(b.qs, 1), 0);
 }
@@ -410,14 +416,6 @@ WeightKernels units_entry(const WeightKernels& ref, bool sdot, MatvecInt8Fn* own
   return {ref.matvec, own_matvec ? own_matvec : matvec_units<U>, matmat_units<U>};
 }
 
-// The scalar entry `ref` with its int8 matvec replaced by `matvec_int8`
-// (unless nullptr), keeping its int8 GEMM only if `scalar_gemm`.
-WeightKernels with_int8(WeightKernels ref, MatvecInt8Fn* matvec_int8, bool scalar_gemm) {
-  if (matvec_int8) ref.matvec_int8 = matvec_int8;
-  if (!scalar_gemm) ref.matmat_int8 = nullptr;
-  return ref;
-}
-
 Kernels make_table() {
   const Kernels& ref = kernels_scalar();
   // quantize_q8x32, transpose, softmax and swiglu: the scalar code (auto-vectorized where it can be).
@@ -426,18 +424,18 @@ Kernels make_table() {
             .attention_values = attention_values, .attention_scores_f16 = attention_scores_f16,
             .attention_values_f16 = attention_values_f16, .matmat_f32 = matmat_f32, .transpose = ref.transpose,
             .softmax = ref.softmax, .swiglu = ref.swiglu};
-  // Weight types: {matvec, matvec_int8, matmat_int8}. F16 / BF16 and the GGUF
-  // blocks' fp32 matvecs are the scalar code (compiled for aarch64,
-  // auto-vectorized); the integer kernels need the dot product
-  // instructions (without them, the scalar ones). Q8_0 / Q4_0 keep the
-  // scalar int8 GEMM; every other block type has an sdot GEMM.
+  // Weight types: {matvec, matvec_int8, matmat_int8}. The GGUF blocks' fp32
+  // matvecs (LLAMA2_INT8_DOT=0) are the scalar code (compiled for aarch64,
+  // auto-vectorized); the integer kernels need the dot product instructions
+  // (without them, the scalar ones). Every block type's int8 matvec and GEMM
+  // are the sdot tiles above, except the hand-written Q4_K / Q6_K matvecs.
   const bool sdot = cpu_features().neon_dotprod;
   k.weight(WeightType::F32) = {matvec_f32};
-  k.weight(WeightType::F16) = ref.weight(WeightType::F16);
-  k.weight(WeightType::BF16) = ref.weight(WeightType::BF16);
+  k.weight(WeightType::F16) = {matvec_16bit<load_half4, fp16_to_fp32>};
+  k.weight(WeightType::BF16) = {matvec_16bit<load_bf16x4, bf16_to_fp32>};
   k.weight(WeightType::Q8_GROUP) = {matvec_q8_group};
-  k.weight(WeightType::Q8_0) = with_int8(ref.weight(WeightType::Q8_0), sdot ? matvec_q8_0_dot : nullptr, true);
-  k.weight(WeightType::Q4_0) = with_int8(ref.weight(WeightType::Q4_0), sdot ? matvec_q4_0_dot : nullptr, true);
+  k.weight(WeightType::Q8_0) = units_entry<UnitQ8_0>(ref.weight(WeightType::Q8_0), sdot, nullptr);
+  k.weight(WeightType::Q4_0) = units_entry<UnitQ4_0>(ref.weight(WeightType::Q4_0), sdot, nullptr);
   k.weight(WeightType::Q4_1) = units_entry<units::Q4_1>(ref.weight(WeightType::Q4_1), sdot, nullptr);
   k.weight(WeightType::Q5_0) = units_entry<units::Q5_0>(ref.weight(WeightType::Q5_0), sdot, nullptr);
   k.weight(WeightType::Q5_1) = units_entry<units::Q5_1>(ref.weight(WeightType::Q5_1), sdot, nullptr);

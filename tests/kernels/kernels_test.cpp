@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/quants.hpp"
 #include "support/block_mins.hpp"
@@ -97,6 +98,23 @@ TEST_P(KernelsTest, TableIsComplete) {
     EXPECT_EQ(k.matvec != nullptr, has_matvec(info.type)) << info.name;
     EXPECT_EQ(k.matvec_int8 != nullptr, has_int8(info.type)) << info.name;
     EXPECT_EQ(k.matmat_int8 != nullptr, has_int8_gemm(info.type)) << info.name;
+  }
+}
+
+// The SIMD tables run kernels of their own, not the scalar reference's: the
+// F16 / BF16 matvecs, and every block type's int8 matvec and GEMM (NEON's
+// int8 kernels need the dot product instructions; without them it keeps the
+// scalar ones).
+TEST_P(KernelsTest, SimdTablesHaveTheirOwnHalfFloatAndInt8Kernels) {
+  if (GetParam() == Isa::SCALAR) GTEST_SKIP() << "the reference itself";
+  for (WeightType type : {WeightType::F16, WeightType::BF16}) {
+    EXPECT_NE(table_->weight(type).matvec, ref().weight(type).matvec) << weight_type_name(type);
+  }
+  if (GetParam() == Isa::NEON && !cpu_features().neon_dotprod) GTEST_SKIP() << "no dot product instructions";
+  for (const WeightTypeInfo& info : kWeightTypes) {
+    if (!has_int8(info.type) || info.type == WeightType::Q4_0_X8) continue;  // X8: TableIsComplete
+    EXPECT_NE(table_->weight(info.type).matvec_int8, ref().weight(info.type).matvec_int8) << info.name;
+    EXPECT_NE(table_->weight(info.type).matmat_int8, ref().weight(info.type).matmat_int8) << info.name;
   }
 }
 
