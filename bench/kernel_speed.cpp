@@ -30,8 +30,9 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/q4_0_x8.hpp"
-#include "kernels/quantize.hpp"
+#include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
+#include "kernels/quantize.hpp"
 
 namespace {
 
@@ -45,8 +46,11 @@ struct Options {
   std::size_t cols = 4096;
 };
 
-// The types a file holds, and Q4_0_X8 (Q4_0 repacked at load, q4_0_x8.hpp).
-bool measurable(WeightType type) { return llama2::can_quantize(type) || type == WeightType::Q4_0_X8; }
+// The types a file holds, and the layouts made at load: Q4_0_X8 (q4_0_x8.hpp)
+// and the K types' row pairs (row_pairs.hpp).
+bool measurable(WeightType type) {
+  return llama2::can_quantize(type) || type == WeightType::Q4_0_X8 || llama2::is_paired(type);
+}
 
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
@@ -69,7 +73,8 @@ bool same_name(std::string_view a, std::string_view b) {
   std::fprintf(stderr,
                "kernel_speed: %s\n"
                "usage: kernel_speed [--types T,...] [--isas I,...] [--rows N] [--cols N]\n"
-               "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_0_X8 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K (default: all)\n"
+               "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_0_X8 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
+               "     Q4_K_X2 Q5_K_X2 Q6_K_X2 (default: all)\n"
                "  I: scalar avx2 avx512 neon (default: every one this CPU has)\n",
                why.c_str());
   std::exit(2);
@@ -157,17 +162,21 @@ int main(int argc, char** argv) {
   for (WeightType type : opt.types) {
     const std::size_t row_bytes = llama2::row_bytes(type, opt.cols);
     std::vector<unsigned char> weights(row_bytes * opt.rows);  // (rows, row_bytes) in the type's layout
-    const bool x8 = type == WeightType::Q4_0_X8;  // quantized as Q4_0, then repacked
+    // The layouts made at load: quantized as their file type, then repacked.
+    const bool x8 = type == WeightType::Q4_0_X8, paired = llama2::is_paired(type);
+    const WeightType file_type = x8 ? WeightType::Q4_0 : llama2::file_type_of_pairs(type);
     for (std::size_t r = 0; r < opt.rows; r++) {
       for (float& v : row) v = normal(rng);
-      llama2::quantize_row(x8 ? WeightType::Q4_0 : type, row.data(), weights.data() + r * row_bytes, opt.cols);
+      llama2::quantize_row(file_type, row.data(), weights.data() + r * row_bytes, opt.cols);
     }
-    if (x8) {
-      const std::vector<unsigned char> file_layout = weights;
-      llama2::repack_q4_0_x8(file_layout.data(), weights.data(), opt.rows, opt.cols);
+    const std::vector<unsigned char> file_layout = weights;
+    if (x8) llama2::repack_q4_0_x8(file_layout.data(), weights.data(), opt.rows, opt.cols);
+    if (paired) {
+      llama2::repack_row_pairs(file_layout.data(), weights.data(), opt.rows, row_bytes,
+                               llama2::weight_type_info(file_type).block_bytes, 0, opt.rows);
     }
-    llama2::WeightRows w{weights.data(), row_bytes, opt.cols};
-    if (x8) w.tiled_rows = llama2::q4_0_x8_tiled_rows(opt.rows);
+    const llama2::Tensor t{type, weights.data(), nullptr, opt.rows, opt.cols, 0};
+    const llama2::WeightRows w = llama2::weight_rows(t);
     for (Isa isa : opt.isas) {
       const llama2::Kernels* k = llama2::kernels_for(isa);
       if (k == nullptr) continue;

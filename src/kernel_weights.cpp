@@ -12,6 +12,8 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/row_pairs.hpp"
+#include "kernels/weight_types.hpp"
 #include "llama2/model.hpp"
 #include "ops.hpp"
 
@@ -74,24 +76,36 @@ std::vector<Tensor*> matrices(Weights& w) {
   return out;
 }
 
-// Q4_0 goes to 8-row tiles when this CPU's table reads those (AVX2) and
-// the activations are rounded to 8 bits (the only path the tiles have).
-bool wants_x8(const Tensor& t) {
-  return t.type == WeightType::Q4_0 && t.cols % kQK == 0 && int8_activations() &&
-         kernels().weight(WeightType::Q4_0_X8).matvec_int8 != nullptr;
+// The layout t goes to, or t.type for none: Q4_0 to 8-row tiles
+// (q4_0_x8.hpp), Q4_K / Q5_K / Q6_K to row pairs (row_pairs.hpp), when this
+// CPU's table reads those (AVX2) and the activations are rounded to 8 bits
+// (the only path they have).
+WeightType kernel_layout(const Tensor& t) {
+  if (!int8_activations()) return t.type;
+  const WeightType to = t.type == WeightType::Q4_0 ? WeightType::Q4_0_X8 : paired_type(t.type);
+  if (to == t.type || t.cols % weight_type_info(to).block_size != 0) return t.type;
+  return kernels().weight(to).matvec_int8 != nullptr ? to : t.type;
 }
 
-// repack_q4_0_x8 of t into dst, its rows split between n_threads threads:
-// most of the time goes to the kernel's zeroing of the fresh pages (1.2 s
-// for a 7B's 3.6 GiB on one core of the 2-core EPYC VM), which threads share.
-void repack_in_threads(const Tensor& t, void* dst, unsigned n_threads) {
+// Rows [r0, r1) of t into dst in the layout `to` (r0 a multiple of 8).
+void repack_rows(const Tensor& t, WeightType to, void* dst, std::size_t r0, std::size_t r1) {
+  if (to == WeightType::Q4_0_X8) return repack_q4_0_x8_rows(t.data, dst, t.rows, t.cols, r0, r1);
+  repack_row_pairs(t.data, dst, t.rows, row_bytes(t.type, t.cols), weight_type_info(t.type).block_bytes, r0, r1);
+}
+
+// t into dst in the layout `to`, its rows split between n_threads threads
+// in multiples of 8: most of the time goes to first touching the fresh
+// pages (the kernel's zeroing and, in a VM, the hypervisor's backing), which
+// threads share: for a 7B's 3.6 GiB on the 2-core EPYC VM 1.2 s when first
+// measured, 10 s on 2026-12-05 (bench/RESULTS.md, eleventh run).
+void repack_in_threads(const Tensor& t, WeightType to, void* dst, unsigned n_threads) {
   const std::size_t groups = (t.rows + 7) / 8, per_thread = (groups + n_threads - 1) / n_threads;
   std::vector<std::thread> threads;
   for (std::size_t g0 = per_thread; g0 < groups; g0 += per_thread) {
     const std::size_t r0 = 8 * g0, r1 = std::min(t.rows, 8 * (g0 + per_thread));
-    threads.emplace_back([&t, dst, r0, r1] { repack_q4_0_x8_rows(t.data, dst, t.rows, t.cols, r0, r1); });
+    threads.emplace_back([&t, to, dst, r0, r1] { repack_rows(t, to, dst, r0, r1); });
   }
-  repack_q4_0_x8_rows(t.data, dst, t.rows, t.cols, 0, std::min(t.rows, 8 * per_thread));
+  repack_rows(t, to, dst, 0, std::min(t.rows, 8 * per_thread));
   for (std::thread& th : threads) th.join();
 }
 
@@ -105,7 +119,7 @@ const Weights& Model::kernel_weights() const {
     std::vector<Tensor*> todo;
     std::size_t bytes = 0;
     for (Tensor* t : matrices(kw.weights)) {
-      if (!wants_x8(*t)) continue;
+      if (kernel_layout(*t) == t->type) continue;
       todo.push_back(t);
       bytes += (t->rows * row_bytes(t->type, t->cols) + 63) / 64 * 64;
     }
@@ -130,10 +144,11 @@ const Weights& Model::kernel_weights() const {
     for (Tensor* t : todo) {
       const std::size_t n = t->rows * row_bytes(t->type, t->cols);
       void* dst = storage->bytes.take(n);
-      repack_in_threads(*t, dst, n_threads);
+      const WeightType to = kernel_layout(*t);
+      repack_in_threads(*t, to, dst, n_threads);
       if (file_) file_->release(t->data, n);  // the copy replaces these pages
       t->data = dst;
-      t->type = WeightType::Q4_0_X8;
+      t->type = to;
     }
     kw.storage = std::move(storage);
   });

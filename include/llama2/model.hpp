@@ -73,8 +73,9 @@ class Model {
 
   // The weights as this CPU's kernels read them fastest (what Transformer
   // runs): weights(), except the matrices for which the kernel table has a
-  // faster layout than the file's. Today that is Q4_0 on AVX2, repacked into
-  // 8-row tiles (WeightType::Q4_0_X8, same results bit for bit). They are
+  // faster layout than the file's. Today that is AVX2's: Q4_0 repacked into
+  // 8-row tiles (WeightType::Q4_0_X8), Q4_K / Q5_K / Q6_K into row pairs
+  // (Q4_K_X2 ...), each with its file type's results bit for bit. They are
   // repacked at the first call (about a second for a 7B), one matrix at a
   // time, each one's file pages released behind it, so memory stays at
   // about the file's size. LLAMA2_REPACK=0 in the environment keeps the

@@ -57,7 +57,10 @@ std::uint32_t ggml_type_id(WeightType type) {
     case WeightType::Q5_K: return ggml_type::Q5_K;
     case WeightType::Q6_K: return ggml_type::Q6_K;
     case WeightType::Q8_GROUP:
-    case WeightType::Q4_0_X8: break;  // not a file type
+    case WeightType::Q4_0_X8:
+    case WeightType::Q4_K_X2:
+    case WeightType::Q5_K_X2:
+    case WeightType::Q6_K_X2: break;  // not file types
   }
   throw Error("weight type " + std::string(weight_type_name(type)) + " cannot be stored in GGUF");
 }

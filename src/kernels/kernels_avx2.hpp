@@ -34,14 +34,18 @@ Kernels vector_table();
 MatvecFn matvec_f32, matvec_f16, matvec_bf16, matvec_q8_group;
 MatvecFn matvec_q8_0_f32, matvec_q4_0_f32, matvec_q4_k_f32, matvec_q6_k_f32;
 // ... and the GGUF blocks against int8 activations.
-MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q6_k;
-// ... and Q4_0 repacked in 8-row tiles (q4_0_x8.hpp), both ways.
+MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q5_k, matvec_q6_k;
+// ... and Q4_0 repacked in 8-row tiles (q4_0_x8.hpp), both ways (the GEMM
+// in kernels_avx2_gemm.cpp) ...
 MatvecInt8Fn matvec_q4_0_x8;
 MatmatInt8Fn matmat_q4_0_x8;
+// ... and the K types in row pairs (row_pairs.hpp), likewise.
+MatvecInt8Fn matvec_q4_k_x2, matvec_q5_k_x2, matvec_q6_k_x2;
+MatmatInt8Fn matmat_q4_k_x2, matmat_q5_k_x2, matmat_q6_k_x2;
 
 // kernels_avx2_gemm.cpp: the int8 GEMM of every GGUF block type, and the
 // int8 matvecs of the types in int8_units.hpp's form (its one-token tiles).
-MatvecInt8Fn matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q2_k, matvec_q3_k, matvec_q5_k;
+MatvecInt8Fn matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q2_k, matvec_q3_k;
 MatmatInt8Fn matmat_q8_0, matmat_q4_0, matmat_q4_1, matmat_q5_0, matmat_q5_1;
 MatmatInt8Fn matmat_q2_k, matmat_q3_k, matmat_q4_k, matmat_q5_k, matmat_q6_k;
 

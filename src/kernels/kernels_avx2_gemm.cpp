@@ -10,6 +10,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/row_pairs.hpp"
 
 #if defined(__x86_64__)
 
@@ -331,10 +332,11 @@ struct alignas(32) PanelPiece {  // one 32-value piece of 8 rows
   float m[2][8];                 // [half][lane] m_h (0 without kMin)
 };
 
-// Transposes pieces [j0, j0 + np) (whole blocks) of n_rows <= 8 rows into
-// panel; rows past n_rows are zero in quants and scales.
-template <typename U>
-K256_INLINE void pack_units(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+// Transposes pieces [j0, j0 + np) (whole blocks) of the n_rows <= 8 rows
+// from `row` into panel; rows past n_rows are zero in quants and scales.
+// kPaired: w's rows are in pairs (row_pairs.hpp).
+template <typename U, bool kPaired>
+K256_INLINE void pack_units(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                             std::size_t j0, std::size_t np) {
   using Block = typename U::Block;
   for (std::size_t bi = 0; bi < np / U::kPieces; bi++) {
@@ -344,7 +346,9 @@ K256_INLINE void pack_units(PanelPiece* panel, const std::uint8_t* w, std::size_
     for (std::size_t l = 0; l < 8; l++) {
       units::PieceScales s[U::kPieces] = {};
       if (l < n_rows) {
-        const Block& blk = reinterpret_cast<const Block*>(w + l * row_bytes)[b];
+        const RowBlocks rb = kPaired ? paired_row(w.data, w.row_bytes, sizeof(Block), w.tiled_rows, row + l)
+                                     : RowBlocks{w.row(row + l), sizeof(Block)};
+        const Block& blk = *reinterpret_cast<const Block*>(rb.first + b * rb.step);
         U::scales(blk, _cvtsh_ss(U::d(blk)), _cvtsh_ss(U::dmin(blk)), s);
         for (int k = 0; k < U::kPieces; k++) z[k][l] = x86::piece(blk, k);
       } else {
@@ -422,13 +426,13 @@ K256_INLINE void units_tile(float* out, std::size_t ldo, const PanelPiece* panel
   for (int t = 0; t < T; t++) _mm256_maskstore_ps(out + t * ldo, lanes, acc[t]);
 }
 
-template <typename U>
+template <typename U, bool kPaired = false>
 struct UnitPanels {
   static_assert(kPanelPieces % U::kPieces == 0);  // panels hold whole blocks
   using Piece = PanelPiece;
   static K256_INLINE void pack(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                std::size_t j0, std::size_t np) {
-    pack_units<U>(panel, w.row(row), w.row_bytes, n_rows, j0, np);
+    pack_units<U, kPaired>(panel, w, row, n_rows, j0, np);
   }
   template <int T>
   static K256_INLINE void tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np,
@@ -495,6 +499,21 @@ K256 void matmat_q5_k(float* out, std::size_t ldo, const WeightRows& w, std::siz
 K256 void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                       std::size_t n_tokens) {
   matmat_panels<UnitPanels<units::Q6_K>>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Row pairs (row_pairs.hpp): w.data starts a pair (gemm_int8 splits rows
+// at multiples of 32).
+K256 void matmat_q4_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  matmat_panels<UnitPanels<units::Q4_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q5_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  matmat_panels<UnitPanels<units::Q5_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
+}
+K256 void matmat_q6_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  matmat_panels<UnitPanels<units::Q6_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matvec_q4_1(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {

@@ -12,6 +12,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/row_pairs.hpp"
 
 #if defined(__x86_64__)
 
@@ -364,6 +365,36 @@ K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_
   }
 }
 
+// R rows of super-blocks as a K-type kernel reads them: row i's block b at
+// first + i * row_step + b * block_step, and the line to prefetch for it
+// `ahead` bytes after it (the same block of the rows the next call reads).
+struct RowSteps {
+  const std::uint8_t* first;
+  std::size_t row_step, block_step, ahead;
+  template <typename Block>
+  K256_INLINE const Block* block(int i, std::size_t b) const {
+    return reinterpret_cast<const Block*>(first + std::size_t(i) * row_step + b * block_step);
+  }
+};
+// Rows r .. r + R - 1 in the file layout.
+template <typename Block, int R>
+K256_INLINE RowSteps file_rows(const WeightRows& w, std::size_t r) {
+  return {w.row(r), w.row_bytes, sizeof(Block), R * w.row_bytes};
+}
+// The rows from r of [r, r1) that a kernel call takes in row pairs
+// (row_pairs.hpp): a whole pair (n = 2) where the range holds it, else row
+// r alone (n = 1: a range cut mid-pair, or the odd last row).
+struct PairStep {
+  RowSteps rows;
+  int n;
+};
+template <typename Block>
+K256_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size_t r1) {
+  const RowBlocks rb = paired_row(w.data, w.row_bytes, sizeof(Block), w.tiled_rows, r);
+  const int n = r % 2 == 0 && r + 2 <= r1 && r + 2 <= w.tiled_rows ? 2 : 1;
+  return {{rb.first, sizeof(Block), rb.step, 2 * w.row_bytes}, n};
+}
+
 // The 16-bit lanes of v shifted left by n bits (right by -n).
 K256_INLINE __m256i shift_bits(__m256i v, int n) {
   return n > 0 ? _mm256_slli_epi16(v, n) : n < 0 ? _mm256_srli_epi16(v, -n) : v;
@@ -380,23 +411,31 @@ K256_INLINE __m256i shift_bits(__m256i v, int n) {
 // dmin) -> 0.855 (broadcast) -> 0.83 (the broadcasts from one base
 // register, below), Q5_K 1.17 -> 1.14 -> 1.115 -> 1.045 (that, and one
 // shift per fifth bit). Summing each sub-block to one integer first (as
-// q4_0_pairs does) measured slower here: 0.85 with vphaddd, 0.93 with blends.
+// q4_0_pairs does) measured slower here: 0.85 with vphaddd, 0.93 with blends;
+// and two sub-blocks' vpmaddubsw summed in 16 bits by vphaddw before one
+// vpmaddwd (as q4_0_block_sums4, half the vpmaddwd, conversions and FMAs)
+// level: 0.77 either way (six runs in turns, 2026-12-05).
+//
+// Rows are read through RowSteps (above), so the file layout and the row
+// pairs (row_pairs.hpp) share the kernel.
 template <typename Block, int R>
-K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
-                         std::size_t nb) {
+K256_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const XScales8* pre, std::size_t nb) {
   constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
   const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
-  const Block* rows[R];
   __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(Block));
+    const Block* rows[R];  // the R rows' block b
+    for (int i = 0; i < R; i++) {
+      rows[i] = rs.block<Block>(i, b);
+      prefetch_lines(reinterpret_cast<const char*>(rows[i]) + rs.ahead, sizeof(Block));
+    }
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
     x_scales_of(pre, xq, b, &xd, &xs);
     alignas(32) float s[R][8];  // [row][j]: d * sc_j * xd_j
     for (int i = 0; i < R; i++) {
-      const Block& blk = rows[i][b];
+      const Block& blk = *rows[i];
       __m256 sc, mn, d, dmin;
       q4_k_scales8(blk, &sc, &mn, &d, &dmin);
       _mm256_store_ps(s[i], _mm256_mul_ps(_mm256_mul_ps(sc, xd), d));
@@ -411,13 +450,13 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
     for (int c = 0; c < 4; c++) {
       const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
       for (int i = 0; i < R; i++) {
-        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i]->qs + 32 * c));
         __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
         if constexpr (kFifth) {
           // Bits 2c and 2c + 1 of each qh byte moved to bit 4, one shift each (by
           // a constant once the loop over c is unrolled; the 16-bit shifts bring
           // bits of the neighbouring byte only into bits the mask drops).
-          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qh));
+          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i]->qh));
           q0 = _mm256_or_si256(q0, _mm256_and_si256(shift_bits(h, 4 - 2 * c), fifth));
           q1 = _mm256_or_si256(q1, _mm256_and_si256(shift_bits(h, 3 - 2 * c), fifth));
         }
@@ -431,15 +470,24 @@ K256_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// R rows at a time, chosen per type by measurement (matvec_q4_k, matvec_q5_k).
-template <typename Block, int R>
+// R rows at a time in the file layout, chosen per type by measurement
+// (matvec_q4_k, matvec_q5_k); a pair at a time in row pairs (kPaired).
+template <typename Block, int R, bool kPaired = false>
 K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
-  for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
-  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  if constexpr (kPaired) {
+    while (r < r1) {
+      const PairStep s = pair_step<Block>(w, r, r1);
+      if (s.n == 2) k4_rows<Block, 2>(out + r, s.rows, xq, pre, nb);
+      else k4_rows<Block, 1>(out + r, s.rows, xq, pre, nb);
+      r += s.n;
+    }
+  }
+  for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, file_rows<Block, R>(w, r), xq, pre, nb);
+  for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
 }
 
 // The x side of a Q6_K super-block: xd of its 8 activation blocks, and
@@ -473,20 +521,22 @@ K256_INLINE XHalfSums8 x_half_sums8(const BlockQ8x32* x) {
 // vpmaddwd 1.17-1.23 -> these sums 1.08-1.10. Each row keeps its own sums,
 // so a row's result does not depend on R.
 template <int R>
-K256_INLINE void q6_k_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq,
-                           const XHalfSums8* pre, std::size_t nb) {
-  const BlockQ6_K* rows[R];
+K256_INLINE void q6_k_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const XHalfSums8* pre, std::size_t nb) {
   __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
   // The scales of half h's sub-blocks in the order of its sums: sub-blocks
   // 8h, 8h + 2, 8h + 4, 8h + 6, then 8h + 1, 8h + 3, 8h + 5, 8h + 7.
   const __m128i kHalfOrder = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   for (std::size_t b = 0; b < nb; b++) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(BlockQ6_K));
+    const BlockQ6_K* rows[R];  // the R rows' block b
+    for (int i = 0; i < R; i++) {
+      rows[i] = rs.block<BlockQ6_K>(i, b);
+      prefetch_lines(reinterpret_cast<const char*>(rows[i]) + rs.ahead, sizeof(BlockQ6_K));
+    }
     const BlockQ8x32* x = xq + 8 * b;
     const XHalfSums8 xs = pre ? pre[b] : x_half_sums8(x);
     for (int i = 0; i < R; i++) {
-      const BlockQ6_K& blk = rows[i][b];
+      const BlockQ6_K& blk = *rows[i];
       const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));  // 16 x int8
       // lane k: 32 * (sc_2k * sum(first half of x block k) + sc_2k+1 * sum(second half))
       const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(scales), xs.sums), 5);
@@ -561,7 +611,11 @@ K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 
 // Two rows at a time: two and four measured the same in kernel_speed, and
 // the figures above were taken with two.
-K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+namespace {
+
+// Two rows at a time, in the file layout or in row pairs (kPaired).
+template <bool kPaired>
+K256_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XHalfSums8 xs[kMaxSuperBlocks];
   const XHalfSums8* pre = nullptr;
@@ -570,8 +624,35 @@ K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
     pre = xs;
   }
   std::size_t r = r0;
-  for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
-  for (; r < r1; r++) q6_k_rows<1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  if constexpr (kPaired) {
+    while (r < r1) {
+      const PairStep s = pair_step<BlockQ6_K>(w, r, r1);
+      if (s.n == 2) q6_k_rows<2>(out + r, s.rows, xq, pre, nb);
+      else q6_k_rows<1>(out + r, s.rows, xq, pre, nb);
+      r += s.n;
+    }
+  }
+  for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, file_rows<BlockQ6_K, 2>(w, r), xq, pre, nb);
+  for (; r < r1; r++) q6_k_rows<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, pre, nb);
+}
+
+}  // namespace
+
+K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  q6_k_matvec<false>(out, w, xq, r0, r1);
+}
+
+// Row pairs (row_pairs.hpp): a pair at a time, through the file layout's
+// kernels, so the same bits. Q4_K takes pairs where its file layout takes
+// three rows: three rows in two streams would need pairs of pairs.
+K256 void matvec_q4_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  k4_matvec<BlockQ4_K, 2, true>(out, w, xq, r0, r1);
+}
+K256 void matvec_q5_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  k4_matvec<BlockQ5_K, 2, true>(out, w, xq, r0, r1);
+}
+K256 void matvec_q6_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  q6_k_matvec<true>(out, w, xq, r0, r1);
 }
 
 // --- GGUF blocks with fp32 activations ----------------------------------------------------

@@ -126,7 +126,10 @@ void quantize_row(WeightType type, const float* x, void* y, std::size_t n) {
     case WeightType::Q5_K: return quantize_row_q5_k(x, static_cast<BlockQ5_K*>(y), n);
     case WeightType::Q6_K: return quantize_row_q6_k(x, static_cast<BlockQ6_K*>(y), n);
     case WeightType::Q8_GROUP:
-    case WeightType::Q4_0_X8: break;  // not a file type
+    case WeightType::Q4_0_X8:
+    case WeightType::Q4_K_X2:
+    case WeightType::Q5_K_X2:
+    case WeightType::Q6_K_X2: break;  // not file types
   }
   throw Error("quantize_row: cannot write weight type " + std::string(weight_type_name(type)));
 }

@@ -6,6 +6,8 @@
 #include "kernels/kernels.hpp"
 #include "kernels/q4_0_x8.hpp"
 #include "kernels/quants.hpp"
+#include "kernels/row_pairs.hpp"
+#include "kernels/weight_types.hpp"
 
 namespace llama2 {
 
@@ -29,6 +31,13 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
     }
     return;
   }
+  if (is_paired(t.type)) {  // a row's blocks alternate with its pair's
+    const WeightType file_type = file_type_of_pairs(t.type);
+    const std::size_t bb = weight_type_info(file_type).block_bytes, n = weight_type_info(file_type).block_size;
+    const RowBlocks rb = paired_row(t.data, row_bytes(t.type, t.cols), bb, paired_rows(t.rows), row);
+    for (std::size_t b = 0; b < t.cols / n; b++) dequantize_blocks(file_type, rb.first + b * rb.step, out + b * n, n);
+    return;
+  }
   const std::uint8_t* base = static_cast<const std::uint8_t*>(t.data) + row * row_bytes(t.type, t.cols);
   dequantize_blocks(t.type, base, out, t.cols);
 }
@@ -38,6 +47,7 @@ WeightRows weight_rows(const Tensor& t) {
   if (t.type == WeightType::Q8_GROUP) return {t.data, t.cols, t.cols, t.scales, std::size_t(t.group_size)};
   WeightRows rows{t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
   if (t.type == WeightType::Q4_0_X8) rows.tiled_rows = q4_0_x8_tiled_rows(t.rows);
+  if (is_paired(t.type)) rows.tiled_rows = paired_rows(t.rows);
   return rows;
 }
 

@@ -26,7 +26,7 @@ struct WeightTypeInfo {
   void (*dequantize)(const void* blocks, float* y, std::size_t n_blocks);
 };
 
-inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q4_0_X8) + 1;  // the last WeightType + 1
+inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q6_K_X2) + 1;  // the last WeightType + 1
 
 inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::F32, "F32", 1, 4, dequantize_f32},
@@ -45,6 +45,10 @@ inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::Q6_K, "Q6_K", kQK_K, sizeof(BlockQ6_K), dequantize_q6_k},
     // Rows are not contiguous blocks: dequantize_row reads it (q4_0_x8.hpp).
     {WeightType::Q4_0_X8, "Q4_0_X8", kQK, sizeof(BlockQ4_0), nullptr},
+    // Rows in pairs, blocks as in the file (row_pairs.hpp).
+    {WeightType::Q4_K_X2, "Q4_K_X2", kQK_K, sizeof(BlockQ4_K), nullptr},
+    {WeightType::Q5_K_X2, "Q5_K_X2", kQK_K, sizeof(BlockQ5_K), nullptr},
+    {WeightType::Q6_K_X2, "Q6_K_X2", kQK_K, sizeof(BlockQ6_K), nullptr},
 };
 
 constexpr bool weight_types_in_order() {

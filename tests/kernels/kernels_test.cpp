@@ -1,6 +1,7 @@
 // Every SIMD kernel table against the scalar reference (kernels_scalar.cpp)
 // on random data with odd sizes, for each instruction set this CPU runs.
 #include "kernels/kernels.hpp"
+#include "kernels/row_pairs.hpp"
 
 #include <gtest/gtest.h>
 
@@ -85,14 +86,16 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->swiglu, nullptr);
   for (const WeightTypeInfo& info : kWeightTypes) {
     const WeightKernels& k = table_->weight(info.type);
-    if (info.type == WeightType::Q4_0_X8) {
-      // Read by the AVX2 int8 kernels only, so repacked only where Q4_0 runs
-      // on them (AVX2, and AVX-512 without VNNI): kernels/q4_0_x8.hpp.
+    if (info.type == WeightType::Q4_0_X8 || is_paired(info.type)) {
+      // Read by the AVX2 int8 kernels only, so repacked only where the file
+      // type runs on them (AVX2, and AVX-512 without VNNI):
+      // kernels/q4_0_x8.hpp, kernels/row_pairs.hpp.
+      const WeightType file_type = is_paired(info.type) ? file_type_of_pairs(info.type) : WeightType::Q4_0;
       const Kernels* avx2 = kernels_for(Isa::AVX2);
-      const bool avx2_q4_0 = avx2 && table_->weight(WeightType::Q4_0).matvec_int8 == avx2->weight(WeightType::Q4_0).matvec_int8;
-      EXPECT_EQ(k.matvec, nullptr);
-      EXPECT_EQ(k.matvec_int8 != nullptr, avx2_q4_0);
-      EXPECT_EQ(k.matmat_int8 != nullptr, avx2_q4_0);
+      const bool on_avx2 = avx2 && table_->weight(file_type).matvec_int8 == avx2->weight(file_type).matvec_int8;
+      EXPECT_EQ(k.matvec, nullptr) << info.name;
+      EXPECT_EQ(k.matvec_int8 != nullptr, on_avx2) << info.name;
+      EXPECT_EQ(k.matmat_int8 != nullptr, on_avx2) << info.name;
       continue;
     }
     EXPECT_EQ(k.matvec != nullptr, has_matvec(info.type)) << info.name;
@@ -112,7 +115,7 @@ TEST_P(KernelsTest, SimdTablesHaveTheirOwnHalfFloatAndInt8Kernels) {
   }
   if (GetParam() == Isa::NEON && !cpu_features().neon_dotprod) GTEST_SKIP() << "no dot product instructions";
   for (const WeightTypeInfo& info : kWeightTypes) {
-    if (!has_int8(info.type) || info.type == WeightType::Q4_0_X8) continue;  // X8: TableIsComplete
+    if (!has_int8(info.type) || info.type == WeightType::Q4_0_X8 || is_paired(info.type)) continue;  // TableIsComplete
     EXPECT_NE(table_->weight(info.type).matvec_int8, ref().weight(info.type).matvec_int8) << info.name;
     EXPECT_NE(table_->weight(info.type).matmat_int8, ref().weight(info.type).matmat_int8) << info.name;
   }

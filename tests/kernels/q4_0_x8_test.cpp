@@ -109,22 +109,12 @@ class Q4_0X8Kernels : public test::IsaTest {
   }
 };
 
-std::vector<BlockQ8x32> activations(const Kernels& k, std::size_t tokens, std::size_t cols, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(tokens * cols);
-  for (float& v : x) v = dist(rng);
-  std::vector<BlockQ8x32> xq(tokens * cols / 32);
-  for (std::size_t t = 0; t < tokens; t++) k.quantize_q8x32(x.data() + t * cols, xq.data() + t * cols / 32, cols);
-  return xq;
-}
-
 TEST_P(Q4_0X8Kernels, MatvecIsQ4_0sBitForBitOverAnyRowRange) {
   const Kernels& k = *table_;
   for (std::size_t rows : kRows) {
     for (std::size_t cols : kCols) {
       const Matrices m = make(rows, cols, 3 * rows + cols);
-      const std::vector<BlockQ8x32> xq = activations(k, 1, cols, rows);
+      const std::vector<BlockQ8x32> xq = test::random_activations(k, 1, cols, rows);
       std::vector<float> want(rows), got(rows, -1.0f);
       k.weight(WeightType::Q4_0).matvec_int8(want.data(), weight_rows(m.q4_0()), xq.data(), 0, rows);
       // Whole, then in ranges that cut groups (rows 3 .. 10, ...).
@@ -147,7 +137,7 @@ TEST_P(Q4_0X8Kernels, GemmIsQ4_0sBitForBitFromAnyGroup) {
     for (std::size_t cols : kCols) {
       for (std::size_t tokens : {std::size_t(1), std::size_t(5), std::size_t(13)}) {
         const Matrices m = make(rows, cols, rows * tokens + cols);
-        const std::vector<BlockQ8x32> xq = activations(k, tokens, cols, tokens);
+        const std::vector<BlockQ8x32> xq = test::random_activations(k, tokens, cols, tokens);
         std::vector<float> want(tokens * rows), got(tokens * rows, -1.0f);
         k.weight(WeightType::Q4_0).matmat_int8(want.data(), rows, weight_rows(m.q4_0()), rows, xq.data(), tokens);
         k.weight(WeightType::Q4_0_X8).matmat_int8(got.data(), rows, weight_rows(m.x8()), rows, xq.data(), tokens);

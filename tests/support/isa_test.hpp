@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "kernels/kernels.hpp"
 
@@ -25,6 +28,19 @@ inline const auto kAllIsas = ::testing::Values(Isa::SCALAR, Isa::AVX2, Isa::AVX5
 
 inline std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) {
   return std::string(isa_name(info.param));
+}
+
+// (tokens, cols / 32) activation blocks: N(0, 1) values from seed, rounded
+// by k's quantize_q8x32 one token at a time.
+inline std::vector<BlockQ8x32> random_activations(const Kernels& k, std::size_t tokens, std::size_t cols,
+                                                  std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(tokens * cols);
+  for (float& v : x) v = dist(rng);
+  std::vector<BlockQ8x32> xq(tokens * cols / 32);
+  for (std::size_t t = 0; t < tokens; t++) k.quantize_q8x32(x.data() + t * cols, xq.data() + t * cols / 32, cols);
+  return xq;
 }
 
 }  // namespace llama2::test

@@ -1,0 +1,72 @@
+// Q4_K_X2 / Q5_K_X2 / Q6_K_X2: K-quant rows interleaved in pairs, so that
+// the two rows a matvec step reads are one stream.
+//
+// In a GGUF file a K-quant row is cols / 256 super-blocks (144, 176 or 210
+// bytes), rows one after another. The AVX2 matvecs read two or three rows at
+// a time, each a stream of its own a row apart from the next. On the 2-core
+// EPYC VM 7B Q4_K_M generation read its file that way at 22 GB/s, where the
+// Q4_0 tiles (q4_0_x8.hpp), one stream per thread, read 31 GB/s. The paired
+// layout holds the same bytes in the same place for every pair of rows,
+// reordered, so that a matvec reading a pair reads one stream:
+//
+//   rows 2p, 2p + 1 (the pair's 2 * row_bytes bytes, where the file has them)
+//     super-block b of row 2p, then super-block b of row 2p + 1, for b = 0, 1, ...
+//   the last row, when rows is odd: as in the file.
+//
+// Blocks are moved whole, never changed, so every kernel reading this layout
+// gives its file type's results bit for bit (tested). The tensor's size is
+// unchanged, so it is repacked tensor by tensor at load
+// (Model::kernel_weights) and its file pages released behind it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "llama2/tensor.hpp"
+
+namespace llama2 {
+
+// The paired type of a file type (Q4_K -> Q4_K_X2, ...) and back; a type
+// with no paired form maps to itself.
+constexpr WeightType paired_type(WeightType file_type) {
+  switch (file_type) {
+    case WeightType::Q4_K: return WeightType::Q4_K_X2;
+    case WeightType::Q5_K: return WeightType::Q5_K_X2;
+    case WeightType::Q6_K: return WeightType::Q6_K_X2;
+    default: return file_type;
+  }
+}
+constexpr WeightType file_type_of_pairs(WeightType type) {
+  switch (type) {
+    case WeightType::Q4_K_X2: return WeightType::Q4_K;
+    case WeightType::Q5_K_X2: return WeightType::Q5_K;
+    case WeightType::Q6_K_X2: return WeightType::Q6_K;
+    default: return type;
+  }
+}
+constexpr bool is_paired(WeightType type) { return file_type_of_pairs(type) != type; }
+
+// Rows of a (rows)-row matrix that lie in pairs: all but an odd last one.
+constexpr std::size_t paired_rows(std::size_t rows) { return rows / 2 * 2; }
+
+// Row r of a paired matrix (data, row_bytes = its file row size, block_bytes
+// = its super-block size, pairs = paired_rows(rows)) as its first block and
+// the step from one of its blocks to the next: block b is at first + b * step.
+struct RowBlocks {
+  const std::uint8_t* first;
+  std::size_t step;
+};
+constexpr RowBlocks paired_row(const void* data, std::size_t row_bytes, std::size_t block_bytes, std::size_t pairs,
+                               std::size_t r) {
+  const auto* base = static_cast<const std::uint8_t*>(data);
+  if (r >= pairs) return {base + r * row_bytes, block_bytes};
+  return {base + (r & ~std::size_t(1)) * row_bytes + (r & 1) * block_bytes, 2 * block_bytes};
+}
+
+// dst (the same size as src) = rows [r0, r1) of the (rows, row_bytes)
+// matrix src of block_bytes blocks in the paired layout (r0 even; threads
+// may repack a matrix in pieces). src and dst must not overlap.
+void repack_row_pairs(const void* src, void* dst, std::size_t rows, std::size_t row_bytes, std::size_t block_bytes,
+                      std::size_t r0, std::size_t r1);
+
+}  // namespace llama2

@@ -1,0 +1,262 @@
+// Q4_K_X2 / Q5_K_X2 / Q6_K_X2 (kernels/row_pairs.hpp): K-quant rows
+// interleaved in pairs at load. The layout against the file's blocks, the
+// kernels that read it against the same table's kernels of the file type
+// (bit for bit: the layout moves blocks, not arithmetic), and models whose
+// K-quant matrices are paired against the same models in the file's layout.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "kernels/quants.hpp"
+#include "kernels/row_pairs.hpp"
+#include "kernels/weight_types.hpp"
+#include "llama2/quantize.hpp"
+#include "llama2/tensor.hpp"
+#include "llama2/tokenizer.hpp"
+#include "llama2/transformer.hpp"
+#include "ops.hpp"
+#include "support/gguf_builder.hpp"
+#include "support/isa_test.hpp"
+#include "support/synthetic_model.hpp"
+#include "support/temp_dir.hpp"
+
+namespace llama2 {
+namespace {
+
+const WeightType kFileTypes[] = {WeightType::Q4_K, WeightType::Q5_K, WeightType::Q6_K};
+
+std::uint32_t ggml_id(WeightType type) {
+  return type == WeightType::Q4_K ? test::kGgmlQ4_K : type == WeightType::Q5_K ? test::kGgmlQ5_K : test::kGgmlQ6_K;
+}
+
+// A K-quant matrix and its paired copy.
+struct Matrices {
+  WeightType type;
+  std::size_t rows, cols;
+  test::Bytes file, pairs;
+  Tensor in_file() const { return {type, file.data(), nullptr, rows, cols, 0}; }
+  Tensor paired() const { return {paired_type(type), pairs.data(), nullptr, rows, cols, 0}; }
+};
+
+Matrices make(WeightType type, std::size_t rows, std::size_t cols, std::uint64_t seed) {
+  Matrices m{type, rows, cols, test::random_blocks(ggml_id(type), rows, cols, seed), {}};
+  m.pairs.resize(m.file.size());
+  const std::size_t rb = row_bytes(type, cols);
+  // In two pieces, as the loader's threads repack a matrix.
+  const std::size_t half = rows / 16 * 8;
+  repack_row_pairs(m.file.data(), m.pairs.data(), rows, rb, weight_type_info(type).block_bytes, 0, half);
+  repack_row_pairs(m.file.data(), m.pairs.data(), rows, rb, weight_type_info(type).block_bytes, half, rows);
+  return m;
+}
+
+// Rows: one, a pair, a pair and a last row alone, several of each.
+// Columns: one super-block and more.
+const std::size_t kRows[] = {1, 2, 3, 8, 9, 33};
+const std::size_t kCols[] = {256, 512, 768};
+
+TEST(RowPairsLayout, TypesMapBothWays) {
+  for (WeightType t : kFileTypes) {
+    EXPECT_TRUE(is_paired(paired_type(t)));
+    EXPECT_EQ(file_type_of_pairs(paired_type(t)), t);
+    EXPECT_EQ(row_bytes(paired_type(t), 512), row_bytes(t, 512));
+  }
+  for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::F16}) {
+    EXPECT_EQ(paired_type(t), t) << weight_type_name(t);
+    EXPECT_FALSE(is_paired(t));
+  }
+}
+
+TEST(RowPairsLayout, EveryBlockIsTheFileBlock) {
+  for (WeightType type : kFileTypes) {
+    const std::size_t bb = weight_type_info(type).block_bytes;
+    for (std::size_t rows : kRows) {
+      for (std::size_t cols : kCols) {
+        const Matrices m = make(type, rows, cols, rows * 1000 + cols);
+        const std::size_t rb = row_bytes(type, cols);
+        for (std::size_t r = 0; r < rows; r++) {
+          const RowBlocks got = paired_row(m.pairs.data(), rb, bb, paired_rows(rows), r);
+          for (std::size_t b = 0; b < cols / 256; b++) {
+            ASSERT_EQ(std::memcmp(got.first + b * got.step, m.file.data() + r * rb + b * bb, bb), 0)
+                << weight_type_name(type) << " " << rows << "x" << cols << " row " << r << " block " << b;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(RowPairsLayout, PairsAlternateBlocksAndAnOddLastRowStaysPut) {
+  // The layout as written in row_pairs.hpp, spelled out for 3 rows of 2
+  // Q4_K super-blocks (144 bytes): row 0's block 0, row 1's block 0, row
+  // 0's block 1, row 1's block 1, then row 2 as in the file.
+  const Matrices m = make(WeightType::Q4_K, 3, 512, 9);
+  const auto file_block = [&](std::size_t r, std::size_t b) { return m.file.data() + r * 288 + b * 144; };
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 0 * 144, file_block(0, 0), 144), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 1 * 144, file_block(1, 0), 144), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 2 * 144, file_block(0, 1), 144), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 3 * 144, file_block(1, 1), 144), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 4 * 144, file_block(2, 0), 288), 0);
+}
+
+TEST(RowPairsLayout, DequantizedRowsAreTheFileRows) {
+  for (WeightType type : kFileTypes) {
+    for (std::size_t rows : kRows) {
+      for (std::size_t cols : kCols) {
+        const Matrices m = make(type, rows, cols, rows + 7 * cols);
+        std::vector<float> want(cols), got(cols);
+        for (std::size_t r = 0; r < rows; r++) {
+          dequantize_row(m.in_file(), r, want.data());
+          dequantize_row(m.paired(), r, got.data());
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), cols * sizeof(float)), 0)
+              << weight_type_name(type) << " " << rows << "x" << cols << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+// --- kernels ------------------------------------------------------------------------------
+
+class RowPairsKernels : public test::IsaTest {
+ protected:
+  void SetUp() override {
+    IsaTest::SetUp();
+    if (IsSkipped()) return;
+    if (!table_->weight(WeightType::Q4_K_X2).matvec_int8) GTEST_SKIP() << isa_name(GetParam()) << " reads K types as in the file";
+  }
+};
+
+TEST_P(RowPairsKernels, MatvecIsTheFileTypesBitForBitOverAnyRowRange) {
+  const Kernels& k = *table_;
+  for (WeightType type : kFileTypes) {
+    const WeightKernels& file_kernels = k.weight(type);
+    const WeightKernels& pair_kernels = k.weight(paired_type(type));
+    ASSERT_NE(pair_kernels.matvec_int8, nullptr) << weight_type_name(type);
+    for (std::size_t rows : kRows) {
+      for (std::size_t cols : kCols) {
+        const Matrices m = make(type, rows, cols, 3 * rows + cols);
+        const std::vector<BlockQ8x32> xq = test::random_activations(k, 1, cols, rows);
+        std::vector<float> want(rows), got(rows, -1.0f);
+        file_kernels.matvec_int8(want.data(), weight_rows(m.in_file()), xq.data(), 0, rows);
+        const WeightRows pairs = weight_rows(m.paired());
+        ASSERT_EQ(pairs.tiled_rows, rows / 2 * 2);
+        pair_kernels.matvec_int8(got.data(), pairs, xq.data(), 0, rows);
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0)
+            << weight_type_name(type) << " " << rows << "x" << cols;
+        // In ranges of 3 rows, which cut every other pair (rows 3 .. 5, ...).
+        std::fill(got.begin(), got.end(), -1.0f);
+        for (std::size_t r0 = 0; r0 < rows; r0 += 3) {
+          pair_kernels.matvec_int8(got.data(), pairs, xq.data(), r0, std::min(rows, r0 + 3));
+        }
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0)
+            << weight_type_name(type) << " " << rows << "x" << cols << " in 3s";
+      }
+    }
+  }
+}
+
+TEST_P(RowPairsKernels, GemmIsTheFileTypesBitForBitFromAnyPair) {
+  const Kernels& k = *table_;
+  for (WeightType type : kFileTypes) {
+    const WeightKernels& file_kernels = k.weight(type);
+    const WeightKernels& pair_kernels = k.weight(paired_type(type));
+    ASSERT_NE(pair_kernels.matmat_int8, nullptr) << weight_type_name(type);
+    for (std::size_t rows : {std::size_t(9), std::size_t(23), std::size_t(72)}) {
+      for (std::size_t cols : kCols) {
+        for (std::size_t tokens : {std::size_t(1), std::size_t(5), std::size_t(13)}) {
+          const Matrices m = make(type, rows, cols, rows * tokens + cols);
+          const std::vector<BlockQ8x32> xq = test::random_activations(k, tokens, cols, tokens);
+          std::vector<float> want(tokens * rows), got(tokens * rows, -1.0f);
+          file_kernels.matmat_int8(want.data(), rows, weight_rows(m.in_file()), rows, xq.data(), tokens);
+          pair_kernels.matmat_int8(got.data(), rows, weight_rows(m.paired()), rows, xq.data(), tokens);
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+              << weight_type_name(type) << " " << rows << "x" << cols;
+          // From row 32 on, as gemm_int8 hands a thread its rows.
+          if (rows > 32) {
+            WeightRows from32 = weight_rows(m.paired());
+            from32.data = from32.row(32);
+            from32.tiled_rows -= 32;
+            std::fill(got.begin(), got.end(), -1.0f);
+            pair_kernels.matmat_int8(got.data() + 32, rows, from32, rows - 32, xq.data(), tokens);
+            for (std::size_t t = 0; t < tokens; t++) {
+              ASSERT_EQ(std::memcmp(want.data() + t * rows + 32, got.data() + t * rows + 32, (rows - 32) * sizeof(float)), 0)
+                  << weight_type_name(type) << " " << rows << "x" << cols << " token " << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, RowPairsKernels, test::kAllIsas, test::isa_param_name);
+
+// --- models -------------------------------------------------------------------------------
+
+// ctest also runs this with LLAMA2_ISA=avx2 (tests/CMakeLists.txt), where
+// the matrices are paired; elsewhere it checks they are not.
+TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
+  test::TempDir tmp("row_pairs");
+  // dim 256 (one super-block), hidden 768 (three), a vocabulary of 271
+  // rows (135 pairs and an odd last row).
+  const Config c = test::make_config(256, 768, 2, 4, 2, 271, 40, false);
+  test::write_llama2c_v1(tmp.file("m.bin"), test::make_weights(c, 7));
+  test::write_tokenizer_bin(tmp.file("tok.bin"), c.vocab_size);
+  const Model model = Model::load(tmp.file("m.bin"));
+  const Vocab vocab = Tokenizer::load(tmp.file("tok.bin")).vocab();
+  // Q4_K_M and Q5_K_M mix their type with Q6_K (README, "Quantizing").
+  for (FileType file_type : {FileType::Q4_K_M, FileType::Q5_K_M, FileType::Q6_K}) {
+    SCOPED_TRACE(file_type_name(file_type));
+    const std::string path = tmp.file(std::string(file_type_name(file_type)) + ".gguf");
+    QuantizeOptions options;
+    options.type = file_type;
+    write_llama_gguf(model, vocab, options, path);
+
+    ::setenv("LLAMA2_REPACK", "0", 1);
+    Transformer file_layout(path, 2);
+    ::unsetenv("LLAMA2_REPACK");
+    Transformer paired(path, 2);
+
+    const WeightType base = base_weight_type(file_type);
+    const bool pairs = kernels().weight(paired_type(base)).matvec_int8 != nullptr && int8_activations();
+    const Weights& in_file = paired.model().weights();
+    const Weights& w = paired.model().kernel_weights();
+    EXPECT_EQ(file_layout.model().kernel_weights().layers[0].wq.type, base);
+    EXPECT_EQ(in_file.layers[0].wq.type, base);  // the file's view stays
+    for (std::size_t i = 0; i < w.layers.size(); i++) {
+      const LayerWeights& l = w.layers[i];
+      const LayerWeights& f = in_file.layers[i];
+      const Tensor* got[] = {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3};
+      const Tensor* file[] = {&f.wq, &f.wk, &f.wv, &f.wo, &f.w1, &f.w2, &f.w3};
+      for (int m = 0; m < 7; m++) EXPECT_EQ(got[m]->type, pairs ? paired_type(file[m]->type) : file[m]->type);
+    }
+    EXPECT_EQ(w.token_embedding.type, in_file.token_embedding.type);  // read by rows: never repacked
+    if (!pairs) continue;
+    EXPECT_EQ(w.wcls.type, paired_type(in_file.wcls.type));
+
+    std::mt19937 rng(3);
+    std::vector<int> tokens(21);
+    for (int& t : tokens) t = int(rng() % c.vocab_size);
+    for (std::size_t i = 0; i < tokens.size(); i++) {
+      const auto want = file_layout.forward(tokens[i], int(i));
+      const auto got = paired.forward(tokens[i], int(i));
+      ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size_bytes()), 0) << "token " << i;
+    }
+    const auto want = file_layout.forward_batch_all(tokens, 0);
+    const std::vector<float> want_copy(want.begin(), want.end());
+    const auto got = paired.forward_batch_all(tokens, 0);
+    ASSERT_EQ(std::memcmp(want_copy.data(), got.data(), got.size_bytes()), 0);
+  }
+  if (kernels().weight(WeightType::Q4_K_X2).matvec_int8 == nullptr || !int8_activations()) {
+    GTEST_SKIP() << kernel_isa_name() << " reads K types as in the file (ctest runs this again capped to AVX2)";
+  }
+}
+
+}  // namespace
+}  // namespace llama2
