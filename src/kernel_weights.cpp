@@ -116,11 +116,12 @@ const Weights& Model::kernel_weights() const {
   std::call_once(kw.once, [&] {
     kw.weights = weights_;
     if (!repack_enabled()) return;
-    std::vector<Tensor*> todo;
+    std::vector<std::pair<Tensor*, WeightType>> todo;  // each matrix to repack, and its layout
     std::size_t bytes = 0;
     for (Tensor* t : matrices(kw.weights)) {
-      if (kernel_layout(*t) == t->type) continue;
-      todo.push_back(t);
+      const WeightType to = kernel_layout(*t);
+      if (to == t->type) continue;
+      todo.emplace_back(t, to);
       bytes += (t->rows * row_bytes(t->type, t->cols) + 63) / 64 * 64;
     }
     if (todo.empty()) return;
@@ -141,10 +142,9 @@ const Weights& Model::kernel_weights() const {
     for (LayerWeights& l : kw.weights.layers) copy_norm(l.rms_att), copy_norm(l.rms_ffn);
     copy_norm(kw.weights.rms_final);
     const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
-    for (Tensor* t : todo) {
+    for (auto [t, to] : todo) {
       const std::size_t n = t->rows * row_bytes(t->type, t->cols);
       void* dst = storage->bytes.take(n);
-      const WeightType to = kernel_layout(*t);
       repack_in_threads(*t, to, dst, n_threads);
       if (file_) file_->release(t->data, n);  // the copy replaces these pages
       t->data = dst;

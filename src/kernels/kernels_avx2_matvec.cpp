@@ -609,11 +609,11 @@ K256 void matvec_q5_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
   k4_matvec<BlockQ5_K, 2>(out, w, xq, r0, r1);
 }
 
-// Two rows at a time: two and four measured the same in kernel_speed, and
-// the figures above were taken with two.
 namespace {
 
-// Two rows at a time, in the file layout or in row pairs (kPaired).
+// Two rows at a time, in the file layout or in row pairs (kPaired): two and
+// four measured the same in kernel_speed, and the figures above were taken
+// with two.
 template <bool kPaired>
 K256_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
