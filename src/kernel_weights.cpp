@@ -1,9 +1,11 @@
 // Model::kernel_weights: the weights in the layouts this CPU's kernels read
 // fastest, made once per model at first use (model.hpp).
-#include <sys/mman.h>
-
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -16,48 +18,16 @@
 #include "kernels/weight_types.hpp"
 #include "llama2/model.hpp"
 #include "ops.hpp"
+#include "write_once_memory.hpp"
 
 namespace llama2 {
 
 namespace {
 
-// Anonymous memory holding the repacked matrices, mapped once for all.
-class RepackedBytes {
- public:
-  explicit RepackedBytes(std::size_t bytes) {
-    // Not madvise(MADV_HUGEPAGE): on the 2-core EPYC VM, first touching
-    // 3.6 GiB took 5.8 s in huge pages against 1.2 s in 4 KiB ones.
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return;
-    base_ = p;
-    size_ = bytes;
-    next_ = std::uintptr_t(p);
-  }
-  ~RepackedBytes() {
-    if (base_) ::munmap(base_, size_);
-  }
-  RepackedBytes(const RepackedBytes&) = delete;
-  RepackedBytes& operator=(const RepackedBytes&) = delete;
-
-  bool ok() const { return base_ != nullptr; }
-  // The next `bytes` (64-byte aligned).
-  void* take(std::size_t bytes) {
-    void* p = reinterpret_cast<void*>(next_);
-    next_ = (next_ + bytes + 63) / 64 * 64;
-    return p;
-  }
-
- private:
-  void* base_ = nullptr;
-  std::size_t size_ = 0;
-  std::uintptr_t next_ = 0;
-};
-
 // What the repacked Weights point into.
 struct RepackedStorage {
-  RepackedBytes bytes;       // the matrices
+  std::vector<std::unique_ptr<WriteOnceMemory>> memories;  // (threads) the matrices, each thread's in its own
   std::vector<float> norms;  // (2 * n_layers + 1, dim) the RMSNorm weights, copied from the file
-  explicit RepackedStorage(std::size_t n) : bytes(n) {}
 };
 
 bool repack_enabled() {
@@ -87,26 +57,74 @@ WeightType kernel_layout(const Tensor& t) {
   return kernels().weight(to).matvec_int8 != nullptr ? to : t.type;
 }
 
-// Rows [r0, r1) of t into dst in the layout `to` (r0 a multiple of 8).
-void repack_rows(const Tensor& t, WeightType to, void* dst, std::size_t r0, std::size_t r1) {
-  if (to == WeightType::Q4_0_X8) return repack_q4_0_x8_rows(t.data, dst, t.rows, t.cols, r0, r1);
-  repack_row_pairs(t.data, dst, t.rows, row_bytes(t.type, t.cols), weight_type_info(t.type).block_bytes, r0, r1);
+// The `rows` rows at src (a whole matrix, or rows r0.. of one with r0 a
+// multiple of 8) into dst in the layout `to`: both layouts keep groups of 8
+// rows in their own bytes, so a piece repacks as a matrix of its own.
+void repack_rows(WeightType from, WeightType to, const void* src, void* dst, std::size_t rows, std::size_t cols) {
+  if (to == WeightType::Q4_0_X8) return repack_q4_0_x8(src, dst, rows, cols);
+  repack_row_pairs(src, dst, rows, row_bytes(from, cols), weight_type_info(from).block_bytes, 0, rows);
 }
 
-// t into dst in the layout `to`, its rows split between n_threads threads
-// in multiples of 8: most of the time goes to first touching the fresh
-// pages (the kernel's zeroing and, in a VM, the hypervisor's backing), which
-// threads share: for a 7B's 3.6 GiB on the 2-core EPYC VM 1.2 s when first
-// measured, 10 s on 2026-12-05 (bench/RESULTS.md, eleventh run).
-void repack_in_threads(const Tensor& t, WeightType to, void* dst, unsigned n_threads) {
-  const std::size_t groups = (t.rows + 7) / 8, per_thread = (groups + n_threads - 1) / n_threads;
-  std::vector<std::thread> threads;
-  for (std::size_t g0 = per_thread; g0 < groups; g0 += per_thread) {
-    const std::size_t r0 = 8 * g0, r1 = std::min(t.rows, 8 * (g0 + per_thread));
-    threads.emplace_back([&t, to, dst, r0, r1] { repack_rows(t, to, dst, r0, r1); });
+// A matrix to repack: the tensor, its layout, and where it goes.
+struct Repack {
+  Tensor* tensor;
+  WeightType to;
+  std::size_t share = 0;   // the thread that repacks it, and whose memory holds it
+  std::size_t offset = 0;  // where it starts in that memory
+};
+
+std::size_t matrix_bytes(const Tensor& t) { return t.rows * row_bytes(t.type, t.cols); }
+
+// The rows a thread repacks at a time: at most 1 MiB, and at least 16
+// pieces to a matrix when it has the rows (so that the tests' small models
+// cut theirs too), in multiples of 8.
+std::size_t piece_rows(const Tensor& t) {
+  return std::max<std::size_t>(8, std::min((std::size_t(1) << 20) / row_bytes(t.type, t.cols), t.rows / 16) / 8 * 8);
+}
+
+// Hands the matrices to n threads, largest first to the least loaded, and
+// sets each one's share and offset. Returns each share's bytes.
+std::vector<std::size_t> share_out(std::vector<Repack>& todo, std::size_t n) {
+  std::vector<Repack*> by_size;
+  for (Repack& r : todo) by_size.push_back(&r);
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [](const Repack* a, const Repack* b) { return matrix_bytes(*a->tensor) > matrix_bytes(*b->tensor); });
+  std::vector<std::size_t> bytes(n, 0);
+  for (Repack* r : by_size) {
+    r->share = std::size_t(std::min_element(bytes.begin(), bytes.end()) - bytes.begin());
+    r->offset = bytes[r->share];
+    bytes[r->share] += (matrix_bytes(*r->tensor) + 63) / 64 * 64;
   }
-  repack_rows(t, to, dst, 0, std::min(t.rows, 8 * per_thread));
-  for (std::thread& th : threads) th.join();
+  return bytes;
+}
+
+// One thread's share: each of its matrices piece by piece, read (`read`:
+// from the file by pread where there is one, so that its pages are never
+// mapped here), repacked in a buffer and written into the thread's own
+// memory. No fresh page is first touched through a mapping, which made
+// repacking cost 10 s for a 7B on a VM (write_once_memory.hpp), and no two
+// threads write one memfd (they would queue on its lock). Returns false if
+// the memory could not take it.
+template <class Read>
+bool repack_share(const std::vector<Repack>& todo, std::size_t share, WriteOnceMemory& memory, const Read& read) {
+  std::size_t scratch = 0;
+  for (const Repack& r : todo) {
+    if (r.share == share) scratch = std::max(scratch, piece_rows(*r.tensor) * row_bytes(r.tensor->type, r.tensor->cols));
+  }
+  const auto in = std::make_unique_for_overwrite<std::uint8_t[]>(scratch);   // (scratch) a piece as in the file
+  const auto out = std::make_unique_for_overwrite<std::uint8_t[]>(scratch);  // (scratch) the piece repacked
+  for (const Repack& r : todo) {
+    if (r.share != share) continue;
+    const Tensor& t = *r.tensor;
+    const std::size_t bytes_per_row = row_bytes(t.type, t.cols), piece = piece_rows(t);
+    for (std::size_t r0 = 0; r0 < t.rows; r0 += piece) {
+      const std::size_t rows = std::min(piece, t.rows - r0), n = rows * bytes_per_row;
+      read(static_cast<const std::uint8_t*>(t.data) + r0 * bytes_per_row, n, in.get());
+      repack_rows(t.type, r.to, in.get(), out.get(), rows, t.cols);
+      if (!memory.write(r.offset + r0 * bytes_per_row, out.get(), n)) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -116,20 +134,47 @@ const Weights& Model::kernel_weights() const {
   std::call_once(kw.once, [&] {
     kw.weights = weights_;
     if (!repack_enabled()) return;
-    std::vector<std::pair<Tensor*, WeightType>> todo;  // each matrix to repack, and its layout
-    std::size_t bytes = 0;
+    std::vector<Repack> todo;  // each matrix to repack
     for (Tensor* t : matrices(kw.weights)) {
       const WeightType to = kernel_layout(*t);
-      if (to == t->type) continue;
-      todo.emplace_back(t, to);
-      bytes += (t->rows * row_bytes(t->type, t->cols) + 63) / 64 * 64;
+      if (to != t->type) todo.push_back({t, to});
     }
     if (todo.empty()) return;
-    auto storage = std::make_shared<RepackedStorage>(bytes);
-    if (!storage->bytes.ok()) return;  // no memory for the copy: the file's layout is as correct
+    const std::size_t n_threads = std::min<std::size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+    auto storage = std::make_shared<RepackedStorage>();
+    for (std::size_t bytes : share_out(todo, n_threads)) {
+      storage->memories.push_back(std::make_unique<WriteOnceMemory>(bytes));
+      if (!storage->memories.back()->ok()) return;  // no memory for the copy: the file's layout is as correct
+    }
+    // The matrices' bytes come from the file by read() when it has them.
+    const auto read = [file = file_.get()](const std::uint8_t* p, std::size_t n, void* dst) {
+      if (file && file->contains(p, n)) return file->read(p, n, dst);
+      std::memcpy(dst, p, n);
+    };
+    std::vector<char> done(n_threads, 0);     // (n_threads) whether each share was repacked whole
+    std::vector<std::exception_ptr> errors(n_threads);  // (n_threads) what a read threw
+    const auto run_share = [&](std::size_t i) {
+      try {
+        done[i] = repack_share(todo, i, *storage->memories[i], read);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < n_threads; i++) threads.emplace_back(run_share, i);
+    run_share(0);
+    for (std::thread& th : threads) th.join();
+    for (const std::exception_ptr& e : errors) {
+      if (e) std::rethrow_exception(e);  // the file could not be read: as if forward() had read it
+    }
+    std::vector<const std::uint8_t*> bases;  // (n_threads) each share's bytes, read-only
+    for (std::size_t i = 0; i < n_threads; i++) {
+      bases.push_back(done[i] ? storage->memories[i]->seal() : nullptr);
+      if (!bases.back()) return;  // no memory: as above
+    }
     // The norms sit between the matrices in the file: read there at every
     // token, they would map back the pages around them (up to a folio of
-    // the released neighbours: 100 MiB over a 7B). Copied first, so their
+    // the released neighbours: 100 MiB over a 7B). Copied, so that their
     // neighbours' pages go with the matrices' releases below.
     const std::size_t dim = std::size_t(config_.dim);
     storage->norms.resize((2 * kw.weights.layers.size() + 1) * dim);
@@ -141,14 +186,13 @@ const Weights& Model::kernel_weights() const {
     };
     for (LayerWeights& l : kw.weights.layers) copy_norm(l.rms_att), copy_norm(l.rms_ffn);
     copy_norm(kw.weights.rms_final);
-    const unsigned n_threads = std::max(1u, std::thread::hardware_concurrency());
-    for (auto [t, to] : todo) {
-      const std::size_t n = t->rows * row_bytes(t->type, t->cols);
-      void* dst = storage->bytes.take(n);
-      repack_in_threads(*t, to, dst, n_threads);
-      if (file_) file_->release(t->data, n);  // the copy replaces these pages
-      t->data = dst;
-      t->type = to;
+    for (const Repack& r : todo) {
+      // Read by pread, its file pages were never mapped here, unless
+      // something touched them before (the mapping brings in neighbours of
+      // what is read there): the copy replaces them.
+      if (file_) file_->release(r.tensor->data, matrix_bytes(*r.tensor));
+      r.tensor->data = bases[r.share] + r.offset;
+      r.tensor->type = r.to;
     }
     kw.storage = std::move(storage);
   });

@@ -34,14 +34,43 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   size_ = static_cast<std::size_t>(st.st_size);
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  int err = errno;
-  ::close(fd);  // the mapping stays valid after close
-  if (p == MAP_FAILED) throw Error(path + ": cannot mmap " + std::to_string(size_) + " bytes: " + std::strerror(err));
+  if (p == MAP_FAILED) {
+    int err = errno;
+    ::close(fd);
+    throw Error(path + ": cannot mmap " + std::to_string(size_) + " bytes: " + std::strerror(err));
+  }
   data_ = static_cast<const std::uint8_t*>(p);
+  fd_ = fd;  // kept for read()
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool MappedFile::contains(const void* p, std::size_t n) const {
+  const auto at = std::uintptr_t(p), begin = std::uintptr_t(data_);
+  return data_ && at >= begin && at - begin <= size_ && n <= size_ - (at - begin);
+}
+
+void MappedFile::read(const void* p, std::size_t n, void* dst) const {
+  if (!contains(p, n)) {
+    throw Error(path_ + ": read of " + std::to_string(n) + " bytes outside the file's " + std::to_string(size_));
+  }
+  const auto at = std::uintptr_t(p), begin = std::uintptr_t(data_);
+  auto* out = static_cast<std::uint8_t*>(dst);
+  std::size_t done = 0;
+  while (done < n) {
+    const auto offset = static_cast<off_t>(at - begin + done);
+    const ssize_t got = ::pread(fd_, out + done, n - done, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const std::string why = got < 0 ? std::strerror(errno) : "unexpected end of file";
+      throw Error(path_ + ": cannot read " + std::to_string(n - done) + " bytes at offset " +
+                  std::to_string(offset) + ": " + why);
+    }
+    done += static_cast<std::size_t>(got);
+  }
 }
 
 void MappedFile::release(const void* p, std::size_t n) const {
@@ -53,13 +82,18 @@ void MappedFile::release(const void* p, std::size_t n) const {
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)), path_(std::move(other.path_)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
     if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
   }
   return *this;

@@ -111,5 +111,32 @@ TEST_F(MappedFileTest, MappingOutlivesTheFileName) {
   EXPECT_EQ(0, std::memcmp(f.data(), "still here", 10));
 }
 
+// read() copies a range by pread: the same bytes as the mapping, from the
+// moved-to object too; ranges outside the mapping are refused by name.
+TEST_F(MappedFileTest, ReadsARangeWithoutTheMapping) {
+  std::string content(3 * 4096 + 17, '\0');
+  for (std::size_t i = 0; i < content.size(); i++) content[i] = char(i * 7 + i / 4096);
+  const std::string path = write("r.bin", content);
+  MappedFile a(path);
+  MappedFile f(std::move(a));
+  std::string got(5000, '?');
+  f.read(f.data() + 4000, 5000, got.data());
+  EXPECT_EQ(got, content.substr(4000, 5000));
+  f.read(f.data() + content.size() - 1, 1, got.data());
+  EXPECT_EQ(got[0], content.back());
+  EXPECT_TRUE(f.contains(f.data(), content.size()));
+  EXPECT_TRUE(f.contains(f.data() + content.size(), 0));
+  EXPECT_FALSE(f.contains(f.data() + 1, content.size()));
+  EXPECT_FALSE(f.contains(f.data() - 1, 2));
+  EXPECT_FALSE(f.contains(f.data() + 10, ~std::size_t(0) - 5));  // the end wraps
+  try {
+    f.read(f.data() + 10, content.size(), got.data());
+    ADD_FAILURE() << "expected read() outside the file to throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(path), HasSubstr("outside the file")));
+  }
+  EXPECT_FALSE(MappedFile().contains(nullptr, 0));
+}
+
 }  // namespace
 }  // namespace llama2
