@@ -49,7 +49,7 @@ struct Options {
 // The types a file holds, and the layouts made at load: Q4_0_X8 (q4_0_x8.hpp)
 // and the K types' row pairs (row_pairs.hpp).
 bool measurable(WeightType type) {
-  return llama2::can_quantize(type) || type == WeightType::Q4_0_X8 || llama2::is_paired(type);
+  return llama2::can_quantize(type) || llama2::is_load_layout(type);
 }
 
 std::vector<std::string> split(const std::string& list) {
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     std::vector<unsigned char> weights(row_bytes * opt.rows);  // (rows, row_bytes) in the type's layout
     // The layouts made at load: quantized as their file type, then repacked.
     const bool x8 = type == WeightType::Q4_0_X8, paired = llama2::is_paired(type);
-    const WeightType file_type = x8 ? WeightType::Q4_0 : llama2::file_type_of_pairs(type);
+    const WeightType file_type = llama2::file_type_of_layout(type);
     for (std::size_t r = 0; r < opt.rows; r++) {
       for (float& v : row) v = normal(rng);
       llama2::quantize_row(file_type, row.data(), weights.data() + r * row_bytes, opt.cols);

@@ -19,8 +19,8 @@
 // (nb = cols / 32 blocks per row.) The nibbles are untouched, so every weight
 // and every integer dot product is the same as Q4_0's: the kernels reading
 // this layout give Q4_0's results bit for bit (tested). The tensor's size
-// is unchanged, so it is repacked tensor by tensor at load
-// (Model::kernel_weights) and its file pages released behind it.
+// is unchanged, and groups of 8 rows keep their own bytes, so it is
+// repacked at load a piece of rows at a time (Model::kernel_weights).
 #pragma once
 
 #include <cstddef>

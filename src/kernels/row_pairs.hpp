@@ -15,19 +15,21 @@
 //
 // Blocks are moved whole, never changed, so every kernel reading this layout
 // gives its file type's results bit for bit (tested). The tensor's size is
-// unchanged, so it is repacked tensor by tensor at load
-// (Model::kernel_weights) and its file pages released behind it.
+// unchanged, and pairs keep their own bytes, so it is repacked at load a
+// piece of rows at a time (Model::kernel_weights).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/weight_types.hpp"
 #include "llama2/tensor.hpp"
 
 namespace llama2 {
 
-// The paired type of a file type (Q4_K -> Q4_K_X2, ...) and back; a type
-// with no paired form maps to itself.
+// The paired type of a file type (Q4_K -> Q4_K_X2, ...; back by
+// file_type_of_layout, weight_types.hpp); a type with no paired form maps to
+// itself.
 constexpr WeightType paired_type(WeightType file_type) {
   switch (file_type) {
     case WeightType::Q4_K: return WeightType::Q4_K_X2;
@@ -36,15 +38,7 @@ constexpr WeightType paired_type(WeightType file_type) {
     default: return file_type;
   }
 }
-constexpr WeightType file_type_of_pairs(WeightType type) {
-  switch (type) {
-    case WeightType::Q4_K_X2: return WeightType::Q4_K;
-    case WeightType::Q5_K_X2: return WeightType::Q5_K;
-    case WeightType::Q6_K_X2: return WeightType::Q6_K;
-    default: return type;
-  }
-}
-constexpr bool is_paired(WeightType type) { return file_type_of_pairs(type) != type; }
+constexpr bool is_paired(WeightType type) { return is_load_layout(type) && type != WeightType::Q4_0_X8; }
 
 // Rows of a (rows)-row matrix that lie in pairs: all but an odd last one.
 constexpr std::size_t paired_rows(std::size_t rows) { return rows / 2 * 2; }

@@ -32,7 +32,7 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
     return;
   }
   if (is_paired(t.type)) {  // a row's blocks alternate with its pair's
-    const WeightType file_type = file_type_of_pairs(t.type);
+    const WeightType file_type = file_type_of_layout(t.type);
     const std::size_t bb = weight_type_info(file_type).block_bytes, n = weight_type_info(file_type).block_size;
     const RowBlocks rb = paired_row(t.data, row_bytes(t.type, t.cols), bb, paired_rows(t.rows), row);
     for (std::size_t b = 0; b < t.cols / n; b++) dequantize_blocks(file_type, rb.first + b * rb.step, out + b * n, n);

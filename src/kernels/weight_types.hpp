@@ -62,4 +62,19 @@ static_assert(weight_types_in_order(), "kWeightTypes: line i must describe Weigh
 // The line of `type` (a valid WeightType).
 constexpr const WeightTypeInfo& weight_type_info(WeightType type) { return kWeightTypes[std::size_t(type)]; }
 
+// The layouts Model::kernel_weights makes at load, values no file holds
+// (Q4_0_X8: kernels/q4_0_x8.hpp; the K types' row pairs, Q4_K_X2 ...:
+// kernels/row_pairs.hpp), map to the file type they are made from; every
+// other type maps to itself.
+constexpr WeightType file_type_of_layout(WeightType type) {
+  switch (type) {
+    case WeightType::Q4_0_X8: return WeightType::Q4_0;
+    case WeightType::Q4_K_X2: return WeightType::Q4_K;
+    case WeightType::Q5_K_X2: return WeightType::Q5_K;
+    case WeightType::Q6_K_X2: return WeightType::Q6_K;
+    default: return type;
+  }
+}
+constexpr bool is_load_layout(WeightType type) { return file_type_of_layout(type) != type; }
+
 }  // namespace llama2

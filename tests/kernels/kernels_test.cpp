@@ -16,6 +16,7 @@
 #include "kernels/cpu_features.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/quants.hpp"
+#include "kernels/weight_types.hpp"
 #include "support/block_mins.hpp"
 #include "support/isa_test.hpp"
 
@@ -86,11 +87,11 @@ TEST_P(KernelsTest, TableIsComplete) {
   EXPECT_NE(table_->swiglu, nullptr);
   for (const WeightTypeInfo& info : kWeightTypes) {
     const WeightKernels& k = table_->weight(info.type);
-    if (info.type == WeightType::Q4_0_X8 || is_paired(info.type)) {
+    if (is_load_layout(info.type)) {
       // Read by the AVX2 int8 kernels only, so repacked only where the file
       // type runs on them (AVX2, and AVX-512 without VNNI):
       // kernels/q4_0_x8.hpp, kernels/row_pairs.hpp.
-      const WeightType file_type = is_paired(info.type) ? file_type_of_pairs(info.type) : WeightType::Q4_0;
+      const WeightType file_type = file_type_of_layout(info.type);
       const Kernels* avx2 = kernels_for(Isa::AVX2);
       const bool on_avx2 = avx2 && table_->weight(file_type).matvec_int8 == avx2->weight(file_type).matvec_int8;
       EXPECT_EQ(k.matvec, nullptr) << info.name;
@@ -115,7 +116,7 @@ TEST_P(KernelsTest, SimdTablesHaveTheirOwnHalfFloatAndInt8Kernels) {
   }
   if (GetParam() == Isa::NEON && !cpu_features().neon_dotprod) GTEST_SKIP() << "no dot product instructions";
   for (const WeightTypeInfo& info : kWeightTypes) {
-    if (!has_int8(info.type) || info.type == WeightType::Q4_0_X8 || is_paired(info.type)) continue;  // TableIsComplete
+    if (!has_int8(info.type) || is_load_layout(info.type)) continue;  // TableIsComplete
     EXPECT_NE(table_->weight(info.type).matvec_int8, ref().weight(info.type).matvec_int8) << info.name;
     EXPECT_NE(table_->weight(info.type).matmat_int8, ref().weight(info.type).matmat_int8) << info.name;
   }

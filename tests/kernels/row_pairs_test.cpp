@@ -63,7 +63,7 @@ const std::size_t kCols[] = {256, 512, 768};
 TEST(RowPairsLayout, TypesMapBothWays) {
   for (WeightType t : kFileTypes) {
     EXPECT_TRUE(is_paired(paired_type(t)));
-    EXPECT_EQ(file_type_of_pairs(paired_type(t)), t);
+    EXPECT_EQ(file_type_of_layout(paired_type(t)), t);
     EXPECT_EQ(row_bytes(paired_type(t), 512), row_bytes(t, 512));
   }
   for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::F16}) {
