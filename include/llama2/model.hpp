@@ -76,10 +76,11 @@ class Model {
   // faster layout than the file's. Today that is AVX2's: Q4_0 repacked into
   // 8-row tiles (WeightType::Q4_0_X8), Q4_K / Q5_K / Q6_K into row pairs
   // (Q4_K_X2 ...), each with its file type's results bit for bit. They are
-  // repacked at the first call (2 s for a 7B on the 2-core VM of README),
-  // one matrix at a time, read from the file by pread rather than through
-  // the mapping, so memory stays at about the file's size. LLAMA2_REPACK=0 in the environment keeps the
-  // file's layout. Built once per model (copies share it); thread-safe.
+  // repacked at the first call (1-2 s for a 7B on the 2-core VM of
+  // README), a piece at a time, read from the file by pread rather than
+  // through the mapping, so memory stays at about the file's size.
+  // LLAMA2_REPACK=0 in the environment keeps the file's layout. Built once
+  // per model (copies share it); thread-safe.
   const Weights& kernel_weights() const;
 
  private:

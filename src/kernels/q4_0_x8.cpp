@@ -4,15 +4,11 @@
 namespace llama2 {
 
 void repack_q4_0_x8(const void* src, void* dst, std::size_t rows, std::size_t cols) {
-  repack_q4_0_x8_rows(src, dst, rows, cols, 0, rows);
-}
-
-void repack_q4_0_x8_rows(const void* src, void* dst, std::size_t rows, std::size_t cols, std::size_t r0, std::size_t r1) {
   const auto* in = static_cast<const std::uint8_t*>(src);
   auto* out = static_cast<std::uint8_t*>(dst);
   const std::size_t nb = cols / kQK, row_bytes = nb * sizeof(BlockQ4_0), n_tiles = nb / 8, tail = nb - 8 * n_tiles;
-  const std::size_t tiled = q4_0_x8_tiled_rows(rows), tiled_end = r1 < tiled ? r1 : tiled;
-  for (std::size_t g = r0; g < tiled_end; g += 8) {
+  const std::size_t tiled = q4_0_x8_tiled_rows(rows);
+  for (std::size_t g = 0; g < tiled; g += 8) {
     const auto* rows_in = reinterpret_cast<const BlockQ4_0*>(in + g * row_bytes);  // row i: rows_in + i * nb
     std::uint8_t* group = out + g * row_bytes;
     for (std::size_t t = 0; t < n_tiles; t++) {
@@ -32,8 +28,8 @@ void repack_q4_0_x8_rows(const void* src, void* dst, std::size_t rows, std::size
                   tail * sizeof(BlockQ4_0));
     }
   }
-  const std::size_t copy_from = r0 > tiled ? r0 : tiled;
-  if (r1 > copy_from) std::memcpy(out + copy_from * row_bytes, in + copy_from * row_bytes, (r1 - copy_from) * row_bytes);
+  // The rows after the last group, as in the file.
+  if (rows > tiled) std::memcpy(out + tiled * row_bytes, in + tiled * row_bytes, (rows - tiled) * row_bytes);
 }
 
 }  // namespace llama2

@@ -91,8 +91,5 @@ inline Q4_0BlockRef q4_0_x8_block(const void* data, std::size_t row_bytes, std::
 // dst (the same size as src) = the Q4_0 matrix src (rows, cols) in the X8
 // layout. src and dst must not overlap; cols is a multiple of 32.
 void repack_q4_0_x8(const void* src, void* dst, std::size_t rows, std::size_t cols);
-// The same for rows [r0, r1) only (r0 a multiple of 8, and r1 too unless it
-// is rows): threads may repack a matrix in pieces.
-void repack_q4_0_x8_rows(const void* src, void* dst, std::size_t rows, std::size_t cols, std::size_t r0, std::size_t r1);
 
 }  // namespace llama2

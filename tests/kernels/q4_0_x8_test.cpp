@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "llama2/transformer.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/isa_test.hpp"
+#include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
 #include "ops.hpp"
 #include "support/temp_dir.hpp"
@@ -194,18 +194,7 @@ TEST(Q4_0X8Model, RepackedWhereTheKernelsReadTilesWithTheSameLogits) {
   ASSERT_EQ(w.wcls.type, tiled.model().weights().wcls.type == WeightType::Q4_0 ? WeightType::Q4_0_X8
                                                                                   : tiled.model().weights().wcls.type);
 
-  std::mt19937 rng(3);
-  std::vector<int> tokens(21);
-  for (int& t : tokens) t = int(rng() % c.vocab_size);
-  for (std::size_t i = 0; i < tokens.size(); i++) {
-    const auto want = file_layout.forward(tokens[i], int(i));
-    const auto got = tiled.forward(tokens[i], int(i));
-    ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size_bytes()), 0) << "token " << i;
-  }
-  const auto want = file_layout.forward_batch_all(tokens, 0);
-  const std::vector<float> want_copy(want.begin(), want.end());
-  const auto got = tiled.forward_batch_all(tokens, 0);
-  ASSERT_EQ(std::memcmp(want_copy.data(), got.data(), got.size_bytes()), 0);
+  test::expect_bitwise_same_logits(file_layout, tiled, c.vocab_size);
 }
 
 }  // namespace

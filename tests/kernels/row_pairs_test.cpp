@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,6 +22,7 @@
 #include "ops.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/isa_test.hpp"
+#include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -240,18 +240,7 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
     if (!pairs) continue;
     EXPECT_EQ(w.wcls.type, paired_type(in_file.wcls.type));
 
-    std::mt19937 rng(3);
-    std::vector<int> tokens(21);
-    for (int& t : tokens) t = int(rng() % c.vocab_size);
-    for (std::size_t i = 0; i < tokens.size(); i++) {
-      const auto want = file_layout.forward(tokens[i], int(i));
-      const auto got = paired.forward(tokens[i], int(i));
-      ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size_bytes()), 0) << "token " << i;
-    }
-    const auto want = file_layout.forward_batch_all(tokens, 0);
-    const std::vector<float> want_copy(want.begin(), want.end());
-    const auto got = paired.forward_batch_all(tokens, 0);
-    ASSERT_EQ(std::memcmp(want_copy.data(), got.data(), got.size_bytes()), 0);
+    test::expect_bitwise_same_logits(file_layout, paired, c.vocab_size);
   }
   if (kernels().weight(WeightType::Q4_K_X2).matvec_int8 == nullptr || !int8_activations()) {
     GTEST_SKIP() << kernel_isa_name() << " reads K types as in the file (ctest runs this again capped to AVX2)";
