@@ -29,8 +29,6 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "kernels/q4_0_x8.hpp"
-#include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
 #include "kernels/quantize.hpp"
 
@@ -46,8 +44,8 @@ struct Options {
   std::size_t cols = 4096;
 };
 
-// The types a file holds, and the layouts made at load: Q4_0_X8 (q4_0_x8.hpp)
-// and the K types' row pairs (row_pairs.hpp).
+// The types a file holds, and the layouts made at load (weight_types.hpp:
+// is_load_layout), quantized as their file type and repacked.
 bool measurable(WeightType type) {
   return llama2::can_quantize(type) || llama2::is_load_layout(type);
 }
@@ -74,7 +72,7 @@ bool same_name(std::string_view a, std::string_view b) {
                "kernel_speed: %s\n"
                "usage: kernel_speed [--types T,...] [--isas I,...] [--rows N] [--cols N]\n"
                "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_0_X8 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
-               "     Q4_K_X2 Q5_K_X2 Q6_K_X2 (default: all)\n"
+               "     Q4_K_X8 Q5_K_X2 Q6_K_X2 (default: all)\n"
                "  I: scalar avx2 avx512 neon (default: every one this CPU has)\n",
                why.c_str());
   std::exit(2);
@@ -163,17 +161,14 @@ int main(int argc, char** argv) {
     const std::size_t row_bytes = llama2::row_bytes(type, opt.cols);
     std::vector<unsigned char> weights(row_bytes * opt.rows);  // (rows, row_bytes) in the type's layout
     // The layouts made at load: quantized as their file type, then repacked.
-    const bool x8 = type == WeightType::Q4_0_X8, paired = llama2::is_paired(type);
     const WeightType file_type = llama2::file_type_of_layout(type);
     for (std::size_t r = 0; r < opt.rows; r++) {
       for (float& v : row) v = normal(rng);
       llama2::quantize_row(file_type, row.data(), weights.data() + r * row_bytes, opt.cols);
     }
-    const std::vector<unsigned char> file_layout = weights;
-    if (x8) llama2::repack_q4_0_x8(file_layout.data(), weights.data(), opt.rows, opt.cols);
-    if (paired) {
-      llama2::repack_row_pairs(file_layout.data(), weights.data(), opt.rows, row_bytes,
-                               llama2::weight_type_info(file_type).block_bytes, 0, opt.rows);
+    if (type != file_type) {
+      const std::vector<unsigned char> file_layout = weights;
+      llama2::repack_layout(type, file_layout.data(), weights.data(), opt.rows, opt.cols);
     }
     const llama2::Tensor t{type, weights.data(), nullptr, opt.rows, opt.cols, 0};
     const llama2::WeightRows w = llama2::weight_rows(t);

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "kernels/q4_0_x8.hpp"
 #include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
 #include "llama2/model.hpp"
@@ -46,23 +45,17 @@ std::vector<Tensor*> matrices(Weights& w) {
   return out;
 }
 
-// The layout t goes to, or t.type for none: Q4_0 to 8-row tiles
-// (q4_0_x8.hpp), Q4_K / Q5_K / Q6_K to row pairs (row_pairs.hpp), when this
+// The layout t goes to, or t.type for none: Q4_0 and Q4_K to 8-row tiles
+// (q4_0_x8.hpp, q4_k_x8.hpp), Q5_K and Q6_K to row pairs (row_pairs.hpp), when this
 // CPU's table reads those (AVX2) and the activations are rounded to 8 bits
 // (the only path they have).
 WeightType kernel_layout(const Tensor& t) {
   if (!int8_activations()) return t.type;
-  const WeightType to = t.type == WeightType::Q4_0 ? WeightType::Q4_0_X8 : paired_type(t.type);
+  const WeightType to = t.type == WeightType::Q4_0   ? WeightType::Q4_0_X8
+                        : t.type == WeightType::Q4_K ? WeightType::Q4_K_X8
+                                                     : paired_type(t.type);
   if (to == t.type || t.cols % weight_type_info(to).block_size != 0) return t.type;
   return kernels().weight(to).matvec_int8 != nullptr ? to : t.type;
-}
-
-// The `rows` rows at src (a whole matrix, or rows r0.. of one with r0 a
-// multiple of 8) into dst in the layout `to`: both layouts keep groups of 8
-// rows in their own bytes, so a piece repacks as a matrix of its own.
-void repack_rows(WeightType from, WeightType to, const void* src, void* dst, std::size_t rows, std::size_t cols) {
-  if (to == WeightType::Q4_0_X8) return repack_q4_0_x8(src, dst, rows, cols);
-  repack_row_pairs(src, dst, rows, row_bytes(from, cols), weight_type_info(from).block_bytes, 0, rows);
 }
 
 // A matrix to repack: the tensor, its layout, and where it goes.
@@ -120,7 +113,7 @@ bool repack_share(const std::vector<Repack>& todo, std::size_t share, WriteOnceM
     for (std::size_t r0 = 0; r0 < t.rows; r0 += piece) {
       const std::size_t rows = std::min(piece, t.rows - r0), n = rows * bytes_per_row;
       read(static_cast<const std::uint8_t*>(t.data) + r0 * bytes_per_row, n, in.get());
-      repack_rows(t.type, r.to, in.get(), out.get(), rows, t.cols);
+      repack_layout(r.to, in.get(), out.get(), rows, t.cols);
       if (!memory.write(r.offset + r0 * bytes_per_row, out.get(), n)) return false;
     }
   }

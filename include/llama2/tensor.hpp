@@ -11,8 +11,11 @@
 //                       of block_bytes (see quants.hpp for each layout).
 //   Q4_0_X8             Q4_0 blocks repacked at load so that 8 rows are read
 //                       as one stream (kernels/q4_0_x8.hpp); never in a file.
-//   Q4_K_X2 ... Q6_K_X2 K-quant super-blocks of rows 2p and 2p + 1 interleaved
-//                       at load (kernels/row_pairs.hpp); never in a file.
+//   Q4_K_X8             Q4_K super-blocks of 8 rows in tiles, made at load
+//                       (kernels/q4_k_x8.hpp); never in a file.
+//   Q5_K_X2, Q6_K_X2    Q5_K / Q6_K super-blocks of rows 2p and 2p + 1
+//                       interleaved at load (kernels/row_pairs.hpp); never in
+//                       a file.
 #pragma once
 
 #include <cstddef>
@@ -37,8 +40,8 @@ enum class WeightType : std::uint8_t {
   Q5_K,
   Q6_K,
   Q4_0_X8,  // Q4_0 in tiles of 8 rows, made at load for the kernels (Model::kernel_weights)
-  Q4_K_X2,  // Q4_K / Q5_K / Q6_K with rows interleaved in pairs, likewise
-  Q5_K_X2,
+  Q4_K_X8,  // Q4_K in tiles of 8 rows, likewise
+  Q5_K_X2,  // Q5_K / Q6_K with rows interleaved in pairs, likewise
   Q6_K_X2,
 };
 

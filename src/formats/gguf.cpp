@@ -58,7 +58,7 @@ std::uint32_t ggml_type_id(WeightType type) {
     case WeightType::Q6_K: return ggml_type::Q6_K;
     case WeightType::Q8_GROUP:
     case WeightType::Q4_0_X8:
-    case WeightType::Q4_K_X2:
+    case WeightType::Q4_K_X8:
     case WeightType::Q5_K_X2:
     case WeightType::Q6_K_X2: break;  // not file types
   }

@@ -12,6 +12,7 @@
 
 #include "kernels/int8_units.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/q4_k_x8.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -243,6 +244,40 @@ INT8_X86_INLINE __m256 piece_scale(const units::PieceScales& s, float xd) {
 // xd * (m_0 sums[0] + m_1 sums[1]): what the piece's mins take off.
 INT8_X86_INLINE float piece_mins(const units::PieceScales& s, const BlockQ8x32& x) {
   return x.d * (s.m[0] * float(x.sums[0]) + s.m[1] * float(x.sums[1]));
+}
+
+// --- Q4_K in 8-row tiles (q4_k_x8.hpp) ---------------------------------------------------------
+
+// A tile's 6-bit scales and mins as bytes: byte 8 (j % 4) + i of sm[j / 4]
+// is sub-block j's scale of row i, of sm[2 + j / 4] its min. (The 16-bit
+// shifts bring bits of the neighbouring byte only into bits the masks drop.)
+INT8_X86_INLINE void k_x8_scales(const std::uint8_t* tile, std::uint8_t (*sm)[32]) {
+  const __m256i low = _mm256_set1_epi8(0x0f), top = _mm256_set1_epi8(0x30);
+  const __m256i sl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kKx8ScaleLow));
+  const __m256i ml = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kKx8MinLow));
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kKx8High));
+  const __m256i v[4] = {
+      _mm256_or_si256(_mm256_and_si256(sl, low), _mm256_and_si256(_mm256_slli_epi16(h, 4), top)),
+      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(sl, 4), low), _mm256_and_si256(_mm256_slli_epi16(h, 2), top)),
+      _mm256_or_si256(_mm256_and_si256(ml, low), _mm256_and_si256(h, top)),
+      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ml, 4), low), _mm256_and_si256(_mm256_srli_epi16(h, 2), top))};
+  for (int k = 0; k < 4; k++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(sm[k]), v[k]);
+}
+
+// The 8 bytes at p (8 rows' scales or mins of one sub-block, from
+// k_x8_scales) times the rows' fp16 factor (d or dmin, as floats): the
+// GEMM's a or m of each row (int8_units.hpp: d * float(sc)).
+INT8_X86_INLINE __m256 k_x8_factor(const std::uint8_t* p, __m256 d) {
+  return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+}
+
+// Step s of chunk c of a tile: the nibbles of sub-blocks 2c (q[0]) and
+// 2c + 1 (q[1]), values 4s .. 4s + 3 of each of the 8 rows, lane i being row i.
+INT8_X86_INLINE void k_x8_step(const std::uint8_t* tile, int c, int s, __m256i q[2]) {
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kKx8Qs + 32 * (8 * c + s)));
+  q[0] = _mm256_and_si256(v, low);
+  q[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
 }
 
 }  // namespace llama2::x86

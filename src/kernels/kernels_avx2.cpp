@@ -28,8 +28,9 @@ Kernels make_table() {
   k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
   // Q4_0 repacked at load (q4_0_x8.hpp): fp32 activations dequantize.
   k.weight(WeightType::Q4_0_X8) = {nullptr, matvec_q4_0_x8, matmat_q4_0_x8};
-  // The K types in row pairs at load (row_pairs.hpp), likewise.
-  k.weight(WeightType::Q4_K_X2) = {nullptr, matvec_q4_k_x2, matmat_q4_k_x2};
+  // Q4_K in 8-row tiles at load (q4_k_x8.hpp), likewise.
+  k.weight(WeightType::Q4_K_X8) = {nullptr, matvec_q4_k_x8, matmat_q4_k_x8};
+  // Q5_K / Q6_K in row pairs at load (row_pairs.hpp), likewise.
   k.weight(WeightType::Q5_K_X2) = {nullptr, matvec_q5_k_x2, matmat_q5_k_x2};
   k.weight(WeightType::Q6_K_X2) = {nullptr, matvec_q6_k_x2, matmat_q6_k_x2};
   return k;

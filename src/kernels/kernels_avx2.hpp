@@ -39,9 +39,12 @@ MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q5_k, matvec_q6_k;
 // in kernels_avx2_gemm.cpp) ...
 MatvecInt8Fn matvec_q4_0_x8;
 MatmatInt8Fn matmat_q4_0_x8;
-// ... and the K types in row pairs (row_pairs.hpp), likewise.
-MatvecInt8Fn matvec_q4_k_x2, matvec_q5_k_x2, matvec_q6_k_x2;
-MatmatInt8Fn matmat_q4_k_x2, matmat_q5_k_x2, matmat_q6_k_x2;
+// ... and Q4_K in 8-row tiles (q4_k_x8.hpp), likewise ...
+MatvecInt8Fn matvec_q4_k_x8;
+MatmatInt8Fn matmat_q4_k_x8;
+// ... and Q5_K / Q6_K in row pairs (row_pairs.hpp), likewise.
+MatvecInt8Fn matvec_q5_k_x2, matvec_q6_k_x2;
+MatmatInt8Fn matmat_q5_k_x2, matmat_q6_k_x2;
 
 // kernels_avx2_gemm.cpp: the int8 GEMM of every GGUF block type, and the
 // int8 matvecs of the types in int8_units.hpp's form (its one-token tiles).

@@ -10,6 +10,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/q4_k_x8.hpp"
 #include "kernels/row_pairs.hpp"
 
 #if defined(__x86_64__)
@@ -441,6 +442,52 @@ struct UnitPanels {
   }
 };
 
+// Pieces [j0, j0 + np) (whole super-blocks) of the 8 rows row .. row + 7
+// of a Q4_K_X8 matrix (q4_k_x8.hpp), all in tiles, into panel:
+// the panel pack_units makes of the same rows in the file layout. A tile's
+// steps already have the rows in their lanes, so nothing is transposed.
+K256_INLINE void pack_k_x8(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t j0, std::size_t np) {
+  for (std::size_t bi = 0; bi < np / 8; bi++) {
+    const std::uint8_t* tile = w.row(row) + (j0 / 8 + bi) * kKx8TileBytes;
+    PanelPiece* pp = panel + 8 * bi;  // piece j of the super-block: pp[j]
+    alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
+    x86::k_x8_scales(tile, sm);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+    for (int j = 0; j < 8; j++) {
+      const __m256 a = x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d), m = x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin);
+      for (int h = 0; h < 2; h++) _mm256_store_ps(pp[j].a[h], a), _mm256_store_ps(pp[j].m[h], m);
+    }
+    for (int c = 0; c < 4; c++) {
+      for (int st = 0; st < 8; st++) {
+        __m256i q[2];
+        x86::k_x8_step(tile, c, st, q);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(pp[2 * c].q[st]), q[0]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(pp[2 * c + 1].q[st]), q[1]);
+      }
+    }
+  }
+}
+
+// Q4_K_X8: tiled groups through pack_k_x8, the rows after them as in the
+// file; the tiles as every unit type's.
+struct KTilePanels {
+  using Piece = PanelPiece;
+  static K256_INLINE void pack(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
+                               std::size_t j0, std::size_t np) {
+    if (row < w.tiled_rows) {
+      pack_k_x8(panel, w, row, j0, np);  // a tiled group is 8 rows, all in the matrix
+    } else {
+      pack_units<units::Q4_K, false>(panel, w, row, n_rows, j0, np);
+    }
+  }
+  template <int T>
+  static K256_INLINE void tile(float* out, std::size_t ldo, const PanelPiece* panel, std::size_t np,
+                               const BlockQ8x32* xq, std::size_t x_stride, __m256i lanes, bool first) {
+    units_tile<units::Q4_K, T>(out, ldo, panel, np, xq, x_stride, lanes, first);
+  }
+};
+
 template <typename U>
 K256_INLINE void matvec_units(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t n_blocks = w.cols / 32;
@@ -503,10 +550,6 @@ K256 void matmat_q6_k(float* out, std::size_t ldo, const WeightRows& w, std::siz
 
 // Row pairs (row_pairs.hpp): w.data starts a pair (gemm_int8 splits rows
 // at multiples of 32).
-K256 void matmat_q4_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
-                         std::size_t n_tokens) {
-  matmat_panels<UnitPanels<units::Q4_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
-}
 K256 void matmat_q5_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                          std::size_t n_tokens) {
   matmat_panels<UnitPanels<units::Q5_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
@@ -514,6 +557,13 @@ K256 void matmat_q5_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::
 K256 void matmat_q6_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                          std::size_t n_tokens) {
   matmat_panels<UnitPanels<units::Q6_K, true>>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Q4_K in 8-row tiles (q4_k_x8.hpp): w.data starts a group (gemm_int8
+// splits rows at multiples of 32).
+K256 void matmat_q4_k_x8(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                         std::size_t n_tokens) {
+  matmat_panels<KTilePanels>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 K256 void matvec_q4_1(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {

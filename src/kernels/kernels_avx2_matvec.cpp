@@ -12,6 +12,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/q4_k_x8.hpp"
 #include "kernels/row_pairs.hpp"
 
 #if defined(__x86_64__)
@@ -416,8 +417,11 @@ K256_INLINE __m256i shift_bits(__m256i v, int n) {
 // vpmaddwd (as q4_0_block_sums4, half the vpmaddwd, conversions and FMAs)
 // level: 0.77 either way (six runs in turns, 2026-12-05).
 //
-// Rows are read through RowSteps (above), so the file layout and the row
-// pairs (row_pairs.hpp) share the kernel.
+// Rows are read through RowSteps (above), so the file layout and Q5_K's row
+// pairs (row_pairs.hpp) share the kernel. Q4_K's 8-row tiles (q4_k_x8.hpp,
+// k_x8_group below) run at 0.52-0.59 ns per 32 weights in that measure,
+// where this kernel in row pairs ran at 0.75-1.0 (2026-12-06); this one
+// reads the rows after a matrix's last group of 8 there.
 template <typename Block, int R>
 K256_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const XScales8* pre, std::size_t nb) {
   constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
@@ -562,6 +566,61 @@ K256_INLINE void q6_k_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const 
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
+// A thread reads its groups' tiles as one stream, so they are prefetched a
+// fixed distance ahead in it. Measured with the tiles of Q5_K (since
+// dropped: bench/RESULTS.md, thirteenth run), 7B Q5_K_M generation on the
+// 2-core EPYC VM, tok/s in turns: 4 tiles ahead 4.1-6.1, 12 ahead 4.3-5.3,
+// the next group's tile (a whole pass ahead, as the Q4_0 tiles) 3.9-4.0;
+// Q4_K_M the same within the noise (2026-12-06).
+constexpr std::size_t kPrefetchTiles = 4;
+
+// Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows: lanes are rows,
+// so a sub-block's 8 steps add up in 16 bits (15 * 2 * 128 * 8 < 32768),
+// and one vpmaddwd, one conversion and two FMAs finish it for the 8 rows.
+// The arithmetic is the GEMM's (kernels_avx2_gemm.cpp: units_tile) on a
+// one-token tile, in the same order, so a prompt and the tokens after it
+// see the same bits (tested): per sub-block j of 32 activations x, acc =
+// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)), with a_j = d *
+// sc_j and m_j = dmin * mn_j.
+K256_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, const XScales8* pre,
+                            std::size_t nb) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();  // lane i: row i
+  for (std::size_t b = 0; b < nb; b++) {
+    const std::uint8_t* tile = group + b * kKx8TileBytes;
+    prefetch_lines(tile + kPrefetchTiles * kKx8TileBytes, kKx8TileBytes);
+    const BlockQ8x32* x = xq + 8 * b;
+    __m256 xd8, xs8;
+    x_scales_of(pre, xq, b, &xd8, &xs8);
+    alignas(32) float xs[8];  // xd * sum(xq) of each activation block (x_scales8: the GEMM's product)
+    _mm256_store_ps(xs, xs8);
+    alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
+    x86::k_x8_scales(tile, sm);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+    for (int c = 0; c < 4; c++) {
+      __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
+      for (int s = 0; s < 8; s++) {
+        __m256i q[2];
+        x86::k_x8_step(tile, c, s, q);
+        for (int h = 0; h < 2; h++) {
+          std::int32_t x4;  // 4 activations
+          std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+          s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
+        }
+      }
+      for (int h = 0; h < 2; h++) {
+        const int j = 2 * c + h;
+        const __m256 a = x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d), m = x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin);
+        const __m256i dot = _mm256_madd_epi16(s16[h], ones);  // 8 rows' int32 dots
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(x[j].d)), acc);
+        acc = _mm256_fnmadd_ps(m, _mm256_set1_ps(xs[j]), acc);
+      }
+    }
+  }
+  _mm256_storeu_ps(out, acc);
+}
+
 }  // namespace
 
 K256 void matvec_q8_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
@@ -594,6 +653,28 @@ K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, 
     r = end;
   }
   if (r < r1) matvec_q4_0(out, w, xq, r, r1);
+}
+
+// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (a group cut by
+// [r0, r1) is computed whole and only its rows in the range stored); rows
+// after the tiles as Q4_K's.
+K256 void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  XScales8 scales[kMaxSuperBlocks];
+  const XScales8* pre = x_scales_all(xq, nb, scales);
+  std::size_t r = r0;
+  while (r < r1 && r < w.tiled_rows) {
+    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
+    if (r == g && end == g + 8) {
+      k_x8_group(out + g, w.row(g), xq, pre, nb);
+    } else {
+      float group_out[8];
+      k_x8_group(group_out, w.row(g), xq, pre, nb);
+      for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
+    }
+    r = end;
+  }
+  for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 
 // Three rows at a time: with four, the scales and accumulators of four rows
@@ -643,11 +724,7 @@ K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 }
 
 // Row pairs (row_pairs.hpp): a pair at a time, through the file layout's
-// kernels, so the same bits. Q4_K takes pairs where its file layout takes
-// three rows: three rows in two streams would need pairs of pairs.
-K256 void matvec_q4_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  k4_matvec<BlockQ4_K, 2, true>(out, w, xq, r0, r1);
-}
+// kernels, so the same bits.
 K256 void matvec_q5_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   k4_matvec<BlockQ5_K, 2, true>(out, w, xq, r0, r1);
 }

@@ -127,7 +127,7 @@ void quantize_row(WeightType type, const float* x, void* y, std::size_t n) {
     case WeightType::Q6_K: return quantize_row_q6_k(x, static_cast<BlockQ6_K*>(y), n);
     case WeightType::Q8_GROUP:
     case WeightType::Q4_0_X8:
-    case WeightType::Q4_K_X2:
+    case WeightType::Q4_K_X8:
     case WeightType::Q5_K_X2:
     case WeightType::Q6_K_X2: break;  // not file types
   }

@@ -1,12 +1,12 @@
-// Q4_K_X2 / Q5_K_X2 / Q6_K_X2: K-quant rows interleaved in pairs, so that
-// the two rows a matvec step reads are one stream.
+// Q5_K_X2 / Q6_K_X2: Q5_K and Q6_K rows interleaved in pairs, so that the
+// two rows a matvec step reads are one stream.
 //
-// In a GGUF file a K-quant row is cols / 256 super-blocks (144, 176 or 210
-// bytes), rows one after another. The AVX2 matvecs read two or three rows at
-// a time, each a stream of its own a row apart from the next. On the 2-core
-// EPYC VM 7B Q4_K_M generation read its file that way at 22 GB/s, where the
-// Q4_0 tiles (q4_0_x8.hpp), one stream per thread, read 31 GB/s. The paired
-// layout holds the same bytes in the same place for every pair of rows,
+// In a GGUF file a K-quant row is cols / 256 super-blocks (176 or 210
+// bytes), rows one after another. The AVX2 matvecs read two rows at a time, each a
+// stream of its own a row apart from the next. On the 2-core EPYC VM 7B
+// generation read its file that way at 22 GB/s, where the Q4_0 tiles
+// (q4_0_x8.hpp), one stream per thread, read 31 GB/s. The paired layout
+// holds the same bytes in the same place for every pair of rows,
 // reordered, so that a matvec reading a pair reads one stream:
 //
 //   rows 2p, 2p + 1 (the pair's 2 * row_bytes bytes, where the file has them)
@@ -14,9 +14,11 @@
 //   the last row, when rows is odd: as in the file.
 //
 // Blocks are moved whole, never changed, so every kernel reading this layout
-// gives its file type's results bit for bit (tested). The tensor's size is
+// gives the file type's results bit for bit (tested). The tensor's size is
 // unchanged, and pairs keep their own bytes, so it is repacked at load a
-// piece of rows at a time (Model::kernel_weights).
+// piece of rows at a time (Model::kernel_weights). (Q4_K had pairs too,
+// until its 8-row tiles, q4_k_x8.hpp; Q5_K's tiles generated slower than its
+// pairs in the model: bench/RESULTS.md, thirteenth run.)
 #pragma once
 
 #include <cstddef>
@@ -27,18 +29,17 @@
 
 namespace llama2 {
 
-// The paired type of a file type (Q4_K -> Q4_K_X2, ...; back by
-// file_type_of_layout, weight_types.hpp); a type with no paired form maps to
-// itself.
+// The paired type of a file type (Q5_K -> Q5_K_X2, Q6_K -> Q6_K_X2; back
+// by file_type_of_layout, weight_types.hpp); a type with no paired form
+// maps to itself.
 constexpr WeightType paired_type(WeightType file_type) {
   switch (file_type) {
-    case WeightType::Q4_K: return WeightType::Q4_K_X2;
     case WeightType::Q5_K: return WeightType::Q5_K_X2;
     case WeightType::Q6_K: return WeightType::Q6_K_X2;
     default: return file_type;
   }
 }
-constexpr bool is_paired(WeightType type) { return is_load_layout(type) && type != WeightType::Q4_0_X8; }
+constexpr bool is_paired(WeightType type) { return type == WeightType::Q5_K_X2 || type == WeightType::Q6_K_X2; }
 
 // Rows of a (rows)-row matrix that lie in pairs: all but an odd last one.
 constexpr std::size_t paired_rows(std::size_t rows) { return rows / 2 * 2; }

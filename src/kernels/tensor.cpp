@@ -5,6 +5,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/q4_0_x8.hpp"
+#include "kernels/q4_k_x8.hpp"
 #include "kernels/quants.hpp"
 #include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
@@ -38,6 +39,14 @@ void dequantize_row(const Tensor& t, std::size_t row, float* out) {
     for (std::size_t b = 0; b < t.cols / n; b++) dequantize_blocks(file_type, rb.first + b * rb.step, out + b * n, n);
     return;
   }
+  if (t.type == WeightType::Q4_K_X8) {  // a row's blocks are spread over its group's tiles
+    const std::size_t rb = row_bytes(t.type, t.cols), tiled = q4_k_x8_tiled_rows(t.rows);
+    for (std::size_t b = 0; b < t.cols / kQK_K; b++) {
+      const BlockQ4_K blk = q4_k_x8_block(t.data, rb, tiled, row, b);
+      dequantize_q4_k(&blk, out + b * kQK_K, 1);
+    }
+    return;
+  }
   const std::uint8_t* base = static_cast<const std::uint8_t*>(t.data) + row * row_bytes(t.type, t.cols);
   dequantize_blocks(t.type, base, out, t.cols);
 }
@@ -48,6 +57,7 @@ WeightRows weight_rows(const Tensor& t) {
   WeightRows rows{t.data, row_bytes(t.type, t.cols), t.cols, nullptr, 0};
   if (t.type == WeightType::Q4_0_X8) rows.tiled_rows = q4_0_x8_tiled_rows(t.rows);
   if (is_paired(t.type)) rows.tiled_rows = paired_rows(t.rows);
+  if (t.type == WeightType::Q4_K_X8) rows.tiled_rows = q4_k_x8_tiled_rows(t.rows);
   return rows;
 }
 

@@ -45,8 +45,9 @@ inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::Q6_K, "Q6_K", kQK_K, sizeof(BlockQ6_K), dequantize_q6_k},
     // Rows are not contiguous blocks: dequantize_row reads it (q4_0_x8.hpp).
     {WeightType::Q4_0_X8, "Q4_0_X8", kQK, sizeof(BlockQ4_0), nullptr},
+    // Rows in 8-row tiles (q4_k_x8.hpp).
+    {WeightType::Q4_K_X8, "Q4_K_X8", kQK_K, sizeof(BlockQ4_K), nullptr},
     // Rows in pairs, blocks as in the file (row_pairs.hpp).
-    {WeightType::Q4_K_X2, "Q4_K_X2", kQK_K, sizeof(BlockQ4_K), nullptr},
     {WeightType::Q5_K_X2, "Q5_K_X2", kQK_K, sizeof(BlockQ5_K), nullptr},
     {WeightType::Q6_K_X2, "Q6_K_X2", kQK_K, sizeof(BlockQ6_K), nullptr},
 };
@@ -63,18 +64,25 @@ static_assert(weight_types_in_order(), "kWeightTypes: line i must describe Weigh
 constexpr const WeightTypeInfo& weight_type_info(WeightType type) { return kWeightTypes[std::size_t(type)]; }
 
 // The layouts Model::kernel_weights makes at load, values no file holds
-// (Q4_0_X8: kernels/q4_0_x8.hpp; the K types' row pairs, Q4_K_X2 ...:
-// kernels/row_pairs.hpp), map to the file type they are made from; every
+// (Q4_0_X8: kernels/q4_0_x8.hpp; Q4_K_X8: kernels/q4_k_x8.hpp; Q5_K_X2,
+// Q6_K_X2: kernels/row_pairs.hpp), map to the file type they are made from; every
 // other type maps to itself.
 constexpr WeightType file_type_of_layout(WeightType type) {
   switch (type) {
     case WeightType::Q4_0_X8: return WeightType::Q4_0;
-    case WeightType::Q4_K_X2: return WeightType::Q4_K;
+    case WeightType::Q4_K_X8: return WeightType::Q4_K;
     case WeightType::Q5_K_X2: return WeightType::Q5_K;
     case WeightType::Q6_K_X2: return WeightType::Q6_K;
     default: return type;
   }
 }
 constexpr bool is_load_layout(WeightType type) { return file_type_of_layout(type) != type; }
+
+// dst (the same size as src) = the (rows, cols) matrix src of type
+// file_type_of_layout(to) in the load layout `to`. Every layout keeps each
+// group of 8 rows in its own bytes, so a piece of a matrix starting at a
+// multiple of 8 rows repacks as a matrix of its own. src and dst must not
+// overlap.
+void repack_layout(WeightType to, const void* src, void* dst, std::size_t rows, std::size_t cols);
 
 }  // namespace llama2

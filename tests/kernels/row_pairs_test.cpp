@@ -1,8 +1,9 @@
-// Q4_K_X2 / Q5_K_X2 / Q6_K_X2 (kernels/row_pairs.hpp): K-quant rows
-// interleaved in pairs at load. The layout against the file's blocks, the
-// kernels that read it against the same table's kernels of the file type
-// (bit for bit: the layout moves blocks, not arithmetic), and models whose
-// K-quant matrices are paired against the same models in the file's layout.
+// Q5_K_X2 / Q6_K_X2 (kernels/row_pairs.hpp): Q5_K and Q6_K rows interleaved
+// in pairs at load. The layout against the file's blocks, the kernels that
+// read it against the same table's kernels of the file type (bit for bit:
+// the layout moves blocks, not arithmetic), and models whose Q5_K / Q6_K
+// matrices are paired against the same models in the file's layout. (A
+// Q4_K_M model, whose Q6_K matrices are paired too: q4_k_x8_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -29,11 +30,7 @@
 namespace llama2 {
 namespace {
 
-const WeightType kFileTypes[] = {WeightType::Q4_K, WeightType::Q5_K, WeightType::Q6_K};
-
-std::uint32_t ggml_id(WeightType type) {
-  return type == WeightType::Q4_K ? test::kGgmlQ4_K : type == WeightType::Q5_K ? test::kGgmlQ5_K : test::kGgmlQ6_K;
-}
+const WeightType kFileTypes[] = {WeightType::Q5_K, WeightType::Q6_K};
 
 // A K-quant matrix and its paired copy.
 struct Matrices {
@@ -45,7 +42,7 @@ struct Matrices {
 };
 
 Matrices make(WeightType type, std::size_t rows, std::size_t cols, std::uint64_t seed) {
-  Matrices m{type, rows, cols, test::random_blocks(ggml_id(type), rows, cols, seed), {}};
+  Matrices m{type, rows, cols, test::random_blocks(type == WeightType::Q5_K ? test::kGgmlQ5_K : test::kGgmlQ6_K, rows, cols, seed), {}};
   m.pairs.resize(m.file.size());
   const std::size_t rb = row_bytes(type, cols);
   // In two pieces, as the loader's threads repack a matrix.
@@ -66,7 +63,7 @@ TEST(RowPairsLayout, TypesMapBothWays) {
     EXPECT_EQ(file_type_of_layout(paired_type(t)), t);
     EXPECT_EQ(row_bytes(paired_type(t), 512), row_bytes(t, 512));
   }
-  for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::F16}) {
+  for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::Q4_K, WeightType::F16}) {
     EXPECT_EQ(paired_type(t), t) << weight_type_name(t);
     EXPECT_FALSE(is_paired(t));
   }
@@ -93,15 +90,15 @@ TEST(RowPairsLayout, EveryBlockIsTheFileBlock) {
 
 TEST(RowPairsLayout, PairsAlternateBlocksAndAnOddLastRowStaysPut) {
   // The layout as written in row_pairs.hpp, spelled out for 3 rows of 2
-  // Q4_K super-blocks (144 bytes): row 0's block 0, row 1's block 0, row
+  // Q6_K super-blocks (210 bytes): row 0's block 0, row 1's block 0, row
   // 0's block 1, row 1's block 1, then row 2 as in the file.
-  const Matrices m = make(WeightType::Q4_K, 3, 512, 9);
-  const auto file_block = [&](std::size_t r, std::size_t b) { return m.file.data() + r * 288 + b * 144; };
-  EXPECT_EQ(std::memcmp(m.pairs.data() + 0 * 144, file_block(0, 0), 144), 0);
-  EXPECT_EQ(std::memcmp(m.pairs.data() + 1 * 144, file_block(1, 0), 144), 0);
-  EXPECT_EQ(std::memcmp(m.pairs.data() + 2 * 144, file_block(0, 1), 144), 0);
-  EXPECT_EQ(std::memcmp(m.pairs.data() + 3 * 144, file_block(1, 1), 144), 0);
-  EXPECT_EQ(std::memcmp(m.pairs.data() + 4 * 144, file_block(2, 0), 288), 0);
+  const Matrices m = make(WeightType::Q6_K, 3, 512, 9);
+  const auto file_block = [&](std::size_t r, std::size_t b) { return m.file.data() + r * 420 + b * 210; };
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 0 * 210, file_block(0, 0), 210), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 1 * 210, file_block(1, 0), 210), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 2 * 210, file_block(0, 1), 210), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 3 * 210, file_block(1, 1), 210), 0);
+  EXPECT_EQ(std::memcmp(m.pairs.data() + 4 * 210, file_block(2, 0), 420), 0);
 }
 
 TEST(RowPairsLayout, DequantizedRowsAreTheFileRows) {
@@ -128,7 +125,7 @@ class RowPairsKernels : public test::IsaTest {
   void SetUp() override {
     IsaTest::SetUp();
     if (IsSkipped()) return;
-    if (!table_->weight(WeightType::Q4_K_X2).matvec_int8) GTEST_SKIP() << isa_name(GetParam()) << " reads K types as in the file";
+    if (!table_->weight(WeightType::Q6_K_X2).matvec_int8) GTEST_SKIP() << isa_name(GetParam()) << " reads Q5_K / Q6_K as in the file";
   }
 };
 
@@ -210,8 +207,8 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
   test::write_tokenizer_bin(tmp.file("tok.bin"), c.vocab_size);
   const Model model = Model::load(tmp.file("m.bin"));
   const Vocab vocab = Tokenizer::load(tmp.file("tok.bin")).vocab();
-  // Q4_K_M and Q5_K_M mix their type with Q6_K (README, "Quantizing").
-  for (FileType file_type : {FileType::Q4_K_M, FileType::Q5_K_M, FileType::Q6_K}) {
+  // Q5_K_M mixes its type with Q6_K (README, "Quantizing").
+  for (FileType file_type : {FileType::Q5_K_M, FileType::Q6_K}) {
     SCOPED_TRACE(file_type_name(file_type));
     const std::string path = tmp.file(std::string(file_type_name(file_type)) + ".gguf");
     QuantizeOptions options;
@@ -242,8 +239,8 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
 
     test::expect_bitwise_same_logits(file_layout, paired, c.vocab_size);
   }
-  if (kernels().weight(WeightType::Q4_K_X2).matvec_int8 == nullptr || !int8_activations()) {
-    GTEST_SKIP() << kernel_isa_name() << " reads K types as in the file (ctest runs this again capped to AVX2)";
+  if (kernels().weight(WeightType::Q6_K_X2).matvec_int8 == nullptr || !int8_activations()) {
+    GTEST_SKIP() << kernel_isa_name() << " reads Q5_K / Q6_K as in the file (ctest runs this again capped to AVX2)";
   }
 }
 
