@@ -19,6 +19,7 @@
 #include "llama2/tokenizer.hpp"
 #include "llama2/transformer.hpp"
 #include "support/gguf_builder.hpp"
+#include "support/gemm_from_row32.hpp"
 #include "support/isa_test.hpp"
 #include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
@@ -143,17 +144,9 @@ TEST_P(Q4_0X8Kernels, GemmIsQ4_0sBitForBitFromAnyGroup) {
         k.weight(WeightType::Q4_0_X8).matmat_int8(got.data(), rows, weight_rows(m.x8()), rows, xq.data(), tokens);
         ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << rows << "x" << cols;
         // From row 32 on, as gemm_int8 hands a thread its rows.
-        if (rows > 32) {
-          WeightRows from32 = weight_rows(m.x8());
-          from32.data = from32.row(32);
-          from32.tiled_rows -= 32;
-          std::fill(got.begin(), got.end(), -1.0f);
-          k.weight(WeightType::Q4_0_X8).matmat_int8(got.data() + 32, rows, from32, rows - 32, xq.data(), tokens);
-          for (std::size_t t = 0; t < tokens; t++) {
-            ASSERT_EQ(std::memcmp(want.data() + t * rows + 32, got.data() + t * rows + 32, (rows - 32) * sizeof(float)), 0)
-                << rows << "x" << cols << " token " << t;
-          }
-        }
+        ASSERT_NO_FATAL_FAILURE(test::expect_gemm_from_row32(k.weight(WeightType::Q4_0_X8).matmat_int8, weight_rows(m.x8()),
+                                                             rows, xq.data(), tokens, want,
+                                                             std::to_string(rows) + "x" + std::to_string(cols)));
       }
     }
   }
