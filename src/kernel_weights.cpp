@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
 #include "llama2/model.hpp"
 #include "ops.hpp"
@@ -45,15 +44,13 @@ std::vector<Tensor*> matrices(Weights& w) {
   return out;
 }
 
-// The layout t goes to, or t.type for none: Q4_0 and Q4_K to 8-row tiles
-// (q4_0_x8.hpp, q4_k_x8.hpp), Q5_K and Q6_K to row pairs (row_pairs.hpp), when this
-// CPU's table reads those (AVX2) and the activations are rounded to 8 bits
-// (the only path they have).
+// The layout t goes to, or t.type for none: its load layout
+// (weight_types.hpp: Q4_0 and Q4_K to 8-row tiles, Q5_K and Q6_K to row
+// pairs) when this CPU's table reads it (AVX2) and the activations are
+// rounded to 8 bits (the only path the load layouts have).
 WeightType kernel_layout(const Tensor& t) {
   if (!int8_activations()) return t.type;
-  const WeightType to = t.type == WeightType::Q4_0   ? WeightType::Q4_0_X8
-                        : t.type == WeightType::Q4_K ? WeightType::Q4_K_X8
-                                                     : paired_type(t.type);
+  const WeightType to = load_layout_of(t.type);
   if (to == t.type || t.cols % weight_type_info(to).block_size != 0) return t.type;
   return kernels().weight(to).matvec_int8 != nullptr ? to : t.type;
 }

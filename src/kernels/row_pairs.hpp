@@ -29,16 +29,6 @@
 
 namespace llama2 {
 
-// The paired type of a file type (Q5_K -> Q5_K_X2, Q6_K -> Q6_K_X2; back
-// by file_type_of_layout, weight_types.hpp); a type with no paired form
-// maps to itself.
-constexpr WeightType paired_type(WeightType file_type) {
-  switch (file_type) {
-    case WeightType::Q5_K: return WeightType::Q5_K_X2;
-    case WeightType::Q6_K: return WeightType::Q6_K_X2;
-    default: return file_type;
-  }
-}
 constexpr bool is_paired(WeightType type) { return type == WeightType::Q5_K_X2 || type == WeightType::Q6_K_X2; }
 
 // Rows of a (rows)-row matrix that lie in pairs: all but an odd last one.

@@ -78,6 +78,32 @@ constexpr WeightType file_type_of_layout(WeightType type) {
 }
 constexpr bool is_load_layout(WeightType type) { return file_type_of_layout(type) != type; }
 
+// The other direction: the load layout a file type goes to where the CPU's
+// kernels read it (Model::kernel_weights decides whether they do), or the type
+// itself for a type that has none.
+constexpr WeightType load_layout_of(WeightType file_type) {
+  switch (file_type) {
+    case WeightType::Q4_0: return WeightType::Q4_0_X8;
+    case WeightType::Q4_K: return WeightType::Q4_K_X8;
+    case WeightType::Q5_K: return WeightType::Q5_K_X2;
+    case WeightType::Q6_K: return WeightType::Q6_K_X2;
+    default: return file_type;
+  }
+}
+
+// Each map undoes the other: a file type comes back from its load layout, and
+// every load layout is the one of its file type.
+constexpr bool load_layouts_map_both_ways() {
+  for (std::size_t i = 0; i < kWeightTypeCount; i++) {
+    const WeightType t = WeightType(i);
+    if (is_load_layout(t) ? load_layout_of(file_type_of_layout(t)) != t : file_type_of_layout(load_layout_of(t)) != t) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(load_layouts_map_both_ways(), "file_type_of_layout and load_layout_of must undo each other");
+
 // dst (the same size as src) = the (rows, cols) matrix src of type
 // file_type_of_layout(to) in the load layout `to`. Every layout keeps each
 // group of 8 rows in its own bytes, so a piece of a matrix starting at a

@@ -21,6 +21,7 @@
 #include "support/gguf_builder.hpp"
 #include "support/gemm_from_row32.hpp"
 #include "support/isa_test.hpp"
+#include "support/loaded_twice.hpp"
 #include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
 #include "ops.hpp"
@@ -168,26 +169,16 @@ TEST(Q4_0X8Model, RepackedWhereTheKernelsReadTilesWithTheSameLogits) {
   write_llama_gguf(Model::load(tmp.file("m.bin")), Tokenizer::load(tmp.file("tok.bin")).vocab(), WeightType::Q4_0,
                    tmp.file("m.gguf"));
 
-  ::setenv("LLAMA2_REPACK", "0", 1);
-  Transformer file_layout(tmp.file("m.gguf"), 2);
-  ::unsetenv("LLAMA2_REPACK");
-  Transformer tiled(tmp.file("m.gguf"), 2);
-
+  test::LoadedTwice m(tmp.file("m.gguf"));
   const bool tiles = kernels().weight(WeightType::Q4_0_X8).matvec_int8 != nullptr && int8_activations();
-  const Weights& w = tiled.model().kernel_weights();
-  EXPECT_EQ(file_layout.model().kernel_weights().layers[0].w1.type, WeightType::Q4_0);
-  EXPECT_EQ(tiled.model().weights().layers[1].w2.type, WeightType::Q4_0);  // the file's view stays
-  for (const LayerWeights& l : w.layers) {
-    for (const Tensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3}) {
-      EXPECT_EQ(t->type, tiles ? WeightType::Q4_0_X8 : WeightType::Q4_0);
-    }
-  }
-  EXPECT_EQ(w.token_embedding.type, tiled.model().weights().token_embedding.type);  // read by rows: never repacked
+  EXPECT_EQ(m.repacked.model().weights().layers[1].w2.type, WeightType::Q4_0);
+  const int tiled = test::expect_layouts(m, [&](WeightType t) { return tiles ? load_layout_of(t) : t; });
   if (!tiles) GTEST_SKIP() << kernel_isa_name() << " reads Q4_0 as in the file (ctest runs this again capped to AVX2)";
-  ASSERT_EQ(w.wcls.type, tiled.model().weights().wcls.type == WeightType::Q4_0 ? WeightType::Q4_0_X8
-                                                                                  : tiled.model().weights().wcls.type);
+  // Every layer's matrix is Q4_0, so all of them go to tiles (the classifier
+  // when the writer made it Q4_0 too).
+  EXPECT_EQ(tiled, 7 * c.n_layers + (m.repacked.model().weights().wcls.type == WeightType::Q4_0));
 
-  test::expect_bitwise_same_logits(file_layout, tiled, c.vocab_size);
+  test::expect_bitwise_same_logits(m.file_layout, m.repacked, c.vocab_size);
 }
 
 }  // namespace

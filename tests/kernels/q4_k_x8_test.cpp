@@ -19,7 +19,6 @@
 #include "kernels/kernels.hpp"
 #include "kernels/q4_k_x8.hpp"
 #include "kernels/quants.hpp"
-#include "kernels/row_pairs.hpp"
 #include "kernels/weight_types.hpp"
 #include "llama2/quantize.hpp"
 #include "llama2/tensor.hpp"
@@ -29,6 +28,7 @@
 #include "support/gguf_builder.hpp"
 #include "support/gemm_from_row32.hpp"
 #include "support/isa_test.hpp"
+#include "support/loaded_twice.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -211,33 +211,16 @@ TEST(KTilesModel, TiledWhereTheKernelsReadTilesWithTheSameLogits) {
     options.type = file_type;
     write_llama_gguf(model, vocab, options, path);
 
-    ::setenv("LLAMA2_REPACK", "0", 1);
-    Transformer file_layout(path, 2);
-    ::unsetenv("LLAMA2_REPACK");
-    Transformer tiled(path, 2);
-
-    const WeightType base = base_weight_type(file_type);
+    test::LoadedTwice m(path);
     const bool tiles = kernels().weight(WeightType::Q4_K_X8).matvec_int8 != nullptr && int8_activations();
-    const Weights& in_file = tiled.model().weights();
-    const Weights& w = tiled.model().kernel_weights();
-    EXPECT_EQ(file_layout.model().kernel_weights().layers[0].wq.type, base);
-    EXPECT_EQ(in_file.layers[0].wq.type, base);  // the file's view stays
-    const auto layout = [&](WeightType t) { return !tiles ? t : t == WeightType::Q4_K ? WeightType::Q4_K_X8 : paired_type(t); };
-    int n_tiled = 0;
-    for (std::size_t i = 0; i < w.layers.size(); i++) {
-      const LayerWeights& l = w.layers[i];
-      const LayerWeights& f = in_file.layers[i];
-      const Tensor* got[] = {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3};
-      const Tensor* file[] = {&f.wq, &f.wk, &f.wv, &f.wo, &f.w1, &f.w2, &f.w3};
-      for (int m = 0; m < 7; m++) {
-        EXPECT_EQ(got[m]->type, layout(file[m]->type));
-        n_tiled += got[m]->type == WeightType::Q4_K_X8;
-      }
-    }
-    EXPECT_EQ(w.token_embedding.type, in_file.token_embedding.type);  // read by rows: never repacked
+    EXPECT_EQ(m.repacked.model().weights().layers[0].wq.type, base_weight_type(file_type));
+    // Q4_K to tiles, Q6_K to row pairs.
+    const int repacked = test::expect_layouts(m, [&](WeightType t) { return tiles ? load_layout_of(t) : t; });
     if (!tiles) continue;
-    EXPECT_GT(n_tiled, 0);
-    EXPECT_EQ(w.wcls.type, layout(in_file.wcls.type));
+    EXPECT_EQ(repacked, 7 * c.n_layers + 1);
+    EXPECT_EQ(m.repacked.model().kernel_weights().layers[0].wq.type, WeightType::Q4_K_X8);  // Q4_K in Q4_K_M
+    Transformer& file_layout = m.file_layout;
+    Transformer& tiled = m.repacked;
 
     std::mt19937 rng(3);
     std::vector<int> tokens(21);

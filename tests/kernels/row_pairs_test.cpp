@@ -24,6 +24,7 @@
 #include "support/gguf_builder.hpp"
 #include "support/gemm_from_row32.hpp"
 #include "support/isa_test.hpp"
+#include "support/loaded_twice.hpp"
 #include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
@@ -39,7 +40,7 @@ struct Matrices {
   std::size_t rows, cols;
   test::Bytes file, pairs;
   Tensor in_file() const { return {type, file.data(), nullptr, rows, cols, 0}; }
-  Tensor paired() const { return {paired_type(type), pairs.data(), nullptr, rows, cols, 0}; }
+  Tensor paired() const { return {load_layout_of(type), pairs.data(), nullptr, rows, cols, 0}; }
 };
 
 Matrices make(WeightType type, std::size_t rows, std::size_t cols, std::uint64_t seed) {
@@ -60,12 +61,12 @@ const std::size_t kCols[] = {256, 512, 768};
 
 TEST(RowPairsLayout, TypesMapBothWays) {
   for (WeightType t : kFileTypes) {
-    EXPECT_TRUE(is_paired(paired_type(t)));
-    EXPECT_EQ(file_type_of_layout(paired_type(t)), t);
-    EXPECT_EQ(row_bytes(paired_type(t), 512), row_bytes(t, 512));
+    EXPECT_TRUE(is_paired(load_layout_of(t)));
+    EXPECT_EQ(file_type_of_layout(load_layout_of(t)), t);
+    EXPECT_EQ(row_bytes(load_layout_of(t), 512), row_bytes(t, 512));
   }
   for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::Q4_K, WeightType::F16}) {
-    EXPECT_EQ(paired_type(t), t) << weight_type_name(t);
+    EXPECT_FALSE(is_paired(load_layout_of(t))) << weight_type_name(t);
     EXPECT_FALSE(is_paired(t));
   }
 }
@@ -134,7 +135,7 @@ TEST_P(RowPairsKernels, MatvecIsTheFileTypesBitForBitOverAnyRowRange) {
   const Kernels& k = *table_;
   for (WeightType type : kFileTypes) {
     const WeightKernels& file_kernels = k.weight(type);
-    const WeightKernels& pair_kernels = k.weight(paired_type(type));
+    const WeightKernels& pair_kernels = k.weight(load_layout_of(type));
     ASSERT_NE(pair_kernels.matvec_int8, nullptr) << weight_type_name(type);
     for (std::size_t rows : kRows) {
       for (std::size_t cols : kCols) {
@@ -163,7 +164,7 @@ TEST_P(RowPairsKernels, GemmIsTheFileTypesBitForBitFromAnyPair) {
   const Kernels& k = *table_;
   for (WeightType type : kFileTypes) {
     const WeightKernels& file_kernels = k.weight(type);
-    const WeightKernels& pair_kernels = k.weight(paired_type(type));
+    const WeightKernels& pair_kernels = k.weight(load_layout_of(type));
     ASSERT_NE(pair_kernels.matmat_int8, nullptr) << weight_type_name(type);
     for (std::size_t rows : {std::size_t(9), std::size_t(23), std::size_t(72)}) {
       for (std::size_t cols : kCols) {
@@ -208,29 +209,15 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
     options.type = file_type;
     write_llama_gguf(model, vocab, options, path);
 
-    ::setenv("LLAMA2_REPACK", "0", 1);
-    Transformer file_layout(path, 2);
-    ::unsetenv("LLAMA2_REPACK");
-    Transformer paired(path, 2);
-
+    test::LoadedTwice m(path);
     const WeightType base = base_weight_type(file_type);
-    const bool pairs = kernels().weight(paired_type(base)).matvec_int8 != nullptr && int8_activations();
-    const Weights& in_file = paired.model().weights();
-    const Weights& w = paired.model().kernel_weights();
-    EXPECT_EQ(file_layout.model().kernel_weights().layers[0].wq.type, base);
-    EXPECT_EQ(in_file.layers[0].wq.type, base);  // the file's view stays
-    for (std::size_t i = 0; i < w.layers.size(); i++) {
-      const LayerWeights& l = w.layers[i];
-      const LayerWeights& f = in_file.layers[i];
-      const Tensor* got[] = {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3};
-      const Tensor* file[] = {&f.wq, &f.wk, &f.wv, &f.wo, &f.w1, &f.w2, &f.w3};
-      for (int m = 0; m < 7; m++) EXPECT_EQ(got[m]->type, pairs ? paired_type(file[m]->type) : file[m]->type);
-    }
-    EXPECT_EQ(w.token_embedding.type, in_file.token_embedding.type);  // read by rows: never repacked
+    const bool pairs = kernels().weight(load_layout_of(base)).matvec_int8 != nullptr && int8_activations();
+    EXPECT_EQ(m.repacked.model().weights().layers[0].wq.type, base);
+    const int paired = test::expect_layouts(m, [&](WeightType t) { return pairs ? load_layout_of(t) : t; });
     if (!pairs) continue;
-    EXPECT_EQ(w.wcls.type, paired_type(in_file.wcls.type));
+    EXPECT_EQ(paired, 7 * c.n_layers + 1);  // Q5_K_M: Q5_K and Q6_K only
 
-    test::expect_bitwise_same_logits(file_layout, paired, c.vocab_size);
+    test::expect_bitwise_same_logits(m.file_layout, m.repacked, c.vocab_size);
   }
   if (kernels().weight(WeightType::Q6_K_X2).matvec_int8 == nullptr || !int8_activations()) {
     GTEST_SKIP() << kernel_isa_name() << " reads Q5_K / Q6_K as in the file (ctest runs this again capped to AVX2)";
