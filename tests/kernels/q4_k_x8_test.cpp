@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -29,6 +28,7 @@
 #include "support/gemm_from_row32.hpp"
 #include "support/isa_test.hpp"
 #include "support/loaded_twice.hpp"
+#include "support/same_logits.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -219,16 +219,12 @@ TEST(KTilesModel, TiledWhereTheKernelsReadTilesWithTheSameLogits) {
     if (!tiles) continue;
     EXPECT_EQ(repacked, 7 * c.n_layers + 1);
     EXPECT_EQ(m.repacked.model().kernel_weights().layers[0].wq.type, WeightType::Q4_K_X8);  // Q4_K in Q4_K_M
-    Transformer& file_layout = m.file_layout;
-    Transformer& tiled = m.repacked;
 
-    std::mt19937 rng(3);
-    std::vector<int> tokens(21);
-    for (int& t : tokens) t = int(rng() % unsigned(c.vocab_size));
+    const std::vector<int> tokens = test::random_tokens(c.vocab_size);
     float worst = 0;  // the largest |difference| / max |logit| over the tokens
     for (std::size_t i = 0; i < tokens.size(); i++) {
-      const auto want = file_layout.forward(tokens[i], int(i));
-      const auto got = tiled.forward(tokens[i], int(i));
+      const auto want = m.file_layout.forward(tokens[i], int(i));
+      const auto got = m.repacked.forward(tokens[i], int(i));
       float diff = 0, scale = 0;
       for (std::size_t v = 0; v < want.size(); v++) {
         diff = std::max(diff, std::fabs(want[v] - got[v]));
@@ -238,10 +234,7 @@ TEST(KTilesModel, TiledWhereTheKernelsReadTilesWithTheSameLogits) {
       worst = std::max(worst, diff / scale);
     }
     std::printf("%s: worst |difference| %.3g of the largest logit\n", std::string(file_type_name(file_type)).c_str(), worst);
-    const auto want = file_layout.forward_batch_all(tokens, 0);
-    const std::vector<float> want_copy(want.begin(), want.end());  // the next call reuses the buffer
-    const auto got = tiled.forward_batch_all(tokens, 0);
-    ASSERT_EQ(std::memcmp(want_copy.data(), got.data(), got.size_bytes()), 0) << "batched";
+    test::expect_bitwise_same_batched_logits(m.file_layout, m.repacked, tokens);
   }
   if (kernels().weight(WeightType::Q4_K_X8).matvec_int8 == nullptr || !int8_activations()) {
     GTEST_SKIP() << kernel_isa_name() << " reads Q4_K as in the file (ctest runs this again capped to AVX2)";
