@@ -46,8 +46,9 @@ std::vector<Tensor*> matrices(Weights& w) {
 
 // The layout t goes to, or t.type for none: its load layout
 // (weight_types.hpp: Q4_0 and Q4_K to 8-row tiles, Q5_K and Q6_K to row
-// pairs) when this CPU's table reads it (AVX2) and the activations are
-// rounded to 8 bits (the only path the load layouts have).
+// pairs) when this CPU's table reads it (AVX2; AVX-512 all but Q4_0's
+// tiles) and the activations are rounded to 8 bits (the only path the load
+// layouts have).
 WeightType kernel_layout(const Tensor& t) {
   if (!int8_activations()) return t.type;
   const WeightType to = load_layout_of(t.type);

@@ -86,11 +86,18 @@ void ThreadPool::run_chunks(std::size_t c0, std::size_t c1, int index) {
 // share was stored after the job's fields. So a worker that slept through
 // whole jobs and wakes late at worst finds every share empty.
 void ThreadPool::work(int index) {
+  // Own share from the front, a quarter of what is left at a time (at
+  // least one chunk): long runs while there is much to do, so a matvec
+  // streams its rows, and short ones at the end, so that a thread that
+  // finishes first (a vCPU the hypervisor paused, a worker that woke late)
+  // still finds the back half of the rest to take. Claiming the whole share
+  // at once left the other thread idle for as long as the slower one lagged.
   std::atomic<std::uint64_t>& own = shares_[std::size_t(index)];
   for (std::uint64_t v = own.load(std::memory_order_acquire); begin_of(v) < end_of(v);) {
-    if (own.compare_exchange_weak(v, pack(end_of(v), end_of(v)), std::memory_order_acq_rel)) {
-      run_chunks(begin_of(v), end_of(v), index);
-      break;
+    const std::uint64_t upto = begin_of(v) + std::max<std::uint64_t>(1, (end_of(v) - begin_of(v)) / 4);
+    if (own.compare_exchange_weak(v, pack(upto, end_of(v)), std::memory_order_acq_rel)) {
+      run_chunks(begin_of(v), upto, index);
+      v = own.load(std::memory_order_acquire);
     }
   }
   // Steal: the back half of another thread's unclaimed chunks, until none is left.

@@ -102,6 +102,35 @@ TEST(ThreadPool, WorkIsSpreadOverThreads) {
   EXPECT_GT(std::unique(threads.begin(), threads.end()) - threads.begin(), 1);
 }
 
+// A thread that stalls in the first piece of its share (a vCPU the
+// hypervisor paused, a worker that woke late) holds back only that piece:
+// the other thread takes the rest of the share. Item 0 waits until another
+// thread has computed an item of its share, [0, 32); had its thread claimed
+// the whole share at once, nobody could, and the wait would run out.
+TEST(ThreadPool, AStalledThreadKeepsOnlyThePieceItIsIn) {
+  ThreadPool pool(2);
+  constexpr std::size_t kItems = 64;  // shares [0, 32) and [32, 64), grain 1
+  std::vector<std::atomic<int>> by(kItems);  // (kItems) 1 + the thread that computed each item, 0 before
+  bool helped = false;
+  pool.parallel_for(kItems, [&](std::size_t b, std::size_t e, int t) {
+    for (std::size_t i = b; i < e; i++) {
+      if (i == 0) {
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!helped && std::chrono::steady_clock::now() < give_up) {
+          for (std::size_t j = 1; j < kItems / 2 && !helped; j++) {
+            const int who = by[j].load();
+            helped = who != 0 && who != t + 1;
+          }
+          std::this_thread::yield();
+        }
+      }
+      by[i].store(t + 1);
+    }
+  }, 1);
+  EXPECT_TRUE(helped) << "the rest of a stalled thread's share waited for it";
+  for (std::size_t i = 0; i < kItems; i++) EXPECT_NE(by[i].load(), 0) << "item " << i;
+}
+
 // A thread index is one thread: its calls never overlap, so a per-index
 // scratch buffer (forward_batch's attention scratch) is safe.
 TEST(ThreadPool, EachThreadIndexRunsOneRangeAtATime) {

@@ -73,11 +73,12 @@ class Model {
 
   // The weights as this CPU's kernels read them fastest (what Transformer
   // runs): weights(), except the matrices for which the kernel table has a
-  // faster layout than the file's. Today that is AVX2's: Q4_0 and Q4_K
-  // repacked into 8-row tiles (WeightType::Q4_0_X8, Q4_K_X8), Q5_K and Q6_K
-  // into row pairs (Q5_K_X2, Q6_K_X2). All but Q4_K's give the file type's
-  // results bit for bit; Q4_K's tiles the Q4_K GEMM's arithmetic, so one
-  // token's logits move by fp32 rounding. They are
+  // faster layout than the file's. Today: Q4_K repacked into 8-row tiles
+  // (WeightType::Q4_K_X8), Q5_K and Q6_K into row pairs (Q5_K_X2, Q6_K_X2)
+  // on AVX2 and AVX-512, and Q4_0 into 8-row tiles (Q4_0_X8) on AVX2. All
+  // but Q4_K's give the file type's results bit for bit; Q4_K's tiles the
+  // Q4_K GEMM's arithmetic, so one token's logits move by fp32 rounding.
+  // They are
   // repacked at the first call (1-2 s for a 7B on the 2-core VM of
   // README), a piece at a time, read from the file by pread rather than
   // through the mapping, so memory stays at about the file's size.

@@ -2,11 +2,13 @@
 //
 // Threads are created once and reused for every matmul of every token.
 // Each thread's share of a loop is a contiguous range of chunks, which it
-// claims whole when it wakes; a thread that has finished its own share
-// steals the back half of a share nobody has claimed yet, so a thread the OS
-// has not scheduled (more threads than cores, or a busy machine) holds up
-// nobody. Which thread computes an output never changes how that output is
-// computed: results do not depend on the thread count or on the timing.
+// claims from the front a piece at a time, the pieces shrinking as the share
+// does; a thread that has finished its own share steals the back half of
+// what another has not claimed yet, so a thread the OS has not scheduled, or
+// has paused (more threads than cores, a busy machine, a VM's vCPU), holds
+// up nobody for long. Which thread computes an output never changes how
+// that output is computed: results do not depend on the thread count or on
+// the timing.
 // Idle workers spin briefly (a matmul follows another within microseconds)
 // and then sleep on an atomic wait, so an idle pool uses no CPU.
 #pragma once

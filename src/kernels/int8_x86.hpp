@@ -13,6 +13,7 @@
 #include "kernels/int8_units.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/q4_k_x8.hpp"
+#include "kernels/row_pairs.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -53,6 +54,59 @@ struct Q0Block<true> {
 template <typename Block>
 INT8_X86_INLINE const Block* row_blocks(const void* w, std::size_t row_bytes, std::size_t r) {
   return reinterpret_cast<const Block*>(static_cast<const std::uint8_t*>(w) + r * row_bytes);
+}
+
+// R rows of super-blocks as a K-type kernel reads them: row i's block b at
+// first + i * row_step + b * block_step, and the line to prefetch for it
+// `ahead` bytes after it (the same block of the rows the next call reads).
+struct RowSteps {
+  const std::uint8_t* first;
+  std::size_t row_step, block_step, ahead;
+  template <typename Block>
+  INT8_X86_INLINE const Block* block(int i, std::size_t b) const {
+    return reinterpret_cast<const Block*>(first + std::size_t(i) * row_step + b * block_step);
+  }
+};
+// Rows r .. r + R - 1 in the file layout.
+template <typename Block, int R>
+INT8_X86_INLINE RowSteps file_rows(const WeightRows& w, std::size_t r) {
+  return {w.row(r), w.row_bytes, sizeof(Block), R * w.row_bytes};
+}
+// The rows from r of [r, r1) that a kernel call takes in row pairs
+// (row_pairs.hpp): a whole pair (n = 2) where the range holds it, else row
+// r alone (n = 1: a range cut mid-pair, or the odd last row).
+struct PairStep {
+  RowSteps rows;
+  int n;
+};
+template <typename Block>
+INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size_t r1) {
+  const RowBlocks rb = paired_row(w.data, w.row_bytes, sizeof(Block), w.tiled_rows, r);
+  const int n = r % 2 == 0 && r + 2 <= r1 && r + 2 <= w.tiled_rows ? 2 : 1;
+  return {{rb.first, sizeof(Block), rb.step, 2 * w.row_bytes}, n};
+}
+
+// The rows of [r, r1) that lie in 8-row tiles (Q4_0_X8, Q4_K_X8: rows
+// below w.tiled_rows), a group at a time: group(g, out8) computes the 8
+// outputs of the group from row g. A group the range cuts is computed whole
+// into a buffer and only its rows in the range are stored (the same bits).
+// Returns the first row after them. (group: a lambda with its kernel's
+// target attribute, K256 or KVNNI, so that it inlines the kernel.)
+template <class Group>
+INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::size_t r, std::size_t r1,
+                                        const Group& group) {
+  while (r < r1 && r < w.tiled_rows) {
+    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
+    if (r == g && end == g + 8) {
+      group(g, out + g);
+    } else {
+      float group_out[8];
+      group(g, group_out);
+      for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
+    }
+    r = end;
+  }
+  return r;
 }
 
 // The fp16 fields of 8 blocks `stride` bytes apart, starting at p, as floats;
@@ -278,6 +332,34 @@ INT8_X86_INLINE void k_x8_step(const std::uint8_t* tile, int c, int s, __m256i q
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kKx8Qs + 32 * (8 * c + s)));
   q[0] = _mm256_and_si256(v, low);
   q[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+}
+
+// What the tile matvecs (AVX2's and AVX-512's k_x8_group) need of
+// super-block b besides its nibbles: the 8 rows' scales and mins, d and
+// dmin, and the activations' xd * sum(xq) of each block (x_scales8: the
+// GEMM's product).
+struct KX8Scales {
+  alignas(32) std::uint8_t sm[4][32];  // k_x8_scales
+  alignas(32) float xs[8];             // xd * sum(xq) of each activation block
+  __m256 d, dmin;                      // the 8 rows'
+};
+INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pre, const BlockQ8x32* xq, std::size_t b,
+                                    KX8Scales* s) {
+  __m256 xd8, xs8;
+  x_scales_of(pre, xq, b, &xd8, &xs8);
+  _mm256_store_ps(s->xs, xs8);
+  k_x8_scales(tile, s->sm);
+  s->d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
+  s->dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+}
+
+// acc (lane i: row i) plus sub-block j of the 8 rows, whose integer dots
+// with activation block x (scale xd) are `dot`: the GEMM's arithmetic, acc =
+// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)).
+INT8_X86_INLINE __m256 k_x8_sub_block(__m256 acc, const KX8Scales& s, int j, __m256i dot, float xd) {
+  const __m256 a = k_x8_factor(s.sm[j / 4] + 8 * (j % 4), s.d), m = k_x8_factor(s.sm[2 + j / 4] + 8 * (j % 4), s.dmin);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(xd)), acc);
+  return _mm256_fnmadd_ps(m, _mm256_set1_ps(s.xs[j]), acc);
 }
 
 }  // namespace llama2::x86

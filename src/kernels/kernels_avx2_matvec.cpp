@@ -20,7 +20,8 @@
 namespace llama2::avx2 {
 
 using x86::floats8, x86::halves8, x86::hsum, x86::hsum4, x86::load_q8, x86::q4_k_scales8, x86::q6_k_quants, x86::row_blocks,
-    x86::x_scales8, x86::XScales8, x86::kMaxSuperBlocks, x86::x_scales_all, x86::x_scales_of;
+    x86::RowSteps, x86::file_rows, x86::PairStep, x86::pair_step, x86::x_scales8, x86::XScales8, x86::kMaxSuperBlocks,
+    x86::x_scales_all, x86::x_scales_of;
 
 // --- fp32 ------------------------------------------------------------------------------
 
@@ -366,36 +367,6 @@ K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_
   }
 }
 
-// R rows of super-blocks as a K-type kernel reads them: row i's block b at
-// first + i * row_step + b * block_step, and the line to prefetch for it
-// `ahead` bytes after it (the same block of the rows the next call reads).
-struct RowSteps {
-  const std::uint8_t* first;
-  std::size_t row_step, block_step, ahead;
-  template <typename Block>
-  K256_INLINE const Block* block(int i, std::size_t b) const {
-    return reinterpret_cast<const Block*>(first + std::size_t(i) * row_step + b * block_step);
-  }
-};
-// Rows r .. r + R - 1 in the file layout.
-template <typename Block, int R>
-K256_INLINE RowSteps file_rows(const WeightRows& w, std::size_t r) {
-  return {w.row(r), w.row_bytes, sizeof(Block), R * w.row_bytes};
-}
-// The rows from r of [r, r1) that a kernel call takes in row pairs
-// (row_pairs.hpp): a whole pair (n = 2) where the range holds it, else row
-// r alone (n = 1: a range cut mid-pair, or the odd last row).
-struct PairStep {
-  RowSteps rows;
-  int n;
-};
-template <typename Block>
-K256_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size_t r1) {
-  const RowBlocks rb = paired_row(w.data, w.row_bytes, sizeof(Block), w.tiled_rows, r);
-  const int n = r % 2 == 0 && r + 2 <= r1 && r + 2 <= w.tiled_rows ? 2 : 1;
-  return {{rb.first, sizeof(Block), rb.step, 2 * w.row_bytes}, n};
-}
-
 // The 16-bit lanes of v shifted left by n bits (right by -n).
 K256_INLINE __m256i shift_bits(__m256i v, int n) {
   return n > 0 ? _mm256_slli_epi16(v, n) : n < 0 ? _mm256_srli_epi16(v, -n) : v;
@@ -417,7 +388,7 @@ K256_INLINE __m256i shift_bits(__m256i v, int n) {
 // vpmaddwd (as q4_0_block_sums4, half the vpmaddwd, conversions and FMAs)
 // level: 0.77 either way (six runs in turns, 2026-12-05).
 //
-// Rows are read through RowSteps (above), so the file layout and Q5_K's row
+// Rows are read through RowSteps (int8_x86.hpp), so the file layout and Q5_K's row
 // pairs (row_pairs.hpp) share the kernel. Q4_K's 8-row tiles (q4_k_x8.hpp,
 // k_x8_group below) run at 0.52-0.59 ns per 32 weights in that measure,
 // where this kernel in row pairs ran at 0.75-1.0 (2026-12-06); this one
@@ -590,14 +561,8 @@ K256_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8
     const std::uint8_t* tile = group + b * kKx8TileBytes;
     prefetch_lines(tile + kPrefetchTiles * kKx8TileBytes, kKx8TileBytes);
     const BlockQ8x32* x = xq + 8 * b;
-    __m256 xd8, xs8;
-    x_scales_of(pre, xq, b, &xd8, &xs8);
-    alignas(32) float xs[8];  // xd * sum(xq) of each activation block (x_scales8: the GEMM's product)
-    _mm256_store_ps(xs, xs8);
-    alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
-    x86::k_x8_scales(tile, sm);
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+    x86::KX8Scales sc;
+    x86::k_x8_scales_of(tile, pre, xq, b, &sc);
     for (int c = 0; c < 4; c++) {
       __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
       for (int s = 0; s < 8; s++) {
@@ -609,12 +574,8 @@ K256_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8
           s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
         }
       }
-      for (int h = 0; h < 2; h++) {
-        const int j = 2 * c + h;
-        const __m256 a = x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d), m = x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin);
-        const __m256i dot = _mm256_madd_epi16(s16[h], ones);  // 8 rows' int32 dots
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(x[j].d)), acc);
-        acc = _mm256_fnmadd_ps(m, _mm256_set1_ps(xs[j]), acc);
+      for (int h = 0; h < 2; h++) {  // 8 rows' int32 dots
+        acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, _mm256_madd_epi16(s16[h], ones), x[2 * c + h].d);
       }
     }
   }
@@ -635,45 +596,22 @@ K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std
   for (; r < r1; r++) q4_0_pairs<1>(out + r, w.row(r), w.row_bytes, 1, xq, w.cols / kQK);
 }
 
-// Tiled groups whole; a group cut by [r0, r1) is computed whole and only
-// its rows in the range stored (the same bits); rows after the tiles are
-// Q4_0's.
+// Tiled groups whole (x86::tile_groups); rows after the tiles are Q4_0's.
 K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK;
-  std::size_t r = r0;
-  while (r < r1 && r < w.tiled_rows) {
-    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
-    if (r == g && end == g + 8) {
-      q4_0_x8_group(out + g, w.row(g), w.row_bytes, xq, nb);
-    } else {
-      float group_out[8];
-      q4_0_x8_group(group_out, w.row(g), w.row_bytes, xq, nb);
-      for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
-    }
-    r = end;
-  }
+  const auto group = [&](std::size_t g, float* o) K256 { q4_0_x8_group(o, w.row(g), w.row_bytes, xq, nb); };
+  const std::size_t r = x86::tile_groups(out, w, r0, r1, group);
   if (r < r1) matvec_q4_0(out, w, xq, r, r1);
 }
 
-// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (a group cut by
-// [r0, r1) is computed whole and only its rows in the range stored); rows
-// after the tiles as Q4_K's.
+// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (x86::tile_groups);
+// rows after the tiles as Q4_K's.
 K256 void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
-  std::size_t r = r0;
-  while (r < r1 && r < w.tiled_rows) {
-    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
-    if (r == g && end == g + 8) {
-      k_x8_group(out + g, w.row(g), xq, pre, nb);
-    } else {
-      float group_out[8];
-      k_x8_group(group_out, w.row(g), xq, pre, nb);
-      for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
-    }
-    r = end;
-  }
+  std::size_t r =
+      x86::tile_groups(out, w, r0, r1, [&](std::size_t g, float* o) K256 { k_x8_group(o, w.row(g), xq, pre, nb); });
   for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 

@@ -26,6 +26,13 @@ Kernels make_table() {
   k.weight(WeightType::Q4_K) = {matvec_q4_k_f32, matvec_q4_k, matmat_q4_k};
   k.weight(WeightType::Q5_K) = {nullptr, matvec_q5_k, matmat_q5_k};
   k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
+  // The load layouts (Model::kernel_weights): Q4_K in 8-row tiles
+  // (q4_k_x8.hpp), Q5_K / Q6_K in row pairs (row_pairs.hpp). Not Q4_0's
+  // tiles: read here they generated no faster than the file layout
+  // (bench/RESULTS.md, fifteenth run).
+  k.weight(WeightType::Q4_K_X8) = {nullptr, matvec_q4_k_x8, matmat_q4_k_x8};
+  k.weight(WeightType::Q5_K_X2) = {nullptr, matvec_q5_k_x2, matmat_q5_k_x2};
+  k.weight(WeightType::Q6_K_X2) = {nullptr, matvec_q6_k_x2, matmat_q6_k_x2};
   // The integer kernels need VNNI; without it (Skylake-X) the AVX2 ones serve.
   if (!cpu_features().avx512vnni) {
     const Kernels& avx2 = *kernels_avx2_table();

@@ -47,10 +47,14 @@ MatvecFn matvec_q8_0_f32, matvec_q4_0_f32, matvec_q4_k_f32, matvec_q6_k_f32;
 MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q6_k;
 // ... and the other GGUF types in int8_units.hpp's form (VNNI).
 MatvecInt8Fn matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q2_k, matvec_q3_k, matvec_q5_k;
+// ... and the load layouts: Q5_K / Q6_K in row pairs (row_pairs.hpp),
+// through the same kernels, and Q4_K in 8-row tiles (q4_k_x8.hpp).
+MatvecInt8Fn matvec_q5_k_x2, matvec_q6_k_x2, matvec_q4_k_x8;
 
 // kernels_avx512_gemm.cpp: the int8 GEMM (VNNI).
 MatmatInt8Fn matmat_q8_0, matmat_q4_0, matmat_q4_k, matmat_q6_k;
 MatmatInt8Fn matmat_q4_1, matmat_q5_0, matmat_q5_1, matmat_q2_k, matmat_q3_k, matmat_q5_k;
+MatmatInt8Fn matmat_q5_k_x2, matmat_q6_k_x2, matmat_q4_k_x8;
 
 // --- shared helpers ---------------------------------------------------------------------
 

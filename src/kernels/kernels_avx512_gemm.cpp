@@ -5,8 +5,11 @@
 #include "kernels/kernels_avx512.hpp"
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_k_x8.hpp"
+#include "kernels/row_pairs.hpp"
 #include "kernels/transpose_x86.hpp"
 
 #if defined(__x86_64__)
@@ -40,6 +43,20 @@ struct alignas(64) PanelBlock {  // one 32-value block of 32 rows
 };
 
 KVNNI_INLINE __mmask16 lane_mask(std::size_t n) { return __mmask16(n >= 16 ? 0xffff : (1u << n) - 1); }
+
+// Where a GEMM finds a row's blocks: as in the file, in row pairs
+// (row_pairs.hpp) or in Q4_K's 8-row tiles (q4_k_x8.hpp). w.data starts a
+// pair or a tile: gemm_int8 splits rows at multiples of 32.
+enum class RowLayout { file, pairs, tiles };
+
+// Block b of row r of w, in the file layout or in row pairs.
+template <typename Block, RowLayout kLayout>
+KVNNI_INLINE const Block& block_of(const WeightRows& w, std::size_t r, std::size_t b) {
+  static_assert(kLayout != RowLayout::tiles, "a tiled row's block is rebuilt (q4_k_x8_block)");
+  const RowBlocks rb = kLayout == RowLayout::pairs ? paired_row(w.data, w.row_bytes, sizeof(Block), w.tiled_rows, r)
+                                                   : RowBlocks{w.row(r), sizeof(Block)};
+  return *reinterpret_cast<const Block*>(rb.first + b * rb.step);
+}
 
 // q[s][g] = dword s of 16 rows: row i's 32 bytes in the low half of z[i],
 // row i + 8's in the high half (pack_panel, pack_panel_k).
@@ -245,19 +262,72 @@ KVNNI_INLINE void unpack_super_block(const std::uint8_t* block, std::uint8_t (*q
   }
 }
 
-// Super-blocks [s0, s0 + ns) of n_rows <= 32 rows into panel (8 sub-blocks
-// each; rows past n_rows are zero).
-template <bool kQ6>
-KVNNI_INLINE void pack_panel_k(PanelSubBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+// Super-blocks [s0, s0 + ns) of Q4_K tiles into row group g of panel: the
+// 16 rows from r, two whole tiles. A tile's 8 rows are lanes already (step
+// s of chunk c holds 4 bytes of each row, whose low nibbles are sub-block
+// 2c's values and high nibbles 2c + 1's), so there is nothing to transpose;
+// the scales are the products unpack_super_block makes (d * sc, dmin * mn),
+// so the panel is the file layout's, bit for bit.
+KVNNI_INLINE void pack_tiles_k(PanelSubBlock* panel, const WeightRows& w, std::size_t r, std::size_t g, std::size_t s0,
+                               std::size_t ns) {
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  for (std::size_t sb = 0; sb < ns; sb++) {
+    const std::uint8_t* tiles[2] = {w.row(r) + (s0 + sb) * kKx8TileBytes, w.row(r + 8) + (s0 + sb) * kKx8TileBytes};
+    for (int h = 0; h < 2; h++) {  // lanes 8h .. 8h + 7: tile h
+      alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
+      x86::k_x8_scales(tiles[h], sm);
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tiles[h] + kKx8D)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tiles[h] + kKx8Dmin)));
+      for (int j = 0; j < 8; j++) {
+        PanelSubBlock& p = panel[8 * sb + std::size_t(j)];
+        _mm256_storeu_ps(p.a[0][g] + 8 * h, x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d));
+        _mm256_storeu_ps(p.a[1][g] + 8 * h, x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin));
+      }
+    }
+    for (int c = 0; c < 4; c++) {
+      for (int s = 0; s < 8; s++) {
+        const std::size_t at = kKx8Qs + 32 * std::size_t(8 * c + s);
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tiles[0] + at));  // lanes 0-7
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tiles[1] + at));  // lanes 8-15
+        const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        PanelSubBlock* p = panel + 8 * sb + std::size_t(2 * c);  // sub-blocks 2c, 2c + 1
+        _mm512_store_si512(p[0].q[s][g], _mm512_and_si512(v, low));
+        _mm512_store_si512(p[1].q[s][g], _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+      }
+    }
+  }
+}
+
+// Super-blocks [s0, s0 + ns) of the n_rows <= 32 rows from `row` of w into
+// panel (8 sub-blocks each; rows past n_rows are zero), w's rows laid out
+// as kLayout says (tiles: Q4_K only).
+template <bool kQ6, RowLayout kLayout>
+KVNNI_INLINE void pack_panel_k(PanelSubBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                std::size_t s0, std::size_t ns) {
-  const std::size_t block_bytes = kQ6 ? sizeof(BlockQ6_K) : sizeof(BlockQ4_K);
+  using Block = std::conditional_t<kQ6, BlockQ6_K, BlockQ4_K>;
+  static_assert(!kQ6 || kLayout != RowLayout::tiles);
   alignas(64) std::uint8_t q[16][8][32];  // [lane][sub-block][value] one group's super-block
   alignas(64) float a[16][2][8];          // [lane][scale][sub-block]
   for (std::size_t g = 0; g < 2; g++) {
+    if constexpr (kLayout == RowLayout::tiles) {
+      if (row + 16 * g + 16 <= w.tiled_rows) {
+        pack_tiles_k(panel, w, row + 16 * g, g, s0, ns);
+        continue;
+      }
+    }
+    // Row by row: the file layout, pairs, and the rows of a group that are
+    // not two whole tiles (the last rows of a matrix).
     for (std::size_t sb = 0; sb < ns; sb++) {
       for (std::size_t l = 0; l < 16; l++) {
+        const std::size_t r = row + 16 * g + l;
         if (16 * g + l < n_rows) {
-          unpack_super_block<kQ6>(w + (16 * g + l) * row_bytes + (s0 + sb) * block_bytes, q[l], a[l]);
+          if constexpr (kLayout == RowLayout::tiles) {
+            const BlockQ4_K blk = q4_k_x8_block(w.data, w.row_bytes, w.tiled_rows, r, s0 + sb);
+            unpack_super_block<false>(reinterpret_cast<const std::uint8_t*>(&blk), q[l], a[l]);
+          } else {
+            const Block& blk = block_of<Block, kLayout>(w, r, s0 + sb);
+            unpack_super_block<kQ6>(reinterpret_cast<const std::uint8_t*>(&blk), q[l], a[l]);
+          }
         } else {
           std::memset(q[l], 0, sizeof(q[l]));
           std::memset(a[l], 0, sizeof(a[l]));
@@ -326,7 +396,7 @@ struct KTile {
   };
 };
 
-template <bool kQ6>
+template <bool kQ6, RowLayout kLayout = RowLayout::file>
 KVNNI_INLINE void matmat_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                            std::size_t n_tokens) {
   const std::size_t n_blocks = w.cols / 32, n_super = w.cols / kQK_K, super_per_panel = kPanelSubBlocks / 8;
@@ -336,7 +406,7 @@ KVNNI_INLINE void matmat_k(float* out, std::size_t ldo, const WeightRows& w, std
     const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
     for (std::size_t s0 = 0; s0 < n_super; s0 += super_per_panel) {
       const std::size_t ns = n_super - s0 < super_per_panel ? n_super - s0 : super_per_panel, nb = 8 * ns, b0 = 8 * s0;
-      pack_panel_k<kQ6>(panel, w.row(i0), w.row_bytes, nr, s0, ns);
+      pack_panel_k<kQ6, kLayout>(panel, w, i0, nr, s0, ns);
       over_token_tiles<KTile<kQ6>::template Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks,
                                                   static_cast<const PanelSubBlock*>(panel), nb, m0, m1, s0 == 0);
     }
@@ -359,10 +429,11 @@ struct alignas(64) PanelPiece {  // one 32-value piece of 32 rows
   float m[2][2][16];             // [half][row group][lane] min m_h
 };
 
-// Units [u0, u0 + nu) of n_rows <= 32 rows into panel (kPieces pieces each;
-// rows past n_rows are zero).
-template <typename U>
-KVNNI_INLINE void pack_panel_units(PanelPiece* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+// Units [u0, u0 + nu) of the n_rows <= 32 rows from `row` of w into panel
+// (kPieces pieces each; rows past n_rows are zero), w's rows laid out as
+// kLayout says (file or pairs).
+template <typename U, RowLayout kLayout>
+KVNNI_INLINE void pack_panel_units(PanelPiece* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                    std::size_t u0, std::size_t nu) {
   using Block = typename U::Block;
   alignas(64) std::uint8_t q[16][U::kPieces][32];  // [lane][piece][value] one group's unit
@@ -371,7 +442,7 @@ KVNNI_INLINE void pack_panel_units(PanelPiece* panel, const std::uint8_t* w, std
     for (std::size_t ub = 0; ub < nu; ub++) {
       for (std::size_t l = 0; l < 16; l++) {
         if (16 * g + l < n_rows) {
-          const Block& b = reinterpret_cast<const Block*>(w + (16 * g + l) * row_bytes)[u0 + ub];
+          const Block& b = block_of<Block, kLayout>(w, row + 16 * g + l, u0 + ub);
           U::scales(b, _cvtsh_ss(U::d(b)), _cvtsh_ss(U::dmin(b)), s[l]);
           for (int k = 0; k < U::kPieces; k++) _mm256_store_si256(reinterpret_cast<__m256i*>(q[l][k]), x86::piece(b, k));
         } else {
@@ -444,7 +515,7 @@ struct UnitTile {
   };
 };
 
-template <typename U>
+template <typename U, RowLayout kLayout = RowLayout::file>
 KVNNI_INLINE void matmat_units(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                                std::size_t n_tokens) {
   constexpr std::size_t kPieces = U::kPieces, units_per_panel = kPanelPieces / kPieces;
@@ -455,7 +526,7 @@ KVNNI_INLINE void matmat_units(float* out, std::size_t ldo, const WeightRows& w,
     const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
     for (std::size_t u0 = 0; u0 < n_units; u0 += units_per_panel) {
       const std::size_t nu = n_units - u0 < units_per_panel ? n_units - u0 : units_per_panel;
-      pack_panel_units<U>(panel, w.row(i0), w.row_bytes, nr, u0, nu);
+      pack_panel_units<U, kLayout>(panel, w, i0, nr, u0, nu);
       over_token_tiles<UnitTile<U>::template Tile>(out + i0, ldo, xq + kPieces * u0, n_tokens, n_blocks,
                                                    static_cast<const PanelPiece*>(panel), kPieces * nu, m0, m1, u0 == 0);
     }
@@ -507,6 +578,23 @@ KVNNI void matmat_q3_k(float* out, std::size_t ldo, const WeightRows& w, std::si
 KVNNI void matmat_q5_k(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                        std::size_t n_tokens) {
   matmat_units<units::Q5_K>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Row pairs (row_pairs.hpp): the file layout's GEMMs reading each row's
+// blocks where the pairs hold them, so the same bits.
+KVNNI void matmat_q5_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                          std::size_t n_tokens) {
+  matmat_units<units::Q5_K, RowLayout::pairs>(out, ldo, w, n_rows, xq, n_tokens);
+}
+KVNNI void matmat_q6_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                          std::size_t n_tokens) {
+  matmat_k<true, RowLayout::pairs>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Q4_K in 8-row tiles (q4_k_x8.hpp): the same panels, packed from the tiles.
+KVNNI void matmat_q4_k_x8(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                          std::size_t n_tokens) {
+  matmat_k<false, RowLayout::tiles>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 }  // namespace llama2::avx512

@@ -4,17 +4,20 @@
 // int8 activations with VNNI (the other block types through int8_units.hpp).
 #include "kernels/kernels_avx512.hpp"
 
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_k_x8.hpp"
 
 #if defined(__x86_64__)
 
 namespace llama2::avx512 {
 
 using x86::floats8, x86::halves8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_0_offset, x86::q4_k_scales8,
-    x86::row_blocks, x86::unpack_q4, x86::x_scales8, x86::XScales8, x86::kMaxSuperBlocks, x86::x_scales_all, x86::x_scales_of;
+    x86::row_blocks, x86::RowSteps, x86::file_rows, x86::PairStep, x86::pair_step, x86::unpack_q4, x86::x_scales8,
+    x86::XScales8, x86::kMaxSuperBlocks, x86::x_scales_all, x86::x_scales_of;
 
 // --- fp32 ------------------------------------------------------------------------------
 
@@ -298,15 +301,17 @@ KVNNI_INLINE __m256 q_0_block(__m256 acc, const typename Q0Block<kQ4>::type& blk
 // Q4_K and Q5_K (same scales, same nibbles; Q5_K adds a fifth bit). Sub-block
 // j (32 values, x block 8b + j): xd * (d * sc * sum(q xq) - dmin * mn * sum(xq)).
 template <typename Block, int R>
-KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, const XScales8* pre,
-                          std::size_t nb) {
+KVNNI_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const XScales8* pre, std::size_t nb) {
   constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
   const __m256i low = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10);
-  const Block* rows[R];
   __m256 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<Block>(w, row_bytes, i), acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(Block));
+    const Block* rows[R];  // the R rows' block b
+    for (int i = 0; i < R; i++) {
+      rows[i] = rs.block<Block>(i, b);
+      prefetch_lines(reinterpret_cast<const char*>(rows[i]) + rs.ahead, sizeof(Block));
+    }
     const BlockQ8x32* x = xq + 8 * b;
     __m256 xd, xs;
     x_scales_of(pre, xq, b, &xd, &xs);
@@ -317,7 +322,7 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
     __m256 s[R];
     __m256i hb[R];  // Q5_K: bit j of byte l is the fifth bit of sub-block j's value l
     for (int i = 0; i < R; i++) {
-      const Block& blk = rows[i][b];
+      const Block& blk = *rows[i];
       __m256 sc, mn, d, dmin;
       q4_k_scales8(blk, &sc, &mn, &d, &dmin);
       s[i] = _mm256_mul_ps(_mm256_mul_ps(sc, xd), d);
@@ -329,7 +334,7 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
       const __m256i x0 = load_q8(x[2 * c].qs), x1 = load_q8(x[2 * c + 1].qs);
       const __m256i j0 = _mm256_set1_epi32(2 * c), j1 = _mm256_set1_epi32(2 * c + 1);
       for (int i = 0; i < R; i++) {
-        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i][b].qs + 32 * c));
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[i]->qs + 32 * c));
         __m256i q0 = _mm256_and_si256(bytes, low), q1 = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low);
         if constexpr (kFifth) {
           // Bits 2c and 2c + 1 of each byte moved to bit 4 (the 16-bit shifts
@@ -348,14 +353,61 @@ KVNNI_INLINE void k4_rows(float* out, const void* w, std::size_t row_bytes, cons
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-template <typename Block>
+// Four rows at a time in the file layout; a pair at a time in row pairs
+// (kPaired, row_pairs.hpp), one stream where four rows are four. A row's
+// arithmetic does not depend on how many are read together, so both
+// layouts give the same bits (tested).
+template <typename Block, bool kPaired = false>
 KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
-  for (; r < r1; r++) k4_rows<Block, 1>(out + r, w.row(r), w.row_bytes, xq, pre, nb);
+  if constexpr (kPaired) {
+    while (r < r1) {
+      const PairStep s = pair_step<Block>(w, r, r1);
+      if (s.n == 2) k4_rows<Block, 2>(out + r, s.rows, xq, pre, nb);
+      else k4_rows<Block, 1>(out + r, s.rows, xq, pre, nb);
+      r += s.n;
+    }
+  }
+  for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, file_rows<Block, 4>(w, r), xq, pre, nb);
+  for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
+}
+
+// Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows, as the AVX2
+// kernel (kernels_avx2_matvec.cpp: k_x8_group) with vpdpbusd summing each
+// step's 4 products per row straight into 32 bits: lanes are rows. The
+// arithmetic is the GEMM's on a one-token tile (kernels_avx512_gemm.cpp:
+// int8_tile_k, from pack_tiles_k's panels), in the same order, so a prompt
+// and the tokens after it see the same bits (tested): per sub-block j, acc =
+// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)).
+constexpr std::size_t kPrefetchTiles = 4;  // tiles ahead, as the AVX2 kernel
+
+KVNNI_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, const XScales8* pre,
+                             std::size_t nb) {
+  __m256 acc = _mm256_setzero_ps();  // lane i: row i
+  for (std::size_t b = 0; b < nb; b++) {
+    const std::uint8_t* tile = group + b * kKx8TileBytes;
+    prefetch_lines(tile + kPrefetchTiles * kKx8TileBytes, kKx8TileBytes);
+    const BlockQ8x32* x = xq + 8 * b;
+    x86::KX8Scales sc;
+    x86::k_x8_scales_of(tile, pre, xq, b, &sc);
+    for (int c = 0; c < 4; c++) {
+      __m256i dot[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
+      for (int s = 0; s < 8; s++) {
+        __m256i q[2];
+        x86::k_x8_step(tile, c, s, q);
+        for (int h = 0; h < 2; h++) {
+          std::int32_t x4;  // 4 activations
+          std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+          dot[h] = dpbusd(dot[h], q[h], _mm256_set1_epi32(x4));
+        }
+      }
+      for (int h = 0; h < 2; h++) acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, dot[h], x[2 * c + h].d);
+    }
+  }
+  _mm256_storeu_ps(out, acc);
 }
 
 // Q6_K on 512-bit registers: one instruction covers 64 weights (two x
@@ -382,15 +434,18 @@ KVNNI_INLINE __m512i x_pair(const BlockQ8x32* x, int m) { return q8_pair(x[2 * m
 // sum: four per 16-value sub-block, so chunk m (values 64m .. 64m + 64 of the
 // block) lanes 4g .. 4g + 3 take scales[4m + g] and x block 2m + g / 2.
 template <int R>
-KVNNI_INLINE void q6_k_rows512(float* out, const void* w, std::size_t row_bytes, const BlockQ8x32* xq, std::size_t nb) {
+KVNNI_INLINE void q6_k_rows512(float* out, RowSteps rs, const BlockQ8x32* xq, std::size_t nb) {
   const __m512i low = _mm512_set1_epi8(0x0f), top = _mm512_set1_epi8(0x30);
   const __m512i top_left = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);   // qh bits 0-1 | 2-3 to 4-5
   const __m512i top_right = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);  // qh bits 4-5 | 6-7 to 4-5
-  const BlockQ6_K* rows[R];
   __m512 acc[R];
-  for (int i = 0; i < R; i++) rows[i] = row_blocks<BlockQ6_K>(w, row_bytes, i), acc[i] = _mm512_setzero_ps();
+  for (int i = 0; i < R; i++) acc[i] = _mm512_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
-    for (int i = 0; i < R; i++) prefetch_lines(reinterpret_cast<const char*>(rows[i] + b) + R * row_bytes, sizeof(BlockQ6_K));
+    const BlockQ6_K* rows[R];  // the R rows' block b
+    for (int i = 0; i < R; i++) {
+      rows[i] = rs.block<BlockQ6_K>(i, b);
+      prefetch_lines(reinterpret_cast<const char*>(rows[i]) + rs.ahead, sizeof(BlockQ6_K));
+    }
     const BlockQ8x32* x = xq + 8 * b;
     __m512i xv[4], start[4];  // chunk m: x blocks 2m, 2m + 1; the -32 of every weight as -32 * sum(xq) per sub-block
     __m512 xd[4];             // chunk m: lanes 0-7 xd of block 2m, 8-15 of block 2m + 1
@@ -402,7 +457,7 @@ KVNNI_INLINE void q6_k_rows512(float* out, const void* w, std::size_t row_bytes,
       xd[m] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(x0.d)), _mm256_castps_pd(_mm256_set1_ps(x1.d)), 1));
     }
     for (int i = 0; i < R; i++) {
-      const BlockQ6_K& blk = rows[i][b];
+      const BlockQ6_K& blk = *rows[i];
       // d * scales[0 .. 16) as floats, one per lane
       const __m512 sc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)))),
                                       _mm512_set1_ps(_cvtsh_ss(blk.d)));
@@ -423,6 +478,24 @@ KVNNI_INLINE void q6_k_rows512(float* out, const void* w, std::size_t row_bytes,
     }
   }
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]);
+}
+
+// Four rows at a time in the file layout, a pair at a time in row pairs
+// (kPaired), as k4_matvec.
+template <bool kPaired>
+KVNNI_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  std::size_t r = r0;
+  if constexpr (kPaired) {
+    while (r < r1) {
+      const PairStep s = pair_step<BlockQ6_K>(w, r, r1);
+      if (s.n == 2) q6_k_rows512<2>(out + r, s.rows, xq, nb);
+      else q6_k_rows512<1>(out + r, s.rows, xq, nb);
+      r += s.n;
+    }
+  }
+  for (; r + 4 <= r1; r += 4) q6_k_rows512<4>(out + r, file_rows<BlockQ6_K, 4>(w, r), xq, nb);
+  for (; r < r1; r++) q6_k_rows512<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, nb);
 }
 
 // The fp16 d of 8 consecutive Q4_0 blocks as floats: d_k sits at byte 18k,
@@ -579,10 +652,28 @@ KVNNI void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, st
   k4_matvec<BlockQ4_K>(out, w, xq, r0, r1);
 }
 
+// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (x86::tile_groups);
+// rows after the tiles as Q4_K's.
+KVNNI void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK_K;
+  XScales8 scales[kMaxSuperBlocks];
+  const XScales8* pre = x_scales_all(xq, nb, scales);
+  std::size_t r =
+      x86::tile_groups(out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { k_x8_group(o, w.row(g), xq, pre, nb); });
+  for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
+}
+
 KVNNI void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
-  std::size_t r = r0;
-  for (; r + 4 <= r1; r += 4) q6_k_rows512<4>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
-  for (; r < r1; r++) q6_k_rows512<1>(out + r, w.row(r), w.row_bytes, xq, w.cols / kQK_K);
+  q6_k_matvec<false>(out, w, xq, r0, r1);
+}
+
+// Row pairs (row_pairs.hpp): a pair at a time, through the file layout's
+// kernels, so the same bits.
+KVNNI void matvec_q5_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  k4_matvec<BlockQ5_K, true>(out, w, xq, r0, r1);
+}
+KVNNI void matvec_q6_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  q6_k_matvec<true>(out, w, xq, r0, r1);
 }
 
 }  // namespace llama2::avx512

@@ -2,8 +2,9 @@
 // two rows a matvec step reads are one stream.
 //
 // In a GGUF file a K-quant row is cols / 256 super-blocks (176 or 210
-// bytes), rows one after another. The AVX2 matvecs read two rows at a time, each a
-// stream of its own a row apart from the next. On the 2-core EPYC VM 7B
+// bytes), rows one after another. The AVX2 matvecs read two rows at a time
+// (AVX-512's four), each a stream of its own a row apart from the next. On
+// the 2-core EPYC VM 7B
 // generation read its file that way at 22 GB/s, where the Q4_0 tiles
 // (q4_0_x8.hpp), one stream per thread, read 31 GB/s. The paired layout
 // holds the same bytes in the same place for every pair of rows,

@@ -213,7 +213,7 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
     const WeightType base = base_weight_type(file_type);
     const bool pairs = kernels().weight(load_layout_of(base)).matvec_int8 != nullptr && int8_activations();
     EXPECT_EQ(m.repacked.model().weights().layers[0].wq.type, base);
-    const int paired = test::expect_layouts(m, [&](WeightType t) { return pairs ? load_layout_of(t) : t; });
+    const int paired = test::expect_layouts(m, test::layout_read_here);
     if (!pairs) continue;
     EXPECT_EQ(paired, 7 * c.n_layers + 1);  // Q5_K_M: Q5_K and Q6_K only
 

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/kernels.hpp"
 #include "kernels/weight_types.hpp"
 #include "llama2/model.hpp"
 #include "llama2/transformer.hpp"
+#include "ops.hpp"
 
 namespace llama2::test {
 
@@ -31,6 +33,14 @@ struct LoadedTwice {
   Transformer file_layout;  // LLAMA2_REPACK=0
   Transformer repacked;     // the default
 };
+
+// The layout this CPU's kernels read a matrix of type t in: its load layout
+// where the kernel table has kernels for that and the activations are
+// rounded to 8 bits, else t.
+inline WeightType layout_read_here(WeightType t) {
+  const WeightType to = load_layout_of(t);
+  return to != t && int8_activations() && kernels().weight(to).matvec_int8 != nullptr ? to : t;
+}
 
 // Expects each matrix `m.repacked` multiplies by to be in layout(its type in
 // the file), the token embedding (read by rows) never repacked, and
