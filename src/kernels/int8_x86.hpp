@@ -325,6 +325,21 @@ INT8_X86_INLINE __m256 k_x8_factor(const std::uint8_t* p, __m256 d) {
   return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
 }
 
+// A tile's scales, decoded once per super-block for every reader of the
+// tiles (the matvecs' k_x8_group, the GEMMs' panel packing): a(j) and m(j)
+// are sub-block j's d * sc and dmin * mn of the 8 rows, lane i row i.
+struct KX8TileScales {
+  alignas(32) std::uint8_t sm[4][32];  // k_x8_scales
+  __m256 d, dmin;                      // the 8 rows' fp16 factors, as floats
+  INT8_X86_INLINE __m256 a(int j) const { return k_x8_factor(sm[j / 4] + 8 * (j % 4), d); }
+  INT8_X86_INLINE __m256 m(int j) const { return k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin); }
+};
+INT8_X86_INLINE void k_x8_tile_scales(const std::uint8_t* tile, KX8TileScales* s) {
+  k_x8_scales(tile, s->sm);
+  s->d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
+  s->dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+}
+
 // Step s of chunk c of a tile: the nibbles of sub-blocks 2c (q[0]) and
 // 2c + 1 (q[1]), values 4s .. 4s + 3 of each of the 8 rows, lane i being row i.
 INT8_X86_INLINE void k_x8_step(const std::uint8_t* tile, int c, int s, __m256i q[2]) {
@@ -335,31 +350,26 @@ INT8_X86_INLINE void k_x8_step(const std::uint8_t* tile, int c, int s, __m256i q
 }
 
 // What the tile matvecs (AVX2's and AVX-512's k_x8_group) need of
-// super-block b besides its nibbles: the 8 rows' scales and mins, d and
-// dmin, and the activations' xd * sum(xq) of each block (x_scales8: the
-// GEMM's product).
+// super-block b besides its nibbles: the tile's scales and the activations'
+// xd * sum(xq) of each block (x_scales8: the GEMM's product).
 struct KX8Scales {
-  alignas(32) std::uint8_t sm[4][32];  // k_x8_scales
-  alignas(32) float xs[8];             // xd * sum(xq) of each activation block
-  __m256 d, dmin;                      // the 8 rows'
+  KX8TileScales w;
+  alignas(32) float xs[8];  // xd * sum(xq) of each activation block
 };
 INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pre, const BlockQ8x32* xq, std::size_t b,
                                     KX8Scales* s) {
   __m256 xd8, xs8;
   x_scales_of(pre, xq, b, &xd8, &xs8);
   _mm256_store_ps(s->xs, xs8);
-  k_x8_scales(tile, s->sm);
-  s->d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
-  s->dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+  k_x8_tile_scales(tile, &s->w);
 }
 
 // acc (lane i: row i) plus sub-block j of the 8 rows, whose integer dots
 // with activation block x (scale xd) are `dot`: the GEMM's arithmetic, acc =
 // fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)).
 INT8_X86_INLINE __m256 k_x8_sub_block(__m256 acc, const KX8Scales& s, int j, __m256i dot, float xd) {
-  const __m256 a = k_x8_factor(s.sm[j / 4] + 8 * (j % 4), s.d), m = k_x8_factor(s.sm[2 + j / 4] + 8 * (j % 4), s.dmin);
-  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(a, _mm256_set1_ps(xd)), acc);
-  return _mm256_fnmadd_ps(m, _mm256_set1_ps(s.xs[j]), acc);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(s.w.a(j), _mm256_set1_ps(xd)), acc);
+  return _mm256_fnmadd_ps(s.w.m(j), _mm256_set1_ps(s.xs[j]), acc);
 }
 
 }  // namespace llama2::x86

@@ -450,12 +450,10 @@ K256_INLINE void pack_k_x8(PanelPiece* panel, const WeightRows& w, std::size_t r
   for (std::size_t bi = 0; bi < np / 8; bi++) {
     const std::uint8_t* tile = w.row(row) + (j0 / 8 + bi) * kKx8TileBytes;
     PanelPiece* pp = panel + 8 * bi;  // piece j of the super-block: pp[j]
-    alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
-    x86::k_x8_scales(tile, sm);
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8D)));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tile + kKx8Dmin)));
+    x86::KX8TileScales sc;
+    x86::k_x8_tile_scales(tile, &sc);
     for (int j = 0; j < 8; j++) {
-      const __m256 a = x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d), m = x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin);
+      const __m256 a = sc.a(j), m = sc.m(j);
       for (int h = 0; h < 2; h++) _mm256_store_ps(pp[j].a[h], a), _mm256_store_ps(pp[j].m[h], m);
     }
     for (int c = 0; c < 4; c++) {

@@ -274,14 +274,12 @@ KVNNI_INLINE void pack_tiles_k(PanelSubBlock* panel, const WeightRows& w, std::s
   for (std::size_t sb = 0; sb < ns; sb++) {
     const std::uint8_t* tiles[2] = {w.row(r) + (s0 + sb) * kKx8TileBytes, w.row(r + 8) + (s0 + sb) * kKx8TileBytes};
     for (int h = 0; h < 2; h++) {  // lanes 8h .. 8h + 7: tile h
-      alignas(32) std::uint8_t sm[4][32];  // the 8 rows' scales and mins (x86::k_x8_scales)
-      x86::k_x8_scales(tiles[h], sm);
-      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tiles[h] + kKx8D)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tiles[h] + kKx8Dmin)));
+      x86::KX8TileScales sc;
+      x86::k_x8_tile_scales(tiles[h], &sc);
       for (int j = 0; j < 8; j++) {
         PanelSubBlock& p = panel[8 * sb + std::size_t(j)];
-        _mm256_storeu_ps(p.a[0][g] + 8 * h, x86::k_x8_factor(sm[j / 4] + 8 * (j % 4), d));
-        _mm256_storeu_ps(p.a[1][g] + 8 * h, x86::k_x8_factor(sm[2 + j / 4] + 8 * (j % 4), dmin));
+        _mm256_storeu_ps(p.a[0][g] + 8 * h, sc.a(j));
+        _mm256_storeu_ps(p.a[1][g] + 8 * h, sc.m(j));
       }
     }
     for (int c = 0; c < 4; c++) {
