@@ -86,6 +86,19 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
   return {{rb.first, sizeof(Block), rb.step, 2 * w.row_bytes}, n};
 }
 
+// How far ahead of its reads a tile matvec prefetches (Q4_0_X8 and
+// Q4_K_X8: 8-row tiles of 1152 bytes). A thread reads its groups' tiles as
+// one stream, so the prefetch runs a fixed distance ahead in that stream:
+// two tiles. Measured on the 2-vCPU Sapphire Rapids VM (stream_bw 25-26
+// GB/s, bench/RESULTS.md, sixteenth run), 7B generation in turns, tok/s:
+// AVX-512 Q4_K_M 5.55 at two tiles against 5.15 at four (the distance
+// before), 5.35 at one and 5.00 at eight; AVX2 Q4_K_M 5.13 against 4.81;
+// AVX2 Q4_0 (which prefetched the next group's tile, a whole pass of 8
+// rows ahead) 5.67-5.74 against 5.36. On the 2-core EPYC VM four tiles and
+// twelve had measured alike for Q4_K (bench/RESULTS.md, thirteenth run).
+inline constexpr std::size_t kTilePrefetchBytes = 2 * kKx8TileBytes;
+static_assert(kTilePrefetchBytes == 2304);
+
 // The rows of [r, r1) that lie in 8-row tiles (Q4_0_X8, Q4_K_X8: rows
 // below w.tiled_rows), a group at a time: group(g, out8) computes the 8
 // outputs of the group from row g. A group the range cuts is computed whole

@@ -316,14 +316,13 @@ K256_INLINE void q4_0_pairs(float* out, const void* w, std::size_t row_bytes, st
 // scales one 16-byte load per 4 blocks, already in the [A 0-3 | B 0-3]
 // order the sums come in, and both rows' nibbles of a block one 32-byte
 // load; the 8 rows are one stream.
-K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, std::size_t row_bytes, const BlockQ8x32* xq,
-                               std::size_t nb) {
+K256_INLINE void q4_0_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, std::size_t nb) {
   __m256 acc[4];
   for (int p = 0; p < 4; p++) acc[p] = _mm256_setzero_ps();
   const std::size_t n_tiles = nb / 8;
   for (std::size_t t = 0; t < n_tiles; t++) {
     const std::uint8_t* tile = group + x8_pair_offset(t, 0);
-    prefetch_lines(tile + 8 * row_bytes, kX8TileBytes);  // the next group's tile: a whole pass ahead
+    prefetch_lines(tile + x86::kTilePrefetchBytes, kX8TileBytes);  // further on in the group's stream
     const std::size_t b = 8 * t;
     const __m256 xd = floats8(&xq[b].d, sizeof(BlockQ8x32));
     const __m256 xd03 = _mm256_permute2f128_ps(xd, xd, 0x00), xd47 = _mm256_permute2f128_ps(xd, xd, 0x11);
@@ -537,14 +536,6 @@ K256_INLINE void q6_k_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const 
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// A thread reads its groups' tiles as one stream, so they are prefetched a
-// fixed distance ahead in it. Measured with the tiles of Q5_K (since
-// dropped: bench/RESULTS.md, thirteenth run), 7B Q5_K_M generation on the
-// 2-core EPYC VM, tok/s in turns: 4 tiles ahead 4.1-6.1, 12 ahead 4.3-5.3,
-// the next group's tile (a whole pass ahead, as the Q4_0 tiles) 3.9-4.0;
-// Q4_K_M the same within the noise (2026-12-06).
-constexpr std::size_t kPrefetchTiles = 4;
-
 // Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows: lanes are rows,
 // so a sub-block's 8 steps add up in 16 bits (15 * 2 * 128 * 8 < 32768),
 // and one vpmaddwd, one conversion and two FMAs finish it for the 8 rows.
@@ -559,7 +550,7 @@ K256_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8
   __m256 acc = _mm256_setzero_ps();  // lane i: row i
   for (std::size_t b = 0; b < nb; b++) {
     const std::uint8_t* tile = group + b * kKx8TileBytes;
-    prefetch_lines(tile + kPrefetchTiles * kKx8TileBytes, kKx8TileBytes);
+    prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
     const BlockQ8x32* x = xq + 8 * b;
     x86::KX8Scales sc;
     x86::k_x8_scales_of(tile, pre, xq, b, &sc);
@@ -599,7 +590,7 @@ K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 // Tiled groups whole (x86::tile_groups); rows after the tiles are Q4_0's.
 K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK;
-  const auto group = [&](std::size_t g, float* o) K256 { q4_0_x8_group(o, w.row(g), w.row_bytes, xq, nb); };
+  const auto group = [&](std::size_t g, float* o) K256 { q4_0_x8_group(o, w.row(g), xq, nb); };
   const std::size_t r = x86::tile_groups(out, w, r0, r1, group);
   if (r < r1) matvec_q4_0(out, w, xq, r, r1);
 }

@@ -382,14 +382,12 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
 // int8_tile_k, from pack_tiles_k's panels), in the same order, so a prompt
 // and the tokens after it see the same bits (tested): per sub-block j, acc =
 // fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)).
-constexpr std::size_t kPrefetchTiles = 4;  // tiles ahead, as the AVX2 kernel
-
 KVNNI_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, const XScales8* pre,
                              std::size_t nb) {
   __m256 acc = _mm256_setzero_ps();  // lane i: row i
   for (std::size_t b = 0; b < nb; b++) {
     const std::uint8_t* tile = group + b * kKx8TileBytes;
-    prefetch_lines(tile + kPrefetchTiles * kKx8TileBytes, kKx8TileBytes);
+    prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
     const BlockQ8x32* x = xq + 8 * b;
     x86::KX8Scales sc;
     x86::k_x8_scales_of(tile, pre, xq, b, &sc);
