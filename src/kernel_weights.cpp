@@ -44,16 +44,17 @@ std::vector<Tensor*> matrices(Weights& w) {
   return out;
 }
 
-// The layout t goes to, or t.type for none: its load layout
-// (weight_types.hpp: Q4_0 and Q4_K to 8-row tiles, Q5_K and Q6_K to row
-// pairs) when this CPU's table reads it (AVX2; AVX-512 all but Q4_0's
-// tiles) and the activations are rounded to 8 bits (the only path the load
-// layouts have).
+// The layout t goes to, or t.type for none: the load layout of its type
+// (weight_types.hpp: Q4_0 to 16-row tiles or 8-row tiles, Q4_K to 8-row
+// tiles, Q5_K and Q6_K to row pairs) that this CPU's table reads (AVX2: Q4_0
+// in 8-row tiles; AVX-512: in 16), when the activations are rounded to 8
+// bits (the only path the load layouts have).
 WeightType kernel_layout(const Tensor& t) {
   if (!int8_activations()) return t.type;
-  const WeightType to = load_layout_of(t.type);
+  const WeightType to =
+      first_load_layout(t.type, [](WeightType layout) { return kernels().weight(layout).matvec_int8 != nullptr; });
   if (to == t.type || t.cols % weight_type_info(to).block_size != 0) return t.type;
-  return kernels().weight(to).matvec_int8 != nullptr ? to : t.type;
+  return to;
 }
 
 // A matrix to repack: the tensor, its layout, and where it goes.
@@ -68,9 +69,9 @@ std::size_t matrix_bytes(const Tensor& t) { return t.rows * row_bytes(t.type, t.
 
 // The rows a thread repacks at a time: at most 1 MiB, and at least 16
 // pieces to a matrix when it has the rows (so that the tests' small models
-// cut theirs too), in multiples of 8.
+// cut theirs too), in multiples of 16 (repack_layout: every layout's groups).
 std::size_t piece_rows(const Tensor& t) {
-  return std::max<std::size_t>(8, std::min((std::size_t(1) << 20) / row_bytes(t.type, t.cols), t.rows / 16) / 8 * 8);
+  return std::max<std::size_t>(16, std::min((std::size_t(1) << 20) / row_bytes(t.type, t.cols), t.rows / 16) / 16 * 16);
 }
 
 // Hands the matrices to n threads, largest first to the least loaded, and

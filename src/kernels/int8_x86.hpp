@@ -6,6 +6,7 @@
 // + vpmaddwd, or VNNI's vpdpbusd), stays in each file.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -87,7 +88,8 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
 }
 
 // How far ahead of its reads a tile matvec prefetches (Q4_0_X8 and
-// Q4_K_X8: 8-row tiles of 1152 bytes). A thread reads its groups' tiles as
+// Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16: 288-byte tiles, each of
+// the streams it reads at once). A thread reads its groups' tiles as
 // one stream, so the prefetch runs a fixed distance ahead in that stream:
 // two tiles. Measured on the 2-vCPU Sapphire Rapids VM (stream_bw 25-26
 // GB/s, bench/RESULTS.md, sixteenth run), 7B generation in turns, tok/s:
@@ -99,27 +101,44 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
 inline constexpr std::size_t kTilePrefetchBytes = 2 * kKx8TileBytes;
 static_assert(kTilePrefetchBytes == 2304);
 
-// The rows of [r, r1) that lie in 8-row tiles (Q4_0_X8, Q4_K_X8: rows
-// below w.tiled_rows), a group at a time: group(g, out8) computes the 8
-// outputs of the group from row g. A group the range cuts is computed whole
-// into a buffer and only its rows in the range are stored (the same bits).
-// Returns the first row after them. (group: a lambda with its kernel's
-// target attribute, K256 or KVNNI, so that it inlines the kernel.)
-template <class Group>
+// The rows of [r, r1) that lie in tiles of kRows rows (Q4_0_X8, Q4_K_X8:
+// 8, Q4_0_X16: 16; rows below w.tiled_rows), a group at a time: group(g,
+// out) computes the kRows outputs of the group from row g. A group the
+// range cuts is computed whole into a buffer and only its rows in the range
+// are stored (the same bits). Returns the first row after them. (group: a
+// lambda with its kernel's target attribute, K256 or KVNNI, so that it
+// inlines the kernel.)
+template <std::size_t kRows, class Group>
 INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::size_t r, std::size_t r1,
                                         const Group& group) {
+  static_assert((kRows & (kRows - 1)) == 0, "a power of two");
   while (r < r1 && r < w.tiled_rows) {
-    const std::size_t g = r & ~std::size_t(7), end = g + 8 < r1 ? g + 8 : r1;
-    if (r == g && end == g + 8) {
+    const std::size_t g = r & ~(kRows - 1), end = g + kRows < r1 ? g + kRows : r1;
+    if (r == g && end == g + kRows) {
       group(g, out + g);
     } else {
-      float group_out[8];
+      float group_out[kRows];
       group(g, group_out);
       for (std::size_t i = r; i < end; i++) out[i] = group_out[i - g];
     }
     r = end;
   }
   return r;
+}
+
+// tile_groups with the whole groups kStreams at a time: many(g, out)
+// computes the kStreams groups from row g, reading them block by block, so
+// kStreams streams at once (what this VM's memory serves fastest: the tile
+// matvecs' kKx8Streams, kX16Streams). The groups the range cuts and those
+// left over go through one(g, out), as tile_groups. Returns the first row
+// after the tiles.
+template <std::size_t kRows, std::size_t kStreams, class One, class Many>
+INT8_X86_INLINE std::size_t tile_group_runs(float* out, const WeightRows& w, std::size_t r, std::size_t r1,
+                                            const One& one, const Many& many) {
+  if (r % kRows != 0) r = tile_groups<kRows>(out, w, r, std::min(r1, (r | (kRows - 1)) + 1), one);
+  const std::size_t whole_end = std::min(r1, w.tiled_rows) / kRows * kRows;
+  for (; r + kRows * kStreams <= whole_end; r += kRows * kStreams) many(r, out + r);
+  return tile_groups<kRows>(out, w, r, r1, one);
 }
 
 // The fp16 fields of 8 blocks `stride` bytes apart, starting at p, as floats;

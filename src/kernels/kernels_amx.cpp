@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernels/q4_0_x16.hpp"
 #include "kernels/transpose_x86.hpp"
 
 #if defined(__x86_64__)
@@ -113,12 +114,12 @@ KAMX void pack_tokens(TokenBlock* blocks, const BlockQ8x32* xq, std::size_t n_to
   }
 }
 
-// Rows [0, n_rows <= 32) of w, all n_blocks blocks, into panel.
+// Rows [0, n_rows <= 32) of w (first_row of them: only those from there), all n_blocks blocks, into panel.
 template <bool kQ4>
 KAMX_INLINE void pack_weights(WeightBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
-                              std::size_t n_blocks) {
+                              std::size_t n_blocks, std::size_t first_row = 0) {
   const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  for (std::size_t r = 0; r < 32; r++) {
+  for (std::size_t r = first_row; r < 32; r++) {
     for (std::size_t b = 0; b < n_blocks; b++) {
       std::int8_t* q = panel[b].q[r / 16][r % 16];
       if (r >= n_rows) {
@@ -142,9 +143,44 @@ KAMX_INLINE void pack_weights(WeightBlock* panel, const std::uint8_t* w, std::si
   // The fp16 scales, 16 rows per conversion (exact, as fp16_to_fp32).
   for (std::size_t b = 0; b < n_blocks; b++) {
     alignas(32) std::uint16_t d16[32] = {};  // (32) row scales; 0 past n_rows
-    for (std::size_t r = 0; r < n_rows; r++) std::memcpy(&d16[r], w + r * row_bytes + b * block_bytes, 2);
-    _mm512_store_ps(panel[b].d, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16))));
-    _mm512_store_ps(panel[b].d + 16, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16 + 16))));
+    for (std::size_t r = first_row; r < n_rows; r++) std::memcpy(&d16[r], w + r * row_bytes + b * block_bytes, 2);
+    for (std::size_t g = first_row / 16; g < 2; g++) {
+      _mm512_store_ps(panel[b].d + 16 * g, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16 + 16 * g))));
+    }
+  }
+}
+
+// pack_weights for Q4_0 in 16-row tiles (q4_0_x16.hpp), rows from `row` of
+// w (a multiple of 32): a tile's lines are 4 bytes of each of 16 rows,
+// the VNNI GEMM's steps (line k's low nibbles step k, its high ones step 4
+// + k); one 8 x 8 dword transpose in both 256-bit halves (the one that made
+// them, for pack_tokens, is its own inverse) turns them back into rows, row
+// i in the low half of z[i] and row i + 8 in the high half. The rows past
+// the tiles are packed as in the file.
+KAMX_INLINE void pack_weights_x16(WeightBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
+                                  std::size_t n_blocks) {
+  const __m512i low = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+  for (std::size_t g = 0; g < 2; g++) {
+    if (row + 16 * g + 16 > w.tiled_rows) {  // this group and the next (if any) as in the file
+      pack_weights<true>(panel, w.row(row), w.row_bytes, n_rows, n_blocks, 16 * g);
+      return;
+    }
+    for (std::size_t b = 0; b < n_blocks; b++) {
+      const std::uint8_t* tile = w.row(row + 16 * g) + b * kX16TileBytes;
+      __m512i v[8], z[8];  // v[s]: step s of the 16 rows, signed (q - 8); z[i]: rows i and i + 8
+      for (int k = 0; k < 4; k++) {
+        const __m512i line = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
+        v[k] = _mm512_sub_epi8(_mm512_and_si512(line, low), eight);
+        v[4 + k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(line, 4), low), eight);
+      }
+      x86::transpose16x8_epi32(v, z);
+      for (int i = 0; i < 8; i++) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(panel[b].q[g][i]), _mm512_castsi512_si256(z[i]));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(panel[b].q[g][i + 8]), _mm512_extracti64x4_epi64(z[i], 1));
+      }
+      _mm512_store_ps(panel[b].d + 16 * g,
+                      _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kX16D))));
+    }
   }
 }
 
@@ -247,17 +283,21 @@ KAMX_INLINE void panel_tile(float* out, std::size_t ldo, const WeightBlock* w, c
   }
 }
 
-template <bool kQ4>
-KAMX void matmat_amx(float* out, std::size_t ldo, const void* w, std::size_t row_bytes, std::size_t n_rows,
-                     const BlockQ8x32* xq, std::size_t n_tokens, std::size_t cols, WeightBlock* panel,
-                     TokenBlock* tokens) {
+// (kX16: Q4_0 in 16-row tiles, pack_weights_x16.)
+template <bool kQ4, bool kX16 = false>
+KAMX void matmat_amx(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                     std::size_t n_tokens, std::size_t cols, WeightBlock* panel, TokenBlock* tokens) {
   static const TileConfig config;
   const std::size_t n_blocks = cols / 32;
   pack_tokens(tokens, xq, n_tokens, n_blocks);
   _tile_loadconfig(&config);  // per call: the pool's threads each need it
   for (std::size_t i0 = 0; i0 < n_rows; i0 += 32) {
     const std::size_t nr = n_rows - i0 < 32 ? n_rows - i0 : 32;
-    pack_weights<kQ4>(panel, static_cast<const std::uint8_t*>(w) + i0 * row_bytes, row_bytes, nr, n_blocks);
+    if constexpr (kX16) {
+      pack_weights_x16(panel, w, i0, nr, n_blocks);
+    } else {
+      pack_weights<kQ4>(panel, w.row(i0), w.row_bytes, nr, n_blocks);
+    }
     for (std::size_t t0 = 0; t0 < n_tokens; t0 += 32) {
       const TokenBlock* x0 = tokens + t0 / 16 * n_blocks;
       float* o = out + t0 * ldo + i0;
@@ -272,7 +312,7 @@ KAMX void matmat_amx(float* out, std::size_t ldo, const void* w, std::size_t row
 }
 
 // The packed operands live in per-thread buffers, grown only.
-template <bool kQ4>
+template <bool kQ4, bool kX16 = false>
 void matmat_q0_amx(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                    std::size_t n_tokens) {
   const std::size_t cols = w.cols;
@@ -282,13 +322,14 @@ void matmat_q0_amx(float* out, std::size_t ldo, const WeightRows& w, std::size_t
   const std::size_t n_blocks = cols / 32;
   if (panel.size() < n_blocks) panel.resize(n_blocks);
   if (tokens.size() < (n_tokens + 15) / 16 * n_blocks) tokens.resize((n_tokens + 15) / 16 * n_blocks);
-  matmat_amx<kQ4>(out, ldo, w.data, w.row_bytes, n_rows, xq, n_tokens, cols, panel.data(), tokens.data());
+  matmat_amx<kQ4, kX16>(out, ldo, w, n_rows, xq, n_tokens, cols, panel.data(), tokens.data());
 }
 
 Kernels make_table() {
   Kernels k = *kernels_for(Isa::AVX512);
   k.weight(WeightType::Q8_0).matmat_int8 = matmat_q0_amx<false>;
   k.weight(WeightType::Q4_0).matmat_int8 = matmat_q0_amx<true>;
+  k.weight(WeightType::Q4_0_X16).matmat_int8 = matmat_q0_amx<true, true>;
   return k;
 }
 

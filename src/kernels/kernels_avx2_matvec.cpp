@@ -591,7 +591,7 @@ K256 void matvec_q4_0(float* out, const WeightRows& w, const BlockQ8x32* xq, std
 K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK;
   const auto group = [&](std::size_t g, float* o) K256 { q4_0_x8_group(o, w.row(g), xq, nb); };
-  const std::size_t r = x86::tile_groups(out, w, r0, r1, group);
+  const std::size_t r = x86::tile_groups<8>(out, w, r0, r1, group);
   if (r < r1) matvec_q4_0(out, w, xq, r, r1);
 }
 
@@ -602,7 +602,7 @@ K256 void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, 
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r =
-      x86::tile_groups(out, w, r0, r1, [&](std::size_t g, float* o) K256 { k_x8_group(o, w.row(g), xq, pre, nb); });
+      x86::tile_groups<8>(out, w, r0, r1, [&](std::size_t g, float* o) K256 { k_x8_group(o, w.row(g), xq, pre, nb); });
   for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 

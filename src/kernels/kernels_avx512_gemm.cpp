@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_0_x16.hpp"
 #include "kernels/q4_k_x8.hpp"
 #include "kernels/row_pairs.hpp"
 #include "kernels/transpose_x86.hpp"
@@ -71,14 +72,15 @@ KVNNI_INLINE void store_transposed(std::uint8_t (*q)[2][64], std::size_t g, cons
 // two rows to a register (row i low, row i + 8 high), then an 8 x 8 dword
 // transpose in both halves at once, so that step s holds dword s of all 16
 // rows. (Shuffles: gathers are slow on CPUs with the GDS microcode fix.)
+// (pack_group: the 16 rows of group g, n_rows of them in the matrix.)
 template <bool kQ4>
-KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
-                             std::size_t b0, std::size_t nb) {
+KVNNI_INLINE void pack_group(PanelBlock* panel, std::size_t g, const std::uint8_t* w, std::size_t row_bytes,
+                             std::size_t n_rows, std::size_t b0, std::size_t nb) {
   static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
   const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  for (std::size_t g = 0; g < 2; g++) {
+  {
     const std::uint8_t* rows[16];  // (16) row starts, or the zero block
-    for (std::size_t l = 0; l < 16; l++) rows[l] = 16 * g + l < n_rows ? w + (16 * g + l) * row_bytes : nullptr;
+    for (std::size_t l = 0; l < 16; l++) rows[l] = l < n_rows ? w + l * row_bytes : nullptr;
     for (std::size_t bb = 0; bb < nb; bb++) {
       const std::uint8_t* blk[16];  // (16) the block of each row: d (fp16), then the quants
       std::uint16_t d16[16];        // (16) weight scales
@@ -103,6 +105,41 @@ KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size
         }
       }
       store_transposed(panel[bb].q, g, z);
+    }
+  }
+}
+template <bool kQ4>
+KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
+                             std::size_t b0, std::size_t nb) {
+  for (std::size_t g = 0; g < 2; g++) {
+    const std::size_t in_group = n_rows > 16 * g ? std::min<std::size_t>(16, n_rows - 16 * g) : 0;
+    pack_group<kQ4>(panel, g, w + 16 * g * row_bytes, row_bytes, in_group, b0, nb);
+  }
+}
+
+// pack_panel for Q4_0 in 16-row tiles (q4_0_x16.hpp), rows from `row` (a
+// multiple of 32): a tile's lines are already steps of 16 row lanes (line
+// k's low nibbles step k, its high ones step 4 + k) and its d the group's
+// scales, so a tiled group is unpacked with no transpose, into the same
+// panel; the rows past the tiles are packed from the file layout.
+KVNNI_INLINE void pack_panel_x16(PanelBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
+                                 std::size_t b0, std::size_t nb) {
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  for (std::size_t g = 0; g < 2; g++) {
+    const std::size_t first = row + 16 * g;
+    if (first + 16 > w.tiled_rows) {
+      const std::size_t in_group = n_rows > 16 * g ? std::min<std::size_t>(16, n_rows - 16 * g) : 0;
+      pack_group<true>(panel, g, w.row(first), w.row_bytes, in_group, b0, nb);
+      continue;
+    }
+    for (std::size_t bb = 0; bb < nb; bb++) {
+      const std::uint8_t* tile = w.row(first) + (b0 + bb) * kX16TileBytes;
+      _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kX16D))));
+      for (int k = 0; k < 4; k++) {
+        const __m512i v = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
+        _mm512_store_si512(panel[bb].q[k][g], _mm512_and_si512(v, low));
+        _mm512_store_si512(panel[bb].q[4 + k][g], _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+      }
     }
   }
 }
@@ -195,9 +232,11 @@ struct Q0Tile {
   }
 };
 
-template <bool kQ4>
+// (kX16: Q4_0 in 16-row tiles, pack_panel_x16.)
+template <bool kQ4, bool kX16 = false>
 KVNNI_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                              std::size_t n_tokens) {
+  static_assert(kQ4 || !kX16);
   const std::size_t n_blocks = w.cols / 32;
   const int offset = kQ4 ? 8 : 128;
   PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
@@ -206,7 +245,11 @@ KVNNI_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, s
     const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr > 16 ? nr - 16 : 0);
     for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
       const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
-      pack_panel<kQ4>(panel, w.row(i0), w.row_bytes, nr, b0, nb);
+      if constexpr (kX16) {
+        pack_panel_x16(panel, w, i0, nr, b0, nb);
+      } else {
+        pack_panel<kQ4>(panel, w.row(i0), w.row_bytes, nr, b0, nb);
+      }
       over_token_tiles<Q0Tile>(out + i0, ldo, xq + b0, n_tokens, n_blocks, static_cast<const PanelBlock*>(panel), nb,
                                offset, m0, m1, b0 == 0);
     }
@@ -587,6 +630,12 @@ KVNNI void matmat_q5_k_x2(float* out, std::size_t ldo, const WeightRows& w, std:
 KVNNI void matmat_q6_k_x2(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                           std::size_t n_tokens) {
   matmat_k<true, RowLayout::pairs>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+// Q4_0 in 16-row tiles (q4_0_x16.hpp): the same panels, so the same bits.
+KVNNI void matmat_q4_0_x16(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                           std::size_t n_tokens) {
+  matmat_q_0<true, true>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 // Q4_K in 8-row tiles (q4_k_x8.hpp): the same panels, packed from the tiles.

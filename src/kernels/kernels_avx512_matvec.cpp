@@ -4,11 +4,13 @@
 // int8 activations with VNNI (the other block types through int8_units.hpp).
 #include "kernels/kernels_avx512.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
+#include "kernels/q4_0_x16.hpp"
 #include "kernels/q4_k_x8.hpp"
 
 #if defined(__x86_64__)
@@ -381,32 +383,45 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
 // arithmetic is the GEMM's on a one-token tile (kernels_avx512_gemm.cpp:
 // int8_tile_k, from pack_tiles_k's panels), in the same order, so a prompt
 // and the tokens after it see the same bits (tested): per sub-block j, acc =
-// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)).
-KVNNI_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, const XScales8* pre,
-                             std::size_t nb) {
-  __m256 acc = _mm256_setzero_ps();  // lane i: row i
+// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)). N groups
+// from `first` (group_bytes apart) at once, block by block: N streams, each
+// prefetched ahead.
+template <std::size_t N>
+KVNNI_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
+                              const XScales8* pre, std::size_t nb) {
+  __m256 accs[N];  // lane i: row i of group j
+  for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
-    const std::uint8_t* tile = group + b * kKx8TileBytes;
-    prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
-    const BlockQ8x32* x = xq + 8 * b;
-    x86::KX8Scales sc;
-    x86::k_x8_scales_of(tile, pre, xq, b, &sc);
-    for (int c = 0; c < 4; c++) {
-      __m256i dot[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
-      for (int s = 0; s < 8; s++) {
-        __m256i q[2];
-        x86::k_x8_step(tile, c, s, q);
-        for (int h = 0; h < 2; h++) {
-          std::int32_t x4;  // 4 activations
-          std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
-          dot[h] = dpbusd(dot[h], q[h], _mm256_set1_epi32(x4));
+    for (std::size_t j = 0; j < N; j++) {
+      __m256& acc = accs[j];
+      const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
+      prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
+      const BlockQ8x32* x = xq + 8 * b;
+      x86::KX8Scales sc;
+      x86::k_x8_scales_of(tile, pre, xq, b, &sc);
+      for (int c = 0; c < 4; c++) {
+        __m256i dot[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
+        for (int s = 0; s < 8; s++) {
+          __m256i q[2];
+          x86::k_x8_step(tile, c, s, q);
+          for (int h = 0; h < 2; h++) {
+            std::int32_t x4;  // 4 activations
+            std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+            dot[h] = dpbusd(dot[h], q[h], _mm256_set1_epi32(x4));
+          }
         }
+        for (int h = 0; h < 2; h++) acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, dot[h], x[2 * c + h].d);
       }
-      for (int h = 0; h < 2; h++) acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, dot[h], x[2 * c + h].d);
     }
   }
-  _mm256_storeu_ps(out, acc);
+  for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
 }
+
+// The matvec reads kKx8Streams groups at once: on the 2-vCPU Sapphire
+// Rapids VM, 7B Q4_K_M generation in turns read 5.07-5.20 tok/s so against
+// 4.53-4.65 a group at a time (4.28-4.53 with two, 4.54-4.67 with four and
+// no prefetch; bench/RESULTS.md, sixteenth run).
+constexpr std::size_t kKx8Streams = 4;
 
 // Q6_K on 512-bit registers: one instruction covers 64 weights (two x
 // blocks), half the instructions of 256-bit ones (in kernel_speed 1.24 ->
@@ -650,14 +665,96 @@ KVNNI void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, st
   k4_matvec<BlockQ4_K>(out, w, xq, r0, r1);
 }
 
+// --- Q4_0 in 16-row tiles (q4_0_x16.hpp) ----------------------------------------------------
+
+namespace {
+
+// acc (lane i: row i) plus block x of the tile's 16 rows: the GEMM's
+// arithmetic on a one-token tile (kernels_avx512_gemm.cpp: int8_tile, whose
+// panels hold the same 16 rows' values in the same lanes), so a prompt and
+// the tokens after it see the same bits (tested). The integer sum starts at
+// -8 * sum(xq) (Q4_0's weights are q - 8); line k's low nibbles are values
+// 4k .. 4k + 3, its high ones 16 + 4k .. 16 + 4k + 3.
+KVNNI_INLINE __m512 x16_block(__m512 acc, const std::uint8_t* tile, const BlockQ8x32& x) {
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512i isum = _mm512_set1_epi32(-8 * (x.sums[0] + x.sums[1]));
+  for (int k = 0; k < 4; k++) {
+    const __m512i v = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
+    std::int32_t lo, hi;  // 4 activations each
+    std::memcpy(&lo, x.qs + 4 * k, 4);
+    std::memcpy(&hi, x.qs + 16 + 4 * k, 4);
+    isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(v, low), _mm512_set1_epi32(lo));
+    isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(_mm512_srli_epi16(v, 4), low), _mm512_set1_epi32(hi));
+  }
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kX16D)));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc);
+}
+
+// N groups of 16 rows from `first` (group_bytes apart), block by block:
+// N streams, each prefetched ahead. The matvec reads kX16Streams at once:
+// on the 2-vCPU Sapphire Rapids VM, 7B Q4_0 generation in turns read
+// 5.0-5.4 tok/s with one stream (the file layout's 8 rows: 5.2-5.4), 5.5
+// with two, 5.85-6.03 with four and 5.79-5.93 with eight (no prefetch), then
+// four with the prefetch 6.65-6.80 against 6.10-6.19 without
+// (bench/RESULTS.md, sixteenth run).
+constexpr std::size_t kX16Streams = 4;
+template <std::size_t N>
+KVNNI_INLINE void x16_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
+                             std::size_t nb) {
+  __m512 acc[N];
+  for (std::size_t j = 0; j < N; j++) acc[j] = _mm512_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    for (std::size_t j = 0; j < N; j++) {
+      const std::uint8_t* tile = first + j * group_bytes + b * kX16TileBytes;
+      prefetch_lines(tile + x86::kTilePrefetchBytes, kX16TileBytes);
+      acc[j] = x16_block(acc[j], tile, xq[b]);
+    }
+  }
+  for (std::size_t j = 0; j < N; j++) _mm512_storeu_ps(out + 16 * j, acc[j]);
+}
+
+// Rows [r, r1) past the tiles (fewer than 16, as in the file): each block of
+// theirs copied into a tile of its own (the other rows zero), so that they
+// too get the GEMM's arithmetic.
+KVNNI_INLINE void x16_file_rows(float* out, const WeightRows& w, std::size_t r, std::size_t r1, const BlockQ8x32* xq,
+                                std::size_t nb) {
+  alignas(64) std::uint8_t tile[kX16TileBytes] = {};
+  __m512 acc = _mm512_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    for (std::size_t i = 0; i < r1 - r; i++) {
+      const std::uint8_t* blk = w.row(r + i) + b * sizeof(BlockQ4_0);
+      std::memcpy(tile + kX16D + 2 * i, blk, 2);
+      for (std::size_t k = 0; k < 4; k++) std::memcpy(tile + x16_qs_offset(k, i), blk + 2 + 4 * k, 4);
+    }
+    acc = x16_block(acc, tile, xq[b]);
+  }
+  float o[16];
+  _mm512_storeu_ps(o, acc);
+  for (std::size_t i = 0; i < r1 - r; i++) out[r + i] = o[i];
+}
+
+}  // namespace
+
+// Whole groups kX16Streams at a time (x86::tile_group_runs), a group the
+// range cuts whole into a buffer; the rows after the tiles as they are.
+KVNNI void matvec_q4_0_x16(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  const std::size_t nb = w.cols / kQK, group_bytes = 16 * w.row_bytes;
+  const std::size_t r = x86::tile_group_runs<16, kX16Streams>(
+      out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { x16_groups<1>(o, w.row(g), group_bytes, xq, nb); },
+      [&](std::size_t g, float* o) KVNNI { x16_groups<kX16Streams>(o, w.row(g), group_bytes, xq, nb); });
+  if (r < r1) x16_file_rows(out, w, r, r1, xq, nb);
+}
+
 // Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (x86::tile_groups);
 // rows after the tiles as Q4_K's.
 KVNNI void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
-  std::size_t r =
-      x86::tile_groups(out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { k_x8_group(o, w.row(g), xq, pre, nb); });
+  const std::size_t group_bytes = 8 * w.row_bytes;
+  std::size_t r = x86::tile_group_runs<8, kKx8Streams>(
+      out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { k_x8_groups<1>(o, w.row(g), group_bytes, xq, pre, nb); },
+      [&](std::size_t g, float* o) KVNNI { k_x8_groups<kKx8Streams>(o, w.row(g), group_bytes, xq, pre, nb); });
   for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 

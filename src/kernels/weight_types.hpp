@@ -26,7 +26,7 @@ struct WeightTypeInfo {
   void (*dequantize)(const void* blocks, float* y, std::size_t n_blocks);
 };
 
-inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q6_K_X2) + 1;  // the last WeightType + 1
+inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q4_0_X16) + 1;  // the last WeightType + 1
 
 inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::F32, "F32", 1, 4, dequantize_f32},
@@ -50,6 +50,8 @@ inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     // Rows in pairs, blocks as in the file (row_pairs.hpp).
     {WeightType::Q5_K_X2, "Q5_K_X2", kQK_K, sizeof(BlockQ5_K), nullptr},
     {WeightType::Q6_K_X2, "Q6_K_X2", kQK_K, sizeof(BlockQ6_K), nullptr},
+    // Rows in 16-row tiles (q4_0_x16.hpp).
+    {WeightType::Q4_0_X16, "Q4_0_X16", kQK, sizeof(BlockQ4_0), nullptr},
 };
 
 constexpr bool weight_types_in_order() {
@@ -64,12 +66,13 @@ static_assert(weight_types_in_order(), "kWeightTypes: line i must describe Weigh
 constexpr const WeightTypeInfo& weight_type_info(WeightType type) { return kWeightTypes[std::size_t(type)]; }
 
 // The layouts Model::kernel_weights makes at load, values no file holds
-// (Q4_0_X8: kernels/q4_0_x8.hpp; Q4_K_X8: kernels/q4_k_x8.hpp; Q5_K_X2,
-// Q6_K_X2: kernels/row_pairs.hpp), map to the file type they are made from; every
-// other type maps to itself.
+// (Q4_0_X8: kernels/q4_0_x8.hpp; Q4_0_X16: kernels/q4_0_x16.hpp; Q4_K_X8:
+// kernels/q4_k_x8.hpp; Q5_K_X2, Q6_K_X2: kernels/row_pairs.hpp), map to the
+// file type they are made from; every other type maps to itself.
 constexpr WeightType file_type_of_layout(WeightType type) {
   switch (type) {
     case WeightType::Q4_0_X8: return WeightType::Q4_0;
+    case WeightType::Q4_0_X16: return WeightType::Q4_0;
     case WeightType::Q4_K_X8: return WeightType::Q4_K;
     case WeightType::Q5_K_X2: return WeightType::Q5_K;
     case WeightType::Q6_K_X2: return WeightType::Q6_K;
@@ -78,37 +81,57 @@ constexpr WeightType file_type_of_layout(WeightType type) {
 }
 constexpr bool is_load_layout(WeightType type) { return file_type_of_layout(type) != type; }
 
-// The other direction: the load layout a file type goes to where the CPU's
-// kernels read it (Model::kernel_weights decides whether they do), or the type
-// itself for a type that has none.
-constexpr WeightType load_layout_of(WeightType file_type) {
+// The other direction: the load layouts a file type can go to where the
+// CPU's kernels read one (Model::kernel_weights takes the first its kernel
+// table reads; a table reads at most one of a file type's), the type itself
+// in the unused places. Q4_0 has two: 16-row tiles for AVX-512's 512-bit
+// lanes, 8-row tiles for AVX2.
+struct LoadLayouts {
+  WeightType first, second;
+};
+constexpr LoadLayouts load_layouts_of(WeightType file_type) {
   switch (file_type) {
-    case WeightType::Q4_0: return WeightType::Q4_0_X8;
-    case WeightType::Q4_K: return WeightType::Q4_K_X8;
-    case WeightType::Q5_K: return WeightType::Q5_K_X2;
-    case WeightType::Q6_K: return WeightType::Q6_K_X2;
-    default: return file_type;
+    case WeightType::Q4_0: return {WeightType::Q4_0_X16, WeightType::Q4_0_X8};
+    case WeightType::Q4_K: return {WeightType::Q4_K_X8, file_type};
+    case WeightType::Q5_K: return {WeightType::Q5_K_X2, file_type};
+    case WeightType::Q6_K: return {WeightType::Q6_K_X2, file_type};
+    default: return {file_type, file_type};
   }
 }
 
-// Each map undoes the other: a file type comes back from its load layout, and
-// every load layout is the one of its file type.
+// Each map undoes the other: a load layout is one of its file type's, and
+// every layout of a file type comes back to it.
 constexpr bool load_layouts_map_both_ways() {
   for (std::size_t i = 0; i < kWeightTypeCount; i++) {
     const WeightType t = WeightType(i);
-    if (is_load_layout(t) ? load_layout_of(file_type_of_layout(t)) != t : file_type_of_layout(load_layout_of(t)) != t) {
-      return false;
+    if (is_load_layout(t)) {
+      const LoadLayouts l = load_layouts_of(file_type_of_layout(t));
+      if (l.first != t && l.second != t) return false;
+    } else {
+      const LoadLayouts l = load_layouts_of(t);
+      if (file_type_of_layout(l.first) != t || file_type_of_layout(l.second) != t) return false;
     }
   }
   return true;
 }
-static_assert(load_layouts_map_both_ways(), "file_type_of_layout and load_layout_of must undo each other");
+static_assert(load_layouts_map_both_ways(), "file_type_of_layout and load_layouts_of must undo each other");
+
+// The first load layout of file_type that reads(layout) accepts (a kernel
+// table that has kernels for it), or file_type when none is.
+template <class Reads>
+constexpr WeightType first_load_layout(WeightType file_type, Reads reads) {
+  const LoadLayouts l = load_layouts_of(file_type);
+  for (const WeightType to : {l.first, l.second}) {
+    if (to != file_type && reads(to)) return to;
+  }
+  return file_type;
+}
 
 // dst (the same size as src) = the (rows, cols) matrix src of type
 // file_type_of_layout(to) in the load layout `to`. Every layout keeps each
-// group of 8 rows in its own bytes, so a piece of a matrix starting at a
-// multiple of 8 rows repacks as a matrix of its own. src and dst must not
-// overlap.
+// group of 16 rows in its own bytes (of 8 for all but Q4_0_X16), so a piece
+// of a matrix starting at a multiple of 16 rows repacks as a matrix of its
+// own. src and dst must not overlap.
 void repack_layout(WeightType to, const void* src, void* dst, std::size_t rows, std::size_t cols);
 
 }  // namespace llama2

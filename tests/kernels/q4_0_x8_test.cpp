@@ -23,6 +23,7 @@
 #include "support/isa_test.hpp"
 #include "support/loaded_twice.hpp"
 #include "support/same_logits.hpp"
+#include "support/same_rows.hpp"
 #include "support/synthetic_model.hpp"
 #include "ops.hpp"
 #include "support/temp_dir.hpp"
@@ -90,12 +91,7 @@ TEST(Q4_0X8Layout, DequantizedRowsAreTheFileRows) {
   for (std::size_t rows : kRows) {
     for (std::size_t cols : kCols) {
       const Matrices m = make(rows, cols, rows + 7 * cols);
-      std::vector<float> want(cols), got(cols);
-      for (std::size_t r = 0; r < rows; r++) {
-        dequantize_row(m.q4_0(), r, want.data());
-        dequantize_row(m.x8(), r, got.data());
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), cols * sizeof(float)), 0) << rows << "x" << cols << " row " << r;
-      }
+      ASSERT_NO_FATAL_FAILURE(test::expect_same_dequantized_rows(m.q4_0(), m.x8()));
     }
   }
 }

@@ -29,6 +29,7 @@
 #include "support/isa_test.hpp"
 #include "support/loaded_twice.hpp"
 #include "support/same_logits.hpp"
+#include "support/same_rows.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -55,7 +56,7 @@ Matrices make(std::size_t rows, std::size_t cols, std::uint64_t seed) {
 
 // Rows: fewer than a group, whole groups, groups and a remainder. Columns:
 // one super-block and more.
-const std::size_t kRows[] = {1, 7, 8, 9, 16, 23, 40};
+const std::size_t kRows[] = {1, 7, 8, 9, 16, 23, 40, 64, 100};  // the AVX-512 matvec takes 4 groups at a time
 const std::size_t kCols[] = {256, 512, 768};
 
 TEST(KTilesLayout, TypesMapBothWays) {
@@ -105,12 +106,7 @@ TEST(KTilesLayout, DequantizedRowsAreTheFileRows) {
   for (std::size_t rows : kRows) {
     for (std::size_t cols : kCols) {
       const Matrices m = make(rows, cols, rows + 7 * cols);
-      std::vector<float> want(cols), got(cols);
-      for (std::size_t r = 0; r < rows; r++) {
-        dequantize_row(m.in_file(), r, want.data());
-        dequantize_row(m.tiled(), r, got.data());
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), cols * sizeof(float)), 0) << rows << "x" << cols << " row " << r;
-      }
+      ASSERT_NO_FATAL_FAILURE(test::expect_same_dequantized_rows(m.in_file(), m.tiled()));
     }
   }
 }
@@ -148,13 +144,15 @@ TEST_P(KTilesKernels, MatvecIsQ4_KsGemmOnOneTokenBitForBitOverAnyRowRange) {
           ASSERT_NEAR(got[r], want[r], 1e-5f * (1.0f + std::fabs(want[r]))) << rows << "x" << cols << " row " << r;
         }
       }
-      // In ranges of 3 rows, which cut groups (rows 6 .. 8, ...): the same bits.
+      // In ranges of 3 and 37 rows, which cut groups (rows 6 .. 8, ...): the same bits.
       const std::vector<float> whole = got;
-      std::fill(got.begin(), got.end(), -1.0f);
-      for (std::size_t r0 = 0; r0 < rows; r0 += 3) {
-        tile_kernels.matvec_int8(got.data(), tiles, xq.data(), r0, std::min(rows, r0 + 3));
+      for (std::size_t step : {std::size_t(3), std::size_t(37)}) {
+        std::fill(got.begin(), got.end(), -1.0f);
+        for (std::size_t r0 = 0; r0 < rows; r0 += step) {
+          tile_kernels.matvec_int8(got.data(), tiles, xq.data(), r0, std::min(rows, r0 + step));
+        }
+        ASSERT_EQ(std::memcmp(whole.data(), got.data(), rows * sizeof(float)), 0) << rows << "x" << cols << " in " << step << "s";
       }
-      ASSERT_EQ(std::memcmp(whole.data(), got.data(), rows * sizeof(float)), 0) << rows << "x" << cols << " in 3s";
     }
   }
 }
@@ -191,14 +189,13 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, KTilesKernels, test::kAllIsas, test::isa_param
 // A batched prompt reads the tiles with the file type's GEMM arithmetic, so
 // its logits are the file layout's bit for bit. One token at a time, the
 // tiled matvec sums in the GEMM's order, not the file matvec's, so the
-// logits agree to fp32 rounding (kRounding of the largest logit; 2.8e-7 on
-// AVX2) until an activation that a later matmul rounds to 8 bits falls on
+// logits agree to fp32 rounding (test::expect_logits_within_rounding:
+// kRounding of the largest logit; 2.8e-7 on AVX2) until an activation that a later matmul rounds to 8 bits falls on
 // the other side of a half step. From that token on (the KV cache keeps
 // it) they differ by what one step of one activation makes: within kStep
 // in this model. Against AVX-512's file kernels that happens at token 11
 // of these (1.2%); the kernels themselves are tested bit for bit above.
 TEST(KTilesModel, TiledWhereTheKernelsReadTilesWithTheSameLogits) {
-  constexpr float kRounding = 1e-5f, kStep = 0.05f;
   test::TempDir tmp("k_tiles");
   // dim 256 (one super-block), hidden 768 (three), a vocabulary of 270
   // rows (33 groups and 6 rows after them).
@@ -225,22 +222,8 @@ TEST(KTilesModel, TiledWhereTheKernelsReadTilesWithTheSameLogits) {
     EXPECT_EQ(m.repacked.model().kernel_weights().layers[0].wq.type, WeightType::Q4_K_X8);  // Q4_K in Q4_K_M
 
     const std::vector<int> tokens = test::random_tokens(c.vocab_size);
-    float worst = 0;     // the largest |difference| / max |logit| over the tokens
-    int first_step = -1;  // the first token whose logits differ by more than rounding
-    for (std::size_t i = 0; i < tokens.size(); i++) {
-      const auto want = m.file_layout.forward(tokens[i], int(i));
-      const auto got = m.repacked.forward(tokens[i], int(i));
-      float diff = 0, scale = 0;
-      for (std::size_t v = 0; v < want.size(); v++) {
-        diff = std::max(diff, std::fabs(want[v] - got[v]));
-        scale = std::max(scale, std::fabs(want[v]));
-      }
-      ASSERT_LE(diff, kStep * scale) << "token " << i;
-      if (first_step < 0 && diff > kRounding * scale) first_step = int(i);
-      worst = std::max(worst, diff / scale);
-    }
-    std::printf("%s: worst |difference| %.3g of the largest logit; first token beyond rounding: %d (-1: none)\n",
-                std::string(file_type_name(file_type)).c_str(), worst, first_step);
+    ASSERT_NO_FATAL_FAILURE(
+        test::expect_logits_within_rounding(m.file_layout, m.repacked, tokens, std::string(file_type_name(file_type))));
     test::expect_bitwise_same_batched_logits(m.file_layout, m.repacked, tokens);
   }
   if (kernels().weight(WeightType::Q4_K_X8).matvec_int8 == nullptr || !int8_activations()) {

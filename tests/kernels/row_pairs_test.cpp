@@ -26,6 +26,7 @@
 #include "support/isa_test.hpp"
 #include "support/loaded_twice.hpp"
 #include "support/same_logits.hpp"
+#include "support/same_rows.hpp"
 #include "support/synthetic_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -40,7 +41,7 @@ struct Matrices {
   std::size_t rows, cols;
   test::Bytes file, pairs;
   Tensor in_file() const { return {type, file.data(), nullptr, rows, cols, 0}; }
-  Tensor paired() const { return {load_layout_of(type), pairs.data(), nullptr, rows, cols, 0}; }
+  Tensor paired() const { return {load_layouts_of(type).first, pairs.data(), nullptr, rows, cols, 0}; }
 };
 
 Matrices make(WeightType type, std::size_t rows, std::size_t cols, std::uint64_t seed) {
@@ -61,12 +62,12 @@ const std::size_t kCols[] = {256, 512, 768};
 
 TEST(RowPairsLayout, TypesMapBothWays) {
   for (WeightType t : kFileTypes) {
-    EXPECT_TRUE(is_paired(load_layout_of(t)));
-    EXPECT_EQ(file_type_of_layout(load_layout_of(t)), t);
-    EXPECT_EQ(row_bytes(load_layout_of(t), 512), row_bytes(t, 512));
+    EXPECT_TRUE(is_paired(load_layouts_of(t).first));
+    EXPECT_EQ(file_type_of_layout(load_layouts_of(t).first), t);
+    EXPECT_EQ(row_bytes(load_layouts_of(t).first, 512), row_bytes(t, 512));
   }
   for (WeightType t : {WeightType::Q4_0, WeightType::Q8_0, WeightType::Q2_K, WeightType::Q3_K, WeightType::Q4_K, WeightType::F16}) {
-    EXPECT_FALSE(is_paired(load_layout_of(t))) << weight_type_name(t);
+    EXPECT_FALSE(is_paired(load_layouts_of(t).first)) << weight_type_name(t);
     EXPECT_FALSE(is_paired(t));
   }
 }
@@ -108,13 +109,7 @@ TEST(RowPairsLayout, DequantizedRowsAreTheFileRows) {
     for (std::size_t rows : kRows) {
       for (std::size_t cols : kCols) {
         const Matrices m = make(type, rows, cols, rows + 7 * cols);
-        std::vector<float> want(cols), got(cols);
-        for (std::size_t r = 0; r < rows; r++) {
-          dequantize_row(m.in_file(), r, want.data());
-          dequantize_row(m.paired(), r, got.data());
-          ASSERT_EQ(std::memcmp(want.data(), got.data(), cols * sizeof(float)), 0)
-              << weight_type_name(type) << " " << rows << "x" << cols << " row " << r;
-        }
+        ASSERT_NO_FATAL_FAILURE(test::expect_same_dequantized_rows(m.in_file(), m.paired()));
       }
     }
   }
@@ -135,7 +130,7 @@ TEST_P(RowPairsKernels, MatvecIsTheFileTypesBitForBitOverAnyRowRange) {
   const Kernels& k = *table_;
   for (WeightType type : kFileTypes) {
     const WeightKernels& file_kernels = k.weight(type);
-    const WeightKernels& pair_kernels = k.weight(load_layout_of(type));
+    const WeightKernels& pair_kernels = k.weight(load_layouts_of(type).first);
     ASSERT_NE(pair_kernels.matvec_int8, nullptr) << weight_type_name(type);
     for (std::size_t rows : kRows) {
       for (std::size_t cols : kCols) {
@@ -164,7 +159,7 @@ TEST_P(RowPairsKernels, GemmIsTheFileTypesBitForBitFromAnyPair) {
   const Kernels& k = *table_;
   for (WeightType type : kFileTypes) {
     const WeightKernels& file_kernels = k.weight(type);
-    const WeightKernels& pair_kernels = k.weight(load_layout_of(type));
+    const WeightKernels& pair_kernels = k.weight(load_layouts_of(type).first);
     ASSERT_NE(pair_kernels.matmat_int8, nullptr) << weight_type_name(type);
     for (std::size_t rows : {std::size_t(9), std::size_t(23), std::size_t(72)}) {
       for (std::size_t cols : kCols) {
@@ -211,7 +206,7 @@ TEST(RowPairsModel, PairedWhereTheKernelsReadPairsWithTheSameLogits) {
 
     test::LoadedTwice m(path);
     const WeightType base = base_weight_type(file_type);
-    const bool pairs = kernels().weight(load_layout_of(base)).matvec_int8 != nullptr && int8_activations();
+    const bool pairs = kernels().weight(load_layouts_of(base).first).matvec_int8 != nullptr && int8_activations();
     EXPECT_EQ(m.repacked.model().weights().layers[0].wq.type, base);
     const int paired = test::expect_layouts(m, test::layout_read_here);
     if (!pairs) continue;

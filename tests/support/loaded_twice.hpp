@@ -34,12 +34,12 @@ struct LoadedTwice {
   Transformer repacked;     // the default
 };
 
-// The layout this CPU's kernels read a matrix of type t in: its load layout
-// where the kernel table has kernels for that and the activations are
-// rounded to 8 bits, else t.
+// The layout this CPU's kernels read a matrix of type t in: the first of
+// its load layouts the kernel table has kernels for, when the activations
+// are rounded to 8 bits, else t.
 inline WeightType layout_read_here(WeightType t) {
-  const WeightType to = load_layout_of(t);
-  return to != t && int8_activations() && kernels().weight(to).matvec_int8 != nullptr ? to : t;
+  if (!int8_activations()) return t;
+  return first_load_layout(t, [](WeightType to) { return kernels().weight(to).matvec_int8 != nullptr; });
 }
 
 // Expects each matrix `m.repacked` multiplies by to be in layout(its type in
