@@ -88,10 +88,10 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
 }
 
 // How far ahead of its reads a tile matvec prefetches (Q4_0_X8 and
-// Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16: 288-byte tiles, each of
-// the streams it reads at once). A thread reads its groups' tiles as
-// one stream, so the prefetch runs a fixed distance ahead in that stream:
-// two tiles. Measured on the 2-vCPU Sapphire Rapids VM (stream_bw 25-26
+// Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16: 288-byte tiles). A thread
+// reads its groups' tiles as streams (one group's, or a few groups' at once:
+// tile_group_runs), so the prefetch runs a fixed distance ahead in each:
+// 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU Sapphire Rapids VM (stream_bw 25-26
 // GB/s, bench/RESULTS.md, sixteenth run), 7B generation in turns, tok/s:
 // AVX-512 Q4_K_M 5.55 at two tiles against 5.15 at four (the distance
 // before), 5.35 at one and 5.00 at eight; AVX2 Q4_K_M 5.13 against 4.81;
@@ -128,8 +128,8 @@ INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::si
 
 // tile_groups with the whole groups kStreams at a time: many(g, out)
 // computes the kStreams groups from row g, reading them block by block, so
-// kStreams streams at once (what this VM's memory serves fastest: the tile
-// matvecs' kKx8Streams, kX16Streams). The groups the range cuts and those
+// kStreams streams at once (four served the Sapphire Rapids VM's memory
+// fastest: the AVX-512 tile matvecs' kKx8Streams, kX16Streams). The groups the range cuts and those
 // left over go through one(g, out), as tile_groups. Returns the first row
 // after the tiles.
 template <std::size_t kRows, std::size_t kStreams, class One, class Many>
