@@ -91,8 +91,9 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
 // Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16: 288-byte tiles). A thread
 // reads its groups' tiles as streams (one group's, or a few groups' at once:
 // tile_group_runs), so the prefetch runs a fixed distance ahead in each:
-// 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU Sapphire Rapids VM (stream_bw 25-26
-// GB/s, bench/RESULTS.md, sixteenth run), 7B generation in turns, tok/s:
+// 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU
+// Sapphire Rapids VM (stream_bw 25-26 GB/s, bench/RESULTS.md, sixteenth
+// run), 7B generation in turns, tok/s:
 // AVX-512 Q4_K_M 5.55 at two tiles against 5.15 at four (the distance
 // before), 5.35 at one and 5.00 at eight; AVX2 Q4_K_M 5.13 against 4.81;
 // AVX2 Q4_0 (which prefetched the next group's tile, a whole pass of 8
@@ -129,9 +130,9 @@ INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::si
 // tile_groups with the whole groups kStreams at a time: many(g, out)
 // computes the kStreams groups from row g, reading them block by block, so
 // kStreams streams at once (four served the Sapphire Rapids VM's memory
-// fastest: the AVX-512 tile matvecs' kKx8Streams, kX16Streams). The groups the range cuts and those
-// left over go through one(g, out), as tile_groups. Returns the first row
-// after the tiles.
+// fastest: the AVX-512 tile matvecs' kKx8Streams, kX16Streams). The groups
+// the range cuts and those left over go through one(g, out), as
+// tile_groups. Returns the first row after the tiles.
 template <std::size_t kRows, std::size_t kStreams, class One, class Many>
 INT8_X86_INLINE std::size_t tile_group_runs(float* out, const WeightRows& w, std::size_t r, std::size_t r1,
                                             const One& one, const Many& many) {
@@ -388,11 +389,16 @@ struct KX8Scales {
   KX8TileScales w;
   alignas(32) float xs[8];  // xd * sum(xq) of each activation block
 };
-INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pre, const BlockQ8x32* xq, std::size_t b,
-                                    KX8Scales* s) {
+// (k_x8_activation_sums: the activations' half alone, the same for every
+// group of rows a matvec reads at that super-block.)
+INT8_X86_INLINE void k_x8_activation_sums(const XScales8* pre, const BlockQ8x32* xq, std::size_t b, KX8Scales* s) {
   __m256 xd8, xs8;
   x_scales_of(pre, xq, b, &xd8, &xs8);
   _mm256_store_ps(s->xs, xs8);
+}
+INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pre, const BlockQ8x32* xq, std::size_t b,
+                                    KX8Scales* s) {
+  k_x8_activation_sums(pre, xq, b, s);
   k_x8_tile_scales(tile, &s->w);
 }
 

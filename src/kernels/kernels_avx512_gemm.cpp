@@ -67,53 +67,58 @@ KVNNI_INLINE void store_transposed(std::uint8_t (*q)[2][64], std::size_t g, cons
   for (int s = 0; s < 8; s++) _mm512_store_si512(q[s][g], v[s]);
 }
 
-// Transposes blocks [b0, b0 + nb) of n_rows <= 32 rows into panel (rows past
-// n_rows are zero). Per 16 rows and block: each row's 32 values as 8 dwords,
-// two rows to a register (row i low, row i + 8 high), then an 8 x 8 dword
-// transpose in both halves at once, so that step s holds dword s of all 16
-// rows. (Shuffles: gathers are slow on CPUs with the GDS microcode fix.)
-// (pack_group: the 16 rows of group g, n_rows of them in the matrix.)
+// Transposes blocks [b0, b0 + nb) of the 16 rows of group g of a panel,
+// from w (n_rows <= 16 of them in the matrix; the rest are zero). Per block:
+// each row's 32 values as 8 dwords, two rows to a register (row i low, row
+// i + 8 high), then an 8 x 8 dword transpose in both halves at once, so that
+// step s holds dword s of all 16 rows. (Shuffles: gathers are slow on CPUs
+// with the GDS microcode fix.)
 template <bool kQ4>
 KVNNI_INLINE void pack_group(PanelBlock* panel, std::size_t g, const std::uint8_t* w, std::size_t row_bytes,
                              std::size_t n_rows, std::size_t b0, std::size_t nb) {
   static const std::uint8_t kZeroBlock[sizeof(BlockQ8_0)] = {};  // stands in for the rows past n_rows
   const std::size_t block_bytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  {
-    const std::uint8_t* rows[16];  // (16) row starts, or the zero block
-    for (std::size_t l = 0; l < 16; l++) rows[l] = l < n_rows ? w + l * row_bytes : nullptr;
-    for (std::size_t bb = 0; bb < nb; bb++) {
-      const std::uint8_t* blk[16];  // (16) the block of each row: d (fp16), then the quants
-      std::uint16_t d16[16];        // (16) weight scales
-      for (std::size_t l = 0; l < 16; l++) {
-        blk[l] = rows[l] ? rows[l] + (b0 + bb) * block_bytes : kZeroBlock;
-        __builtin_memcpy(&d16[l], blk[l], 2);
-      }
-      _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d16))));
-      __m512i z[8];  // row i's 32 unsigned values in the low half, row i + 8's in the high half
-      for (int i = 0; i < 8; i++) {
-        if (kQ4) {
-          // Byte j holds value j (low nibble) and value j + 16 (high nibble):
-          // each row's 16 bytes twice, the second copy shifted down 4.
-          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i] + 2));
-          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i + 8] + 2));
-          const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
-          z[i] = _mm512_and_si512(_mm512_srlv_epi64(ab, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
-        } else {
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i] + 2));
-          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i + 8] + 2));
-          z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), _mm512_set1_epi8(char(0x80)));
-        }
-      }
-      store_transposed(panel[bb].q, g, z);
+  const std::uint8_t* rows[16];  // (16) row starts, or the zero block
+  for (std::size_t l = 0; l < 16; l++) rows[l] = l < n_rows ? w + l * row_bytes : nullptr;
+  for (std::size_t bb = 0; bb < nb; bb++) {
+    const std::uint8_t* blk[16];  // (16) the block of each row: d (fp16), then the quants
+    std::uint16_t d16[16];        // (16) weight scales
+    for (std::size_t l = 0; l < 16; l++) {
+      blk[l] = rows[l] ? rows[l] + (b0 + bb) * block_bytes : kZeroBlock;
+      __builtin_memcpy(&d16[l], blk[l], 2);
     }
+    _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d16))));
+    __m512i z[8];  // row i's 32 unsigned values in the low half, row i + 8's in the high half
+    for (int i = 0; i < 8; i++) {
+      if (kQ4) {
+        // Byte j holds value j (low nibble) and value j + 16 (high nibble):
+        // each row's 16 bytes twice, the second copy shifted down 4.
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i] + 2));
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[i + 8] + 2));
+        const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
+        z[i] = _mm512_and_si512(_mm512_srlv_epi64(ab, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
+      } else {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i] + 2));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[i + 8] + 2));
+        z[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1), _mm512_set1_epi8(char(0x80)));
+      }
+    }
+    store_transposed(panel[bb].q, g, z);
   }
 }
+
+// Of a panel's n_rows <= 32 rows, how many lie in group g (rows 16g ..).
+constexpr std::size_t rows_in_group(std::size_t n_rows, std::size_t g) {
+  return n_rows > 16 * g ? std::min<std::size_t>(16, n_rows - 16 * g) : 0;
+}
+
+// Blocks [b0, b0 + nb) of the n_rows <= 32 rows from w into panel, a group
+// of 16 at a time (rows past n_rows are zero).
 template <bool kQ4>
 KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size_t row_bytes, std::size_t n_rows,
                              std::size_t b0, std::size_t nb) {
   for (std::size_t g = 0; g < 2; g++) {
-    const std::size_t in_group = n_rows > 16 * g ? std::min<std::size_t>(16, n_rows - 16 * g) : 0;
-    pack_group<kQ4>(panel, g, w + 16 * g * row_bytes, row_bytes, in_group, b0, nb);
+    pack_group<kQ4>(panel, g, w + 16 * g * row_bytes, row_bytes, rows_in_group(n_rows, g), b0, nb);
   }
 }
 
@@ -128,8 +133,7 @@ KVNNI_INLINE void pack_panel_x16(PanelBlock* panel, const WeightRows& w, std::si
   for (std::size_t g = 0; g < 2; g++) {
     const std::size_t first = row + 16 * g;
     if (first + 16 > w.tiled_rows) {
-      const std::size_t in_group = n_rows > 16 * g ? std::min<std::size_t>(16, n_rows - 16 * g) : 0;
-      pack_group<true>(panel, g, w.row(first), w.row_bytes, in_group, b0, nb);
+      pack_group<true>(panel, g, w.row(first), w.row_bytes, rows_in_group(n_rows, g), b0, nb);
       continue;
     }
     for (std::size_t bb = 0; bb < nb; bb++) {

@@ -392,13 +392,14 @@ KVNNI_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t
   __m256 accs[N];  // lane i: row i of group j
   for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    x86::KX8Scales sc;
+    x86::k_x8_activation_sums(pre, xq, b, &sc);  // once for the N groups
     for (std::size_t j = 0; j < N; j++) {
       __m256& acc = accs[j];
       const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
       prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
-      const BlockQ8x32* x = xq + 8 * b;
-      x86::KX8Scales sc;
-      x86::k_x8_scales_of(tile, pre, xq, b, &sc);
+      x86::k_x8_tile_scales(tile, &sc.w);
       for (int c = 0; c < 4; c++) {
         __m256i dot[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
         for (int s = 0; s < 8; s++) {
