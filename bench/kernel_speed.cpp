@@ -72,7 +72,7 @@ bool same_name(std::string_view a, std::string_view b) {
                "kernel_speed: %s\n"
                "usage: kernel_speed [--types T,...] [--isas I,...] [--rows N] [--cols N]\n"
                "  T: F32 F16 BF16 Q8_0 Q4_0 Q4_0_X8 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
-               "     Q4_0_X16 Q4_K_X8 Q5_K_X2 Q6_K_X2 (default: all)\n"
+               "     Q4_0_X16 Q8_0_X16 Q4_K_X8 Q5_K_X2 Q6_K_X2 (default: all)\n"
                "  I: scalar avx2 avx512 neon (default: every one this CPU has)\n",
                why.c_str());
   std::exit(2);

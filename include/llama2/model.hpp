@@ -76,10 +76,11 @@ class Model {
   // faster layout than the file's. Today: Q4_K repacked into 8-row tiles
   // (WeightType::Q4_K_X8), Q5_K and Q6_K into row pairs (Q5_K_X2, Q6_K_X2)
   // on AVX2 and AVX-512, and Q4_0 into 8-row tiles (Q4_0_X8) on AVX2, into
-  // 16-row tiles (Q4_0_X16) on AVX-512 with VNNI. Q4_0_X8 and the pairs
-  // give the file type's results bit for bit; the Q4_K tiles and Q4_0's
-  // 16-row ones are read with the file type's GEMM arithmetic, so a batched
-  // prompt gives the same bits and one token's logits move by fp32 rounding.
+  // 16-row tiles (Q4_0_X16) on AVX-512 with VNNI, as Q8_0 (Q8_0_X16).
+  // Q4_0_X8 and the pairs give the file type's results bit for bit; the
+  // Q4_K tiles and the 16-row ones are read with the file type's GEMM
+  // arithmetic, so a batched prompt gives the same bits and one token's
+  // logits move by fp32 rounding.
   // They are
   // repacked at the first call (1-2 s for a 7B on the 2-core VM of
   // README), a piece at a time, read from the file by pread rather than

@@ -11,7 +11,9 @@
 //                       of block_bytes (see quants.hpp for each layout).
 //   Q4_0_X8, Q4_0_X16   Q4_0 blocks repacked at load so that 8 (16) rows are
 //                       read as one stream (kernels/q4_0_x8.hpp,
-//                       kernels/q4_0_x16.hpp); never in a file.
+//                       kernels/q_0_x16.hpp); never in a file.
+//   Q8_0_X16            Q8_0 blocks likewise in 16-row tiles
+//                       (kernels/q_0_x16.hpp); never in a file.
 //   Q4_K_X8             Q4_K super-blocks of 8 rows in tiles, made at load
 //                       (kernels/q4_k_x8.hpp); never in a file.
 //   Q5_K_X2, Q6_K_X2    Q5_K / Q6_K super-blocks of rows 2p and 2p + 1
@@ -45,6 +47,7 @@ enum class WeightType : std::uint8_t {
   Q5_K_X2,  // Q5_K / Q6_K with rows interleaved in pairs, likewise
   Q6_K_X2,
   Q4_0_X16,  // Q4_0 in tiles of 16 rows, likewise (the AVX-512 kernels')
+  Q8_0_X16,  // Q8_0 in tiles of 16 rows, likewise
 };
 
 // "F32", "Q8_0", ...

@@ -61,7 +61,8 @@ std::uint32_t ggml_type_id(WeightType type) {
     case WeightType::Q4_K_X8:
     case WeightType::Q5_K_X2:
     case WeightType::Q6_K_X2:
-    case WeightType::Q4_0_X16: break;  // not file types
+    case WeightType::Q4_0_X16:
+    case WeightType::Q8_0_X16: break;  // not file types
   }
   throw Error("weight type " + std::string(weight_type_name(type)) + " cannot be stored in GGUF");
 }

@@ -88,10 +88,10 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
 }
 
 // How far ahead of its reads a tile matvec prefetches (Q4_0_X8 and
-// Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16: 288-byte tiles). A thread
-// reads its groups' tiles as streams (one group's, or a few groups' at once:
-// tile_group_runs), so the prefetch runs a fixed distance ahead in each:
-// 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU
+// Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16, Q8_0_X16: 288- and
+// 544-byte tiles). A thread reads its groups' tiles as streams (one
+// group's, or a few groups' at once: tile_group_runs), so the prefetch
+// runs a fixed distance ahead in each: 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU
 // Sapphire Rapids VM (stream_bw 25-26 GB/s, bench/RESULTS.md, sixteenth
 // run), 7B generation in turns, tok/s:
 // AVX-512 Q4_K_M 5.55 at two tiles against 5.15 at four (the distance
@@ -103,12 +103,12 @@ inline constexpr std::size_t kTilePrefetchBytes = 2 * kKx8TileBytes;
 static_assert(kTilePrefetchBytes == 2304);
 
 // The rows of [r, r1) that lie in tiles of kRows rows (Q4_0_X8, Q4_K_X8:
-// 8, Q4_0_X16: 16; rows below w.tiled_rows), a group at a time: group(g,
-// out) computes the kRows outputs of the group from row g. A group the
-// range cuts is computed whole into a buffer and only its rows in the range
-// are stored (the same bits). Returns the first row after them. (group: a
-// lambda with its kernel's target attribute, K256 or KVNNI, so that it
-// inlines the kernel.)
+// 8, Q4_0_X16 and Q8_0_X16: 16; rows below w.tiled_rows), a group at a
+// time: group(g, out) computes the kRows outputs of the group from row g.
+// A group the range cuts is computed whole into a buffer and only its rows
+// in the range are stored (the same bits). Returns the first row after
+// them. (group: a lambda with its kernel's target attribute, K256 or KVNNI,
+// so that it inlines the kernel.)
 template <std::size_t kRows, class Group>
 INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::size_t r, std::size_t r1,
                                         const Group& group) {

@@ -75,8 +75,8 @@ struct WeightRows {
   // The load layouts (weight_types.hpp: is_load_layout): rows [0,
   // tiled_rows) counted from data are in 8-row tiles (Q4_0_X8, Q4_K_X8;
   // data at the start of a group, tiled_rows a multiple of 8), 16-row
-  // tiles (Q4_0_X16, likewise with 16) or pairs (Q5_K_X2, Q6_K_X2), the
-  // rest as in the file. Unused by the other types.
+  // tiles (Q4_0_X16, Q8_0_X16, likewise with 16) or pairs (Q5_K_X2,
+  // Q6_K_X2), the rest as in the file. Unused by the other types.
   std::size_t tiled_rows = 0;
 
   const std::uint8_t* row(std::size_t r) const { return static_cast<const std::uint8_t*>(data) + r * row_bytes; }

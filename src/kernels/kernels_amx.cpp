@@ -23,10 +23,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "kernels/q4_0_x16.hpp"
+#include "kernels/q_0_x16.hpp"
 #include "kernels/transpose_x86.hpp"
 
 #if defined(__x86_64__)
@@ -150,28 +151,34 @@ KAMX_INLINE void pack_weights(WeightBlock* panel, const std::uint8_t* w, std::si
   }
 }
 
-// pack_weights for Q4_0 in 16-row tiles (q4_0_x16.hpp), rows from `row` of
-// w (a multiple of 32): a tile's lines are 4 bytes of each of 16 rows,
-// the VNNI GEMM's steps (line k's low nibbles step k, its high ones step 4
-// + k); one 8 x 8 dword transpose in both 256-bit halves (the one that made
-// them, for pack_tokens, is its own inverse) turns them back into rows, row
-// i in the low half of z[i] and row i + 8 in the high half. The rows past
-// the tiles are packed as in the file.
+// pack_weights for Q4_0 or Q8_0 in 16-row tiles (q_0_x16.hpp), rows from
+// `row` of w (a multiple of 32): a tile's lines are 4 bytes of each of 16
+// rows, the VNNI GEMM's steps (Q4_0: line k's low nibbles step k, its high
+// ones step 4 + k; Q8_0: line k step k); one 8 x 8 dword transpose in both
+// 256-bit halves (the one that made them, for pack_tokens, is its own
+// inverse) turns them back into rows, row i in the low half of z[i] and row
+// i + 8 in the high half. The rows past the tiles are packed as in the file.
+template <bool kQ4>
 KAMX_INLINE void pack_weights_x16(WeightBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                   std::size_t n_blocks) {
+  using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
   const __m512i low = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
   for (std::size_t g = 0; g < 2; g++) {
     if (row + 16 * g + 16 > w.tiled_rows) {  // this group and the next (if any) as in the file
-      pack_weights<true>(panel, w.row(row), w.row_bytes, n_rows, n_blocks, 16 * g);
+      pack_weights<kQ4>(panel, w.row(row), w.row_bytes, n_rows, n_blocks, 16 * g);
       return;
     }
     for (std::size_t b = 0; b < n_blocks; b++) {
-      const std::uint8_t* tile = w.row(row + 16 * g) + b * kX16TileBytes;
-      __m512i v[8], z[8];  // v[s]: step s of the 16 rows, signed (q - 8); z[i]: rows i and i + 8
-      for (int k = 0; k < 4; k++) {
+      const std::uint8_t* tile = w.row(row + 16 * g) + b * kX16TileBytes<Block>;
+      __m512i v[8], z[8];  // v[s]: step s of the 16 rows, signed (Q4_0: q - 8); z[i]: rows i and i + 8
+      for (std::size_t k = 0; k < kX16Lines<Block>; k++) {
         const __m512i line = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
-        v[k] = _mm512_sub_epi8(_mm512_and_si512(line, low), eight);
-        v[4 + k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(line, 4), low), eight);
+        if constexpr (kQ4) {
+          v[k] = _mm512_sub_epi8(_mm512_and_si512(line, low), eight);
+          v[4 + k] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(line, 4), low), eight);
+        } else {
+          v[k] = line;
+        }
       }
       x86::transpose16x8_epi32(v, z);
       for (int i = 0; i < 8; i++) {
@@ -283,7 +290,7 @@ KAMX_INLINE void panel_tile(float* out, std::size_t ldo, const WeightBlock* w, c
   }
 }
 
-// (kX16: Q4_0 in 16-row tiles, pack_weights_x16.)
+// (kX16: in 16-row tiles, pack_weights_x16.)
 template <bool kQ4, bool kX16 = false>
 KAMX void matmat_amx(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                      std::size_t n_tokens, std::size_t cols, WeightBlock* panel, TokenBlock* tokens) {
@@ -294,7 +301,7 @@ KAMX void matmat_amx(float* out, std::size_t ldo, const WeightRows& w, std::size
   for (std::size_t i0 = 0; i0 < n_rows; i0 += 32) {
     const std::size_t nr = n_rows - i0 < 32 ? n_rows - i0 : 32;
     if constexpr (kX16) {
-      pack_weights_x16(panel, w, i0, nr, n_blocks);
+      pack_weights_x16<kQ4>(panel, w, i0, nr, n_blocks);
     } else {
       pack_weights<kQ4>(panel, w.row(i0), w.row_bytes, nr, n_blocks);
     }
@@ -330,6 +337,7 @@ Kernels make_table() {
   k.weight(WeightType::Q8_0).matmat_int8 = matmat_q0_amx<false>;
   k.weight(WeightType::Q4_0).matmat_int8 = matmat_q0_amx<true>;
   k.weight(WeightType::Q4_0_X16).matmat_int8 = matmat_q0_amx<true, true>;
+  k.weight(WeightType::Q8_0_X16).matmat_int8 = matmat_q0_amx<false, true>;
   return k;
 }
 

@@ -27,11 +27,12 @@ Kernels make_table() {
   k.weight(WeightType::Q5_K) = {nullptr, matvec_q5_k, matmat_q5_k};
   k.weight(WeightType::Q6_K) = {matvec_q6_k_f32, matvec_q6_k, matmat_q6_k};
   // The load layouts (Model::kernel_weights): Q4_K in 8-row tiles
-  // (q4_k_x8.hpp), Q5_K / Q6_K in row pairs (row_pairs.hpp), Q4_0 in
-  // 16-row tiles (q4_0_x16.hpp; not AVX2's 8-row ones, which read here
-  // generated no faster than the file layout: bench/RESULTS.md, fifteenth
-  // run).
+  // (q4_k_x8.hpp), Q5_K / Q6_K in row pairs (row_pairs.hpp), Q4_0 and
+  // Q8_0 in 16-row tiles (q_0_x16.hpp; not AVX2's 8-row Q4_0 ones, which
+  // read here generated no faster than the file layout: bench/RESULTS.md,
+  // fifteenth run).
   k.weight(WeightType::Q4_0_X16) = {nullptr, matvec_q4_0_x16, matmat_q4_0_x16};
+  k.weight(WeightType::Q8_0_X16) = {nullptr, matvec_q8_0_x16, matmat_q8_0_x16};
   k.weight(WeightType::Q4_K_X8) = {nullptr, matvec_q4_k_x8, matmat_q4_k_x8};
   k.weight(WeightType::Q5_K_X2) = {nullptr, matvec_q5_k_x2, matmat_q5_k_x2};
   k.weight(WeightType::Q6_K_X2) = {nullptr, matvec_q6_k_x2, matmat_q6_k_x2};

@@ -49,13 +49,13 @@ MatvecInt8Fn matvec_q8_0, matvec_q4_0, matvec_q4_k, matvec_q6_k;
 MatvecInt8Fn matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q2_k, matvec_q3_k, matvec_q5_k;
 // ... and the load layouts: Q5_K / Q6_K in row pairs (row_pairs.hpp),
 // through the same kernels, Q4_K in 8-row tiles (q4_k_x8.hpp) and Q4_0 in
-// 16-row tiles (q4_0_x16.hpp).
-MatvecInt8Fn matvec_q5_k_x2, matvec_q6_k_x2, matvec_q4_k_x8, matvec_q4_0_x16;
+// 16-row tiles (q_0_x16.hpp), and Q8_0 in 16-row tiles.
+MatvecInt8Fn matvec_q5_k_x2, matvec_q6_k_x2, matvec_q4_k_x8, matvec_q4_0_x16, matvec_q8_0_x16;
 
 // kernels_avx512_gemm.cpp: the int8 GEMM (VNNI).
 MatmatInt8Fn matmat_q8_0, matmat_q4_0, matmat_q4_k, matmat_q6_k;
 MatmatInt8Fn matmat_q4_1, matmat_q5_0, matmat_q5_1, matmat_q2_k, matmat_q3_k, matmat_q5_k;
-MatmatInt8Fn matmat_q5_k_x2, matmat_q6_k_x2, matmat_q4_k_x8, matmat_q4_0_x16;
+MatmatInt8Fn matmat_q5_k_x2, matmat_q6_k_x2, matmat_q4_k_x8, matmat_q4_0_x16, matmat_q8_0_x16;
 
 // --- shared helpers ---------------------------------------------------------------------
 

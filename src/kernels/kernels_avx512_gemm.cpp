@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "kernels/int8_x86.hpp"
-#include "kernels/q4_0_x16.hpp"
+#include "kernels/q_0_x16.hpp"
 #include "kernels/q4_k_x8.hpp"
 #include "kernels/row_pairs.hpp"
 #include "kernels/transpose_x86.hpp"
@@ -122,27 +122,34 @@ KVNNI_INLINE void pack_panel(PanelBlock* panel, const std::uint8_t* w, std::size
   }
 }
 
-// pack_panel for Q4_0 in 16-row tiles (q4_0_x16.hpp), rows from `row` (a
-// multiple of 32): a tile's lines are already steps of 16 row lanes (line
-// k's low nibbles step k, its high ones step 4 + k) and its d the group's
+// pack_panel for Q4_0 or Q8_0 in 16-row tiles (q_0_x16.hpp), rows from
+// `row` (a multiple of 32): a tile's lines are already steps of 16 row
+// lanes (Q4_0: line k's low nibbles step k, its high ones step 4 + k; Q8_0:
+// line k step k, stored + 128 as pack_group does) and its d the group's
 // scales, so a tiled group is unpacked with no transpose, into the same
 // panel; the rows past the tiles are packed from the file layout.
+template <bool kQ4>
 KVNNI_INLINE void pack_panel_x16(PanelBlock* panel, const WeightRows& w, std::size_t row, std::size_t n_rows,
                                  std::size_t b0, std::size_t nb) {
-  const __m512i low = _mm512_set1_epi8(0x0f);
+  using Block = std::conditional_t<kQ4, BlockQ4_0, BlockQ8_0>;
+  const __m512i low = _mm512_set1_epi8(0x0f), sign = _mm512_set1_epi8(char(0x80));
   for (std::size_t g = 0; g < 2; g++) {
     const std::size_t first = row + 16 * g;
     if (first + 16 > w.tiled_rows) {
-      pack_group<true>(panel, g, w.row(first), w.row_bytes, rows_in_group(n_rows, g), b0, nb);
+      pack_group<kQ4>(panel, g, w.row(first), w.row_bytes, rows_in_group(n_rows, g), b0, nb);
       continue;
     }
     for (std::size_t bb = 0; bb < nb; bb++) {
-      const std::uint8_t* tile = w.row(first) + (b0 + bb) * kX16TileBytes;
+      const std::uint8_t* tile = w.row(first) + (b0 + bb) * kX16TileBytes<Block>;
       _mm512_store_ps(panel[bb].d[g], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kX16D))));
-      for (int k = 0; k < 4; k++) {
+      for (std::size_t k = 0; k < kX16Lines<Block>; k++) {
         const __m512i v = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
-        _mm512_store_si512(panel[bb].q[k][g], _mm512_and_si512(v, low));
-        _mm512_store_si512(panel[bb].q[4 + k][g], _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+        if constexpr (kQ4) {
+          _mm512_store_si512(panel[bb].q[k][g], _mm512_and_si512(v, low));
+          _mm512_store_si512(panel[bb].q[4 + k][g], _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+        } else {
+          _mm512_store_si512(panel[bb].q[k][g], _mm512_xor_si512(v, sign));
+        }
       }
     }
   }
@@ -236,11 +243,10 @@ struct Q0Tile {
   }
 };
 
-// (kX16: Q4_0 in 16-row tiles, pack_panel_x16.)
+// (kX16: in 16-row tiles, pack_panel_x16.)
 template <bool kQ4, bool kX16 = false>
 KVNNI_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                              std::size_t n_tokens) {
-  static_assert(kQ4 || !kX16);
   const std::size_t n_blocks = w.cols / 32;
   const int offset = kQ4 ? 8 : 128;
   PanelBlock panel[kPanelBlocks];  // (kPanelBlocks) transposed blocks of 32 rows
@@ -250,7 +256,7 @@ KVNNI_INLINE void matmat_q_0(float* out, std::size_t ldo, const WeightRows& w, s
     for (std::size_t b0 = 0; b0 < n_blocks; b0 += kPanelBlocks) {
       const std::size_t nb = n_blocks - b0 < kPanelBlocks ? n_blocks - b0 : kPanelBlocks;
       if constexpr (kX16) {
-        pack_panel_x16(panel, w, i0, nr, b0, nb);
+        pack_panel_x16<kQ4>(panel, w, i0, nr, b0, nb);
       } else {
         pack_panel<kQ4>(panel, w.row(i0), w.row_bytes, nr, b0, nb);
       }
@@ -636,10 +642,15 @@ KVNNI void matmat_q6_k_x2(float* out, std::size_t ldo, const WeightRows& w, std:
   matmat_k<true, RowLayout::pairs>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
-// Q4_0 in 16-row tiles (q4_0_x16.hpp): the same panels, so the same bits.
+// Q4_0 and Q8_0 in 16-row tiles (q_0_x16.hpp): the same panels, so the same bits.
 KVNNI void matmat_q4_0_x16(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
                            std::size_t n_tokens) {
   matmat_q_0<true, true>(out, ldo, w, n_rows, xq, n_tokens);
+}
+
+KVNNI void matmat_q8_0_x16(float* out, std::size_t ldo, const WeightRows& w, std::size_t n_rows, const BlockQ8x32* xq,
+                           std::size_t n_tokens) {
+  matmat_q_0<false, true>(out, ldo, w, n_rows, xq, n_tokens);
 }
 
 // Q4_K in 8-row tiles (q4_k_x8.hpp): the same panels, packed from the tiles.

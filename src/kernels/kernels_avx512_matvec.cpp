@@ -10,7 +10,7 @@
 
 #include "kernels/fp16.hpp"
 #include "kernels/int8_x86.hpp"
-#include "kernels/q4_0_x16.hpp"
+#include "kernels/q_0_x16.hpp"
 #include "kernels/q4_k_x8.hpp"
 
 #if defined(__x86_64__)
@@ -666,26 +666,38 @@ KVNNI void matvec_q4_k(float* out, const WeightRows& w, const BlockQ8x32* xq, st
   k4_matvec<BlockQ4_K>(out, w, xq, r0, r1);
 }
 
-// --- Q4_0 in 16-row tiles (q4_0_x16.hpp) ----------------------------------------------------
+// --- Q4_0 and Q8_0 in 16-row tiles (q_0_x16.hpp) --------------------------------------------
 
 namespace {
 
 // acc (lane i: row i) plus block x of the tile's 16 rows: the GEMM's
 // arithmetic on a one-token tile (kernels_avx512_gemm.cpp: int8_tile, whose
 // panels hold the same 16 rows' values in the same lanes), so a prompt and
-// the tokens after it see the same bits (tested). The integer sum starts at
-// -8 * sum(xq) (Q4_0's weights are q - 8); line k's low nibbles are values
-// 4k .. 4k + 3, its high ones 16 + 4k .. 16 + 4k + 3.
+// the tokens after it see the same bits (tested). vpdpbusd multiplies
+// unsigned weights: Q4_0's nibbles are q + 8, so the integer sum starts at
+// -8 * sum(xq), and line k's low nibbles are values 4k .. 4k + 3, its high
+// ones 16 + 4k .. 16 + 4k + 3; Q8_0's bytes with the sign bit flipped are q
+// + 128, so the sum starts at -128 * sum(xq), and line k holds values 4k ..
+// 4k + 3.
+template <class Block>
 KVNNI_INLINE __m512 x16_block(__m512 acc, const std::uint8_t* tile, const BlockQ8x32& x) {
-  const __m512i low = _mm512_set1_epi8(0x0f);
-  __m512i isum = _mm512_set1_epi32(-8 * (x.sums[0] + x.sums[1]));
-  for (int k = 0; k < 4; k++) {
+  constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
+  const std::int32_t offset = kQ4 ? 8 : 128;
+  __m512i isum = _mm512_set1_epi32(-offset * (x.sums[0] + x.sums[1]));
+  for (std::size_t k = 0; k < kX16Lines<Block>; k++) {
     const __m512i v = _mm512_loadu_si512(tile + kX16Qs + 64 * k);
-    std::int32_t lo, hi;  // 4 activations each
-    std::memcpy(&lo, x.qs + 4 * k, 4);
-    std::memcpy(&hi, x.qs + 16 + 4 * k, 4);
-    isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(v, low), _mm512_set1_epi32(lo));
-    isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(_mm512_srli_epi16(v, 4), low), _mm512_set1_epi32(hi));
+    if constexpr (kQ4) {
+      const __m512i low = _mm512_set1_epi8(0x0f);
+      std::int32_t lo, hi;  // 4 activations each
+      std::memcpy(&lo, x.qs + 4 * k, 4);
+      std::memcpy(&hi, x.qs + 16 + 4 * k, 4);
+      isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(v, low), _mm512_set1_epi32(lo));
+      isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(_mm512_srli_epi16(v, 4), low), _mm512_set1_epi32(hi));
+    } else {
+      std::int32_t x4;  // 4 activations
+      std::memcpy(&x4, x.qs + 4 * k, 4);
+      isum = _mm512_dpbusd_epi32(isum, _mm512_xor_si512(v, _mm512_set1_epi8(char(0x80))), _mm512_set1_epi32(x4));
+    }
   }
   const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + kX16D)));
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, _mm512_set1_ps(x.d)), acc);
@@ -699,16 +711,16 @@ KVNNI_INLINE __m512 x16_block(__m512 acc, const std::uint8_t* tile, const BlockQ
 // four with the prefetch 6.65-6.80 against 6.10-6.19 without
 // (bench/RESULTS.md, sixteenth run).
 constexpr std::size_t kX16Streams = 4;
-template <std::size_t N>
+template <class Block, std::size_t N>
 KVNNI_INLINE void x16_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
                              std::size_t nb) {
   __m512 acc[N];
   for (std::size_t j = 0; j < N; j++) acc[j] = _mm512_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
     for (std::size_t j = 0; j < N; j++) {
-      const std::uint8_t* tile = first + j * group_bytes + b * kX16TileBytes;
-      prefetch_lines(tile + x86::kTilePrefetchBytes, kX16TileBytes);
-      acc[j] = x16_block(acc[j], tile, xq[b]);
+      const std::uint8_t* tile = first + j * group_bytes + b * kX16TileBytes<Block>;
+      prefetch_lines(tile + x86::kTilePrefetchBytes, kX16TileBytes<Block>);
+      acc[j] = x16_block<Block>(acc[j], tile, xq[b]);
     }
   }
   for (std::size_t j = 0; j < N; j++) _mm512_storeu_ps(out + 16 * j, acc[j]);
@@ -717,33 +729,43 @@ KVNNI_INLINE void x16_groups(float* out, const std::uint8_t* first, std::size_t 
 // Rows [r, r1) past the tiles (fewer than 16, as in the file): each block of
 // theirs copied into a tile of its own (the other rows zero), so that they
 // too get the GEMM's arithmetic.
+template <class Block>
 KVNNI_INLINE void x16_file_rows(float* out, const WeightRows& w, std::size_t r, std::size_t r1, const BlockQ8x32* xq,
                                 std::size_t nb) {
-  alignas(64) std::uint8_t tile[kX16TileBytes] = {};
+  alignas(64) std::uint8_t tile[kX16TileBytes<Block>] = {};
   __m512 acc = _mm512_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
     for (std::size_t i = 0; i < r1 - r; i++) {
-      const std::uint8_t* blk = w.row(r + i) + b * sizeof(BlockQ4_0);
+      const std::uint8_t* blk = w.row(r + i) + b * sizeof(Block);
       std::memcpy(tile + kX16D + 2 * i, blk, 2);
-      for (std::size_t k = 0; k < 4; k++) std::memcpy(tile + x16_qs_offset(k, i), blk + 2 + 4 * k, 4);
+      for (std::size_t k = 0; k < kX16Lines<Block>; k++) std::memcpy(tile + x16_qs_offset(k, i), blk + 2 + 4 * k, 4);
     }
-    acc = x16_block(acc, tile, xq[b]);
+    acc = x16_block<Block>(acc, tile, xq[b]);
   }
   float o[16];
   _mm512_storeu_ps(o, acc);
   for (std::size_t i = 0; i < r1 - r; i++) out[r + i] = o[i];
 }
 
-}  // namespace
-
 // Whole groups kX16Streams at a time (x86::tile_group_runs), a group the
 // range cuts whole into a buffer; the rows after the tiles as they are.
-KVNNI void matvec_q4_0_x16(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+template <class Block>
+KVNNI_INLINE void x16_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK, group_bytes = 16 * w.row_bytes;
   const std::size_t r = x86::tile_group_runs<16, kX16Streams>(
-      out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { x16_groups<1>(o, w.row(g), group_bytes, xq, nb); },
-      [&](std::size_t g, float* o) KVNNI { x16_groups<kX16Streams>(o, w.row(g), group_bytes, xq, nb); });
-  if (r < r1) x16_file_rows(out, w, r, r1, xq, nb);
+      out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { x16_groups<Block, 1>(o, w.row(g), group_bytes, xq, nb); },
+      [&](std::size_t g, float* o) KVNNI { x16_groups<Block, kX16Streams>(o, w.row(g), group_bytes, xq, nb); });
+  if (r < r1) x16_file_rows<Block>(out, w, r, r1, xq, nb);
+}
+
+}  // namespace
+
+KVNNI void matvec_q4_0_x16(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  x16_matvec<BlockQ4_0>(out, w, xq, r0, r1);
+}
+
+KVNNI void matvec_q8_0_x16(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
+  x16_matvec<BlockQ8_0>(out, w, xq, r0, r1);
 }
 
 // Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (x86::tile_groups);

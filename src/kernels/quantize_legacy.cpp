@@ -130,7 +130,8 @@ void quantize_row(WeightType type, const float* x, void* y, std::size_t n) {
     case WeightType::Q4_K_X8:
     case WeightType::Q5_K_X2:
     case WeightType::Q6_K_X2:
-    case WeightType::Q4_0_X16: break;  // not file types
+    case WeightType::Q4_0_X16:
+    case WeightType::Q8_0_X16: break;  // not file types
   }
   throw Error("quantize_row: cannot write weight type " + std::string(weight_type_name(type)));
 }

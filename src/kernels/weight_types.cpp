@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "kernels/q4_0_x16.hpp"
+#include "kernels/q_0_x16.hpp"
 #include "kernels/q4_0_x8.hpp"
 #include "kernels/q4_k_x8.hpp"
 #include "kernels/row_pairs.hpp"
@@ -38,7 +38,8 @@ void repack_layout(WeightType to, const void* src, void* dst, std::size_t rows, 
   const WeightType from = file_type_of_layout(to);
   if (from == to) throw Error("repack_layout: " + std::string(weight_type_name(to)) + " is not a load layout");
   if (to == WeightType::Q4_0_X8) return repack_q4_0_x8(src, dst, rows, cols);
-  if (to == WeightType::Q4_0_X16) return repack_q4_0_x16(src, dst, rows, cols);
+  if (to == WeightType::Q4_0_X16) return repack_x16<BlockQ4_0>(src, dst, rows, cols);
+  if (to == WeightType::Q8_0_X16) return repack_x16<BlockQ8_0>(src, dst, rows, cols);
   if (to == WeightType::Q4_K_X8) return repack_q4_k_x8(src, dst, rows, cols);
   repack_row_pairs(src, dst, rows, row_bytes(from, cols), weight_type_info(from).block_bytes, 0, rows);
 }

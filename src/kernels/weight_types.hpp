@@ -26,7 +26,7 @@ struct WeightTypeInfo {
   void (*dequantize)(const void* blocks, float* y, std::size_t n_blocks);
 };
 
-inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q4_0_X16) + 1;  // the last WeightType + 1
+inline constexpr std::size_t kWeightTypeCount = std::size_t(WeightType::Q8_0_X16) + 1;  // the last WeightType + 1
 
 inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     {WeightType::F32, "F32", 1, 4, dequantize_f32},
@@ -50,8 +50,9 @@ inline constexpr WeightTypeInfo kWeightTypes[kWeightTypeCount] = {
     // Rows in pairs, blocks as in the file (row_pairs.hpp).
     {WeightType::Q5_K_X2, "Q5_K_X2", kQK_K, sizeof(BlockQ5_K), nullptr},
     {WeightType::Q6_K_X2, "Q6_K_X2", kQK_K, sizeof(BlockQ6_K), nullptr},
-    // Rows in 16-row tiles (q4_0_x16.hpp).
+    // Rows in 16-row tiles (q_0_x16.hpp).
     {WeightType::Q4_0_X16, "Q4_0_X16", kQK, sizeof(BlockQ4_0), nullptr},
+    {WeightType::Q8_0_X16, "Q8_0_X16", kQK, sizeof(BlockQ8_0), nullptr},
 };
 
 constexpr bool weight_types_in_order() {
@@ -66,13 +67,14 @@ static_assert(weight_types_in_order(), "kWeightTypes: line i must describe Weigh
 constexpr const WeightTypeInfo& weight_type_info(WeightType type) { return kWeightTypes[std::size_t(type)]; }
 
 // The layouts Model::kernel_weights makes at load, values no file holds
-// (Q4_0_X8: kernels/q4_0_x8.hpp; Q4_0_X16: kernels/q4_0_x16.hpp; Q4_K_X8:
+// (Q4_0_X8: kernels/q4_0_x8.hpp; Q4_0_X16, Q8_0_X16: kernels/q_0_x16.hpp; Q4_K_X8:
 // kernels/q4_k_x8.hpp; Q5_K_X2, Q6_K_X2: kernels/row_pairs.hpp), map to the
 // file type they are made from; every other type maps to itself.
 constexpr WeightType file_type_of_layout(WeightType type) {
   switch (type) {
     case WeightType::Q4_0_X8: return WeightType::Q4_0;
     case WeightType::Q4_0_X16: return WeightType::Q4_0;
+    case WeightType::Q8_0_X16: return WeightType::Q8_0;
     case WeightType::Q4_K_X8: return WeightType::Q4_K;
     case WeightType::Q5_K_X2: return WeightType::Q5_K;
     case WeightType::Q6_K_X2: return WeightType::Q6_K;
@@ -85,12 +87,13 @@ constexpr bool is_load_layout(WeightType type) { return file_type_of_layout(type
 // CPU's kernels read one (Model::kernel_weights takes the first its kernel
 // table reads; a table reads at most one of a file type's), the type itself
 // in the unused places. Q4_0 has two: 16-row tiles for AVX-512's 512-bit
-// lanes, 8-row tiles for AVX2.
+// lanes, 8-row tiles for AVX2; Q8_0 has AVX-512's 16-row tiles.
 struct LoadLayouts {
   WeightType first, second;
 };
 constexpr LoadLayouts load_layouts_of(WeightType file_type) {
   switch (file_type) {
+    case WeightType::Q8_0: return {WeightType::Q8_0_X16, file_type};
     case WeightType::Q4_0: return {WeightType::Q4_0_X16, WeightType::Q4_0_X8};
     case WeightType::Q4_K: return {WeightType::Q4_K_X8, file_type};
     case WeightType::Q5_K: return {WeightType::Q5_K_X2, file_type};
@@ -129,7 +132,7 @@ constexpr WeightType first_load_layout(WeightType file_type, Reads reads) {
 
 // dst (the same size as src) = the (rows, cols) matrix src of type
 // file_type_of_layout(to) in the load layout `to`. Every layout keeps each
-// group of 16 rows in its own bytes (of 8 for all but Q4_0_X16), so a piece
+// group of 16 rows in its own bytes (of 8 for all but Q4_0_X16 and Q8_0_X16), so a piece
 // of a matrix starting at a multiple of 16 rows repacks as a matrix of its
 // own. src and dst must not overlap.
 void repack_layout(WeightType to, const void* src, void* dst, std::size_t rows, std::size_t cols);

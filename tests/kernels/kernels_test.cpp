@@ -90,16 +90,18 @@ TEST_P(KernelsTest, TableIsComplete) {
     if (is_load_layout(info.type)) {
       // Q4_0's 8-row tiles are read by the AVX2 int8 kernels only, so
       // repacked only where Q4_0 runs on them (AVX2, and AVX-512 without
-      // VNNI: kernels/q4_0_x8.hpp), its 16-row tiles by the AVX-512 VNNI
-      // ones only (kernels/q4_0_x16.hpp); Q4_K's tiles and the row pairs by
-      // both x86 tables' (kernels/q4_k_x8.hpp, kernels/row_pairs.hpp).
+      // VNNI: kernels/q4_0_x8.hpp), the 16-row tiles of Q4_0 and Q8_0 by
+      // the AVX-512 VNNI ones only (kernels/q_0_x16.hpp); Q4_K's tiles and
+      // the row pairs by both x86 tables' (kernels/q4_k_x8.hpp,
+      // kernels/row_pairs.hpp).
       const WeightType file_type = file_type_of_layout(info.type);
       const Kernels* avx2 = kernels_for(Isa::AVX2);
       const bool on_avx2 = avx2 && table_->weight(file_type).matvec_int8 == avx2->weight(file_type).matvec_int8;
       const bool x86 = GetParam() == Isa::AVX2 || GetParam() == Isa::AVX512;
       const bool has = info.type == WeightType::Q4_0_X8    ? on_avx2
-                       : info.type == WeightType::Q4_0_X16 ? GetParam() == Isa::AVX512 && !on_avx2
-                                                           : x86;
+                       : info.type == WeightType::Q4_0_X16 || info.type == WeightType::Q8_0_X16
+                           ? GetParam() == Isa::AVX512 && !on_avx2
+                           : x86;
       EXPECT_EQ(k.matvec, nullptr) << info.name;
       EXPECT_EQ(k.matvec_int8 != nullptr, has) << info.name;
       EXPECT_EQ(k.matmat_int8 != nullptr, has) << info.name;
