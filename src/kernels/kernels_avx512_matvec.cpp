@@ -355,10 +355,17 @@ KVNNI_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const X
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Four rows at a time in the file layout; a pair at a time in row pairs
-// (kPaired, row_pairs.hpp), one stream where four rows are four. A row's
-// arithmetic does not depend on how many are read together, so both
-// layouts give the same bits (tested).
+// Row pairs (kPaired, row_pairs.hpp) are read kPairStreams pairs at a time
+// (x86::pair_runs): a pair is one stream where the file layout's rows are
+// one each, and four streams are what the 2-vCPU Sapphire Rapids VM's
+// memory serves fastest (7B Q5_K_M generation 4.91-5.16 tok/s with four
+// pairs, 4.59-4.86 with two, 4.08-4.40 with one; three 4.78-4.86, eight
+// 4.46-4.55: bench/RESULTS.md, seventeenth run).
+constexpr std::size_t kPairStreams = 4;
+
+// Four rows at a time in the file layout; kPairStreams pairs at a time in
+// row pairs (kPaired). A row's arithmetic does not depend on how many are
+// read together, so both layouts give the same bits (tested).
 template <typename Block, bool kPaired = false>
 KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
@@ -366,12 +373,13 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
   const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
   if constexpr (kPaired) {
-    while (r < r1) {
-      const PairStep s = pair_step<Block>(w, r, r1);
-      if (s.n == 2) k4_rows<Block, 2>(out + r, s.rows, xq, pre, nb);
-      else k4_rows<Block, 1>(out + r, s.rows, xq, pre, nb);
-      r += s.n;
-    }
+    const auto one = [&](std::size_t g, const PairStep& s) KVNNI {
+      if (s.n == 2) k4_rows<Block, 2>(out + g, s.rows, xq, pre, nb);
+      else k4_rows<Block, 1>(out + g, s.rows, xq, pre, nb);
+      return std::size_t(s.n);
+    };
+    r = x86::pair_runs<Block, kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { k4_rows<Block, 2 * kPairStreams>(out + g, rows, xq, pre, nb); });
   }
   for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, file_rows<Block, 4>(w, r), xq, pre, nb);
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
@@ -494,19 +502,20 @@ KVNNI_INLINE void q6_k_rows512(float* out, RowSteps rs, const BlockQ8x32* xq, st
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-// Four rows at a time in the file layout, a pair at a time in row pairs
-// (kPaired), as k4_matvec.
+// Four rows at a time in the file layout, kPairStreams pairs at a time in
+// row pairs (kPaired), as k4_matvec.
 template <bool kPaired>
 KVNNI_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   std::size_t r = r0;
   if constexpr (kPaired) {
-    while (r < r1) {
-      const PairStep s = pair_step<BlockQ6_K>(w, r, r1);
-      if (s.n == 2) q6_k_rows512<2>(out + r, s.rows, xq, nb);
-      else q6_k_rows512<1>(out + r, s.rows, xq, nb);
-      r += s.n;
-    }
+    const auto one = [&](std::size_t g, const PairStep& s) KVNNI {
+      if (s.n == 2) q6_k_rows512<2>(out + g, s.rows, xq, nb);
+      else q6_k_rows512<1>(out + g, s.rows, xq, nb);
+      return std::size_t(s.n);
+    };
+    r = x86::pair_runs<BlockQ6_K, kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { q6_k_rows512<2 * kPairStreams>(out + g, rows, xq, nb); });
   }
   for (; r + 4 <= r1; r += 4) q6_k_rows512<4>(out + r, file_rows<BlockQ6_K, 4>(w, r), xq, nb);
   for (; r < r1; r++) q6_k_rows512<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, nb);

@@ -55,9 +55,11 @@ Matrices make(WeightType type, std::size_t rows, std::size_t cols, std::uint64_t
   return m;
 }
 
-// Rows: one, a pair, a pair and a last row alone, several of each.
+// Rows: one, a pair, a pair and a last row alone, several of each (the
+// AVX-512 matvecs read 4 pairs at a time: 8, 9, 19, 26 and 33 rows cut
+// them differently).
 // Columns: one super-block and more.
-const std::size_t kRows[] = {1, 2, 3, 8, 9, 33};
+const std::size_t kRows[] = {1, 2, 3, 8, 9, 19, 26, 33};
 const std::size_t kCols[] = {256, 512, 768};
 
 TEST(RowPairsLayout, TypesMapBothWays) {
@@ -143,13 +145,16 @@ TEST_P(RowPairsKernels, MatvecIsTheFileTypesBitForBitOverAnyRowRange) {
         pair_kernels.matvec_int8(got.data(), pairs, xq.data(), 0, rows);
         ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0)
             << weight_type_name(type) << " " << rows << "x" << cols;
-        // In ranges of 3 rows, which cut every other pair (rows 3 .. 5, ...).
-        std::fill(got.begin(), got.end(), -1.0f);
-        for (std::size_t r0 = 0; r0 < rows; r0 += 3) {
-          pair_kernels.matvec_int8(got.data(), pairs, xq.data(), r0, std::min(rows, r0 + 3));
+        // In ranges of 3 rows, which cut every other pair (rows 3 .. 5, ...),
+        // and of 11, which hold runs of pairs from odd rows.
+        for (std::size_t step : {std::size_t(3), std::size_t(11)}) {
+          std::fill(got.begin(), got.end(), -1.0f);
+          for (std::size_t r0 = 0; r0 < rows; r0 += step) {
+            pair_kernels.matvec_int8(got.data(), pairs, xq.data(), r0, std::min(rows, r0 + step));
+          }
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0)
+              << weight_type_name(type) << " " << rows << "x" << cols << " in " << step << "s";
         }
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), rows * sizeof(float)), 0)
-            << weight_type_name(type) << " " << rows << "x" << cols << " in 3s";
       }
     }
   }
