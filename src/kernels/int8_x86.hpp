@@ -92,13 +92,20 @@ INT8_X86_INLINE PairStep pair_step(const WeightRows& w, std::size_t r, std::size
   return {{rb.first, sizeof(Block), 2 * w.row_bytes, rb.step, 2 * w.row_bytes}, n};
 }
 
+// How many row pairs the Q5_K and Q6_K matvecs read at once (pair_runs): a
+// pair is one stream, and four streams are what the 2-vCPU Sapphire Rapids
+// VM's memory serves fastest. 7B generation there, tok/s (bench/RESULTS.md,
+// seventeenth run): AVX-512 Q5_K_M 4.91-5.16 with four pairs, 4.59-4.86
+// with two, 4.08-4.40 with one, 4.78-4.86 with three, 4.46-4.55 with eight;
+// AVX2 Q5_K_M 3.50-3.93 with four against 3.14-3.31 with one, Q6_K
+// 3.80-3.97 against 2.80-2.94 (its 16 registers spill, and it still gains).
+inline constexpr std::size_t kPairStreams = 4;
+
 // The rows of [r, r1) in row pairs, kPairs pairs at a time where the range
 // holds them whole: many(g, rows) computes the 2 * kPairs rows from row g
 // (rows: pair by pair, each prefetching the same block of the next call's
 // pairs), so kPairs streams at once; one(g, step) the rest (a pair, or a row
-// alone: pair_step). On the 2-vCPU Sapphire Rapids VM four pairs at a time
-// generated 7B Q5_K_M and Q6_K 1.17-1.20x faster than one (bench/RESULTS.md,
-// seventeenth run). Returns r1.
+// alone: pair_step). Returns r1.
 template <typename Block, std::size_t kPairs, class One, class Many>
 INT8_X86_INLINE std::size_t pair_runs(const WeightRows& w, std::size_t r, std::size_t r1, const One& one,
                                       const Many& many) {
@@ -150,6 +157,14 @@ INT8_X86_INLINE std::size_t tile_groups(float* out, const WeightRows& w, std::si
   }
   return r;
 }
+
+// How many groups of 8-row Q4_K tiles the Q4_K_X8 matvecs read at once
+// (tile_group_runs). On the 2-vCPU Sapphire Rapids VM, 7B Q4_K_M
+// generation in turns (bench/RESULTS.md): AVX-512 5.07-5.20 tok/s against
+// 4.53-4.65 a group at a time (4.28-4.53 with two, 4.54-4.67 with four and no
+// prefetch; sixteenth run); AVX2 4.69-4.82 against 4.06-4.41 (two:
+// 4.43-4.60; seventeenth run).
+inline constexpr std::size_t kKx8Streams = 4;
 
 // tile_groups with the whole groups kStreams at a time: many(g, out)
 // computes the kStreams groups from row g, reading them block by block, so
@@ -383,7 +398,7 @@ INT8_X86_INLINE __m256 k_x8_factor(const std::uint8_t* p, __m256 d) {
 }
 
 // A tile's scales, decoded once per super-block for every reader of the
-// tiles (the matvecs' k_x8_group, the GEMMs' panel packing): a(j) and m(j)
+// tiles (the matvecs' k_x8_groups, the GEMMs' panel packing): a(j) and m(j)
 // are sub-block j's d * sc and dmin * mn of the 8 rows, lane i row i.
 struct KX8TileScales {
   alignas(32) std::uint8_t sm[4][32];  // k_x8_scales
@@ -406,7 +421,7 @@ INT8_X86_INLINE void k_x8_step(const std::uint8_t* tile, int c, int s, __m256i q
   q[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
 }
 
-// What the tile matvecs (AVX2's and AVX-512's k_x8_group) need of
+// What the tile matvecs (AVX2's and AVX-512's k_x8_groups) need of
 // super-block b besides its nibbles: the tile's scales and the activations'
 // xd * sum(xq) of each block (x_scales8: the GEMM's product).
 struct KX8Scales {

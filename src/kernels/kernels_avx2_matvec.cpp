@@ -389,7 +389,7 @@ K256_INLINE __m256i shift_bits(__m256i v, int n) {
 //
 // Rows are read through RowSteps (int8_x86.hpp), so the file layout and Q5_K's row
 // pairs (row_pairs.hpp) share the kernel. Q4_K's 8-row tiles (q4_k_x8.hpp,
-// k_x8_group below) run at 0.52-0.59 ns per 32 weights in that measure,
+// k_x8_groups below) run at 0.52-0.59 ns per 32 weights in that measure,
 // where this kernel in row pairs ran at 0.75-1.0 (2026-12-06); this one
 // reads the rows after a matrix's last group of 8 there.
 template <typename Block, int R>
@@ -445,7 +445,8 @@ K256_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const XS
 }
 
 // R rows at a time in the file layout, chosen per type by measurement
-// (matvec_q4_k, matvec_q5_k); a pair at a time in row pairs (kPaired).
+// (matvec_q4_k, matvec_q5_k); x86::kPairStreams pairs at a time in row
+// pairs (kPaired: x86::pair_runs).
 template <typename Block, int R, bool kPaired = false>
 K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
@@ -453,12 +454,13 @@ K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq
   const XScales8* pre = x_scales_all(xq, nb, scales);
   std::size_t r = r0;
   if constexpr (kPaired) {
-    while (r < r1) {
-      const PairStep s = pair_step<Block>(w, r, r1);
-      if (s.n == 2) k4_rows<Block, 2>(out + r, s.rows, xq, pre, nb);
-      else k4_rows<Block, 1>(out + r, s.rows, xq, pre, nb);
-      r += s.n;
-    }
+    const auto one = [&](std::size_t g, const PairStep& s) K256 {
+      if (s.n == 2) k4_rows<Block, 2>(out + g, s.rows, xq, pre, nb);
+      else k4_rows<Block, 1>(out + g, s.rows, xq, pre, nb);
+      return std::size_t(s.n);
+    };
+    r = x86::pair_runs<Block, x86::kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) K256 { k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
   }
   for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, file_rows<Block, R>(w, r), xq, pre, nb);
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
@@ -536,41 +538,49 @@ K256_INLINE void q6_k_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const 
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows: lanes are rows,
-// so a sub-block's 8 steps add up in 16 bits (15 * 2 * 128 * 8 < 32768),
-// and one vpmaddwd, one conversion and two FMAs finish it for the 8 rows.
-// The arithmetic is the GEMM's (kernels_avx2_gemm.cpp: units_tile) on a
-// one-token tile, in the same order, so a prompt and the tokens after it
-// see the same bits (tested): per sub-block j of 32 activations x, acc =
-// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)), with a_j = d *
-// sc_j and m_j = dmin * mn_j.
-K256_INLINE void k_x8_group(float* out, const std::uint8_t* group, const BlockQ8x32* xq, const XScales8* pre,
-                            std::size_t nb) {
+// Q4_K in 8-row tiles (q4_k_x8.hpp), N groups of 8 rows from `first`
+// (group_bytes apart), block by block: N streams, each prefetched ahead
+// (x86::kKx8Streams at once). Lanes are rows, so a sub-block's 8 steps add
+// up in 16 bits (15 * 2 * 128 * 8 < 32768), and one vpmaddwd, one
+// conversion and two FMAs finish it for the 8 rows. The arithmetic is the
+// GEMM's (kernels_avx2_gemm.cpp: units_tile) on a one-token tile, in the
+// same order, so a prompt and the tokens after it see the same bits
+// (tested): per sub-block j of 32 activations x, acc = fma(dot, a_j * xd,
+// acc), then acc -= m_j * (xd * sum(xq)), with a_j = d * sc_j and m_j =
+// dmin * mn_j.
+template <std::size_t N>
+K256_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
+                             const XScales8* pre, std::size_t nb) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc = _mm256_setzero_ps();  // lane i: row i
+  __m256 accs[N];  // lane i: row i of group j
+  for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
   for (std::size_t b = 0; b < nb; b++) {
-    const std::uint8_t* tile = group + b * kKx8TileBytes;
-    prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
     const BlockQ8x32* x = xq + 8 * b;
     x86::KX8Scales sc;
-    x86::k_x8_scales_of(tile, pre, xq, b, &sc);
-    for (int c = 0; c < 4; c++) {
-      __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
-      for (int s = 0; s < 8; s++) {
-        __m256i q[2];
-        x86::k_x8_step(tile, c, s, q);
-        for (int h = 0; h < 2; h++) {
-          std::int32_t x4;  // 4 activations
-          std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
-          s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
+    x86::k_x8_activation_sums(pre, xq, b, &sc);  // once for the N groups
+    for (std::size_t j = 0; j < N; j++) {
+      __m256& acc = accs[j];
+      const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
+      prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
+      x86::k_x8_tile_scales(tile, &sc.w);
+      for (int c = 0; c < 4; c++) {
+        __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
+        for (int s = 0; s < 8; s++) {
+          __m256i q[2];
+          x86::k_x8_step(tile, c, s, q);
+          for (int h = 0; h < 2; h++) {
+            std::int32_t x4;  // 4 activations
+            std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+            s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
+          }
         }
-      }
-      for (int h = 0; h < 2; h++) {  // 8 rows' int32 dots
-        acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, _mm256_madd_epi16(s16[h], ones), x[2 * c + h].d);
+        for (int h = 0; h < 2; h++) {  // 8 rows' int32 dots
+          acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, _mm256_madd_epi16(s16[h], ones), x[2 * c + h].d);
+        }
       }
     }
   }
-  _mm256_storeu_ps(out, acc);
+  for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
 }
 
 }  // namespace
@@ -595,14 +605,16 @@ K256 void matvec_q4_0_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, 
   if (r < r1) matvec_q4_0(out, w, xq, r, r1);
 }
 
-// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole (x86::tile_groups);
-// rows after the tiles as Q4_K's.
+// Q4_K in 8-row tiles (q4_k_x8.hpp): tiled groups whole, x86::kKx8Streams
+// at a time (x86::tile_group_runs); rows after the tiles as Q4_K's.
 K256 void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
-  std::size_t r =
-      x86::tile_groups<8>(out, w, r0, r1, [&](std::size_t g, float* o) K256 { k_x8_group(o, w.row(g), xq, pre, nb); });
+  const std::size_t group_bytes = 8 * w.row_bytes;
+  std::size_t r = x86::tile_group_runs<8, x86::kKx8Streams>(
+      out, w, r0, r1, [&](std::size_t g, float* o) K256 { k_x8_groups<1>(o, w.row(g), group_bytes, xq, pre, nb); },
+      [&](std::size_t g, float* o) K256 { k_x8_groups<x86::kKx8Streams>(o, w.row(g), group_bytes, xq, pre, nb); });
   for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 
@@ -635,12 +647,13 @@ K256_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* 
   }
   std::size_t r = r0;
   if constexpr (kPaired) {
-    while (r < r1) {
-      const PairStep s = pair_step<BlockQ6_K>(w, r, r1);
-      if (s.n == 2) q6_k_rows<2>(out + r, s.rows, xq, pre, nb);
-      else q6_k_rows<1>(out + r, s.rows, xq, pre, nb);
-      r += s.n;
-    }
+    const auto one = [&](std::size_t g, const PairStep& s) K256 {
+      if (s.n == 2) q6_k_rows<2>(out + g, s.rows, xq, pre, nb);
+      else q6_k_rows<1>(out + g, s.rows, xq, pre, nb);
+      return std::size_t(s.n);
+    };
+    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) K256 { q6_k_rows<2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
   }
   for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, file_rows<BlockQ6_K, 2>(w, r), xq, pre, nb);
   for (; r < r1; r++) q6_k_rows<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, pre, nb);
@@ -652,8 +665,8 @@ K256 void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, std
   q6_k_matvec<false>(out, w, xq, r0, r1);
 }
 
-// Row pairs (row_pairs.hpp): a pair at a time, through the file layout's
-// kernels, so the same bits.
+// Row pairs (row_pairs.hpp): x86::kPairStreams pairs at a time, through the
+// file layout's kernels, so the same bits.
 K256 void matvec_q5_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   k4_matvec<BlockQ5_K, 2, true>(out, w, xq, r0, r1);
 }

@@ -355,17 +355,10 @@ KVNNI_INLINE void k4_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const X
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Row pairs (kPaired, row_pairs.hpp) are read kPairStreams pairs at a time
-// (x86::pair_runs): a pair is one stream where the file layout's rows are
-// one each, and four streams are what the 2-vCPU Sapphire Rapids VM's
-// memory serves fastest (7B Q5_K_M generation 4.91-5.16 tok/s with four
-// pairs, 4.59-4.86 with two, 4.08-4.40 with one; three 4.78-4.86, eight
-// 4.46-4.55: bench/RESULTS.md, seventeenth run).
-constexpr std::size_t kPairStreams = 4;
-
-// Four rows at a time in the file layout; kPairStreams pairs at a time in
-// row pairs (kPaired). A row's arithmetic does not depend on how many are
-// read together, so both layouts give the same bits (tested).
+// Four rows at a time in the file layout; x86::kPairStreams pairs at a
+// time in row pairs (kPaired, row_pairs.hpp: x86::pair_runs). A row's
+// arithmetic does not depend on how many are read together, so both layouts
+// give the same bits (tested).
 template <typename Block, bool kPaired = false>
 KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
@@ -378,15 +371,15 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
       else k4_rows<Block, 1>(out + g, s.rows, xq, pre, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<Block, kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { k4_rows<Block, 2 * kPairStreams>(out + g, rows, xq, pre, nb); });
+    r = x86::pair_runs<Block, x86::kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
   }
   for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, file_rows<Block, 4>(w, r), xq, pre, nb);
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
 }
 
 // Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows, as the AVX2
-// kernel (kernels_avx2_matvec.cpp: k_x8_group) with vpdpbusd summing each
+// kernel (kernels_avx2_matvec.cpp: k_x8_groups) with vpdpbusd summing each
 // step's 4 products per row straight into 32 bits: lanes are rows. The
 // arithmetic is the GEMM's on a one-token tile (kernels_avx512_gemm.cpp:
 // int8_tile_k, from pack_tiles_k's panels), in the same order, so a prompt
@@ -426,11 +419,6 @@ KVNNI_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t
   for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
 }
 
-// The matvec reads kKx8Streams groups at once: on the 2-vCPU Sapphire
-// Rapids VM, 7B Q4_K_M generation in turns read 5.07-5.20 tok/s so against
-// 4.53-4.65 a group at a time (4.28-4.53 with two, 4.54-4.67 with four and
-// no prefetch; bench/RESULTS.md, sixteenth run).
-constexpr std::size_t kKx8Streams = 4;
 
 // Q6_K on 512-bit registers: one instruction covers 64 weights (two x
 // blocks), half the instructions of 256-bit ones (in kernel_speed 1.24 ->
@@ -502,8 +490,8 @@ KVNNI_INLINE void q6_k_rows512(float* out, RowSteps rs, const BlockQ8x32* xq, st
   for (int i = 0; i < R; i++) out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-// Four rows at a time in the file layout, kPairStreams pairs at a time in
-// row pairs (kPaired), as k4_matvec.
+// Four rows at a time in the file layout, x86::kPairStreams pairs at a
+// time in row pairs (kPaired), as k4_matvec.
 template <bool kPaired>
 KVNNI_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   const std::size_t nb = w.cols / kQK_K;
@@ -514,8 +502,8 @@ KVNNI_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32*
       else q6_k_rows512<1>(out + g, s.rows, xq, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<BlockQ6_K, kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { q6_k_rows512<2 * kPairStreams>(out + g, rows, xq, nb); });
+    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(
+        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { q6_k_rows512<2 * x86::kPairStreams>(out + g, rows, xq, nb); });
   }
   for (; r + 4 <= r1; r += 4) q6_k_rows512<4>(out + r, file_rows<BlockQ6_K, 4>(w, r), xq, nb);
   for (; r < r1; r++) q6_k_rows512<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, nb);
@@ -784,9 +772,9 @@ KVNNI void matvec_q4_k_x8(float* out, const WeightRows& w, const BlockQ8x32* xq,
   XScales8 scales[kMaxSuperBlocks];
   const XScales8* pre = x_scales_all(xq, nb, scales);
   const std::size_t group_bytes = 8 * w.row_bytes;
-  std::size_t r = x86::tile_group_runs<8, kKx8Streams>(
+  std::size_t r = x86::tile_group_runs<8, x86::kKx8Streams>(
       out, w, r0, r1, [&](std::size_t g, float* o) KVNNI { k_x8_groups<1>(o, w.row(g), group_bytes, xq, pre, nb); },
-      [&](std::size_t g, float* o) KVNNI { k_x8_groups<kKx8Streams>(o, w.row(g), group_bytes, xq, pre, nb); });
+      [&](std::size_t g, float* o) KVNNI { k_x8_groups<x86::kKx8Streams>(o, w.row(g), group_bytes, xq, pre, nb); });
   for (; r < r1; r++) k4_rows<BlockQ4_K, 1>(out + r, file_rows<BlockQ4_K, 1>(w, r), xq, pre, nb);
 }
 
@@ -794,8 +782,8 @@ KVNNI void matvec_q6_k(float* out, const WeightRows& w, const BlockQ8x32* xq, st
   q6_k_matvec<false>(out, w, xq, r0, r1);
 }
 
-// Row pairs (row_pairs.hpp): a pair at a time, through the file layout's
-// kernels, so the same bits.
+// Row pairs (row_pairs.hpp): x86::kPairStreams pairs at a time, through the
+// file layout's kernels, so the same bits.
 KVNNI void matvec_q5_k_x2(float* out, const WeightRows& w, const BlockQ8x32* xq, std::size_t r0, std::size_t r1) {
   k4_matvec<BlockQ5_K, true>(out, w, xq, r0, r1);
 }
