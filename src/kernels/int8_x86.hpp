@@ -122,9 +122,10 @@ INT8_X86_INLINE std::size_t pair_runs(const WeightRows& w, std::size_t r, std::s
 // Q4_K_X8: 8-row tiles of 1152 bytes; Q4_0_X16, Q8_0_X16: 288- and
 // 544-byte tiles). A thread reads its groups' tiles as streams (one
 // group's, or a few groups' at once: tile_group_runs), so the prefetch
-// runs a fixed distance ahead in each: 2304 bytes, two 8-row tiles. Measured, with one stream, on the 2-vCPU
-// Sapphire Rapids VM (stream_bw 25-26 GB/s, bench/RESULTS.md, sixteenth
-// run), 7B generation in turns, tok/s:
+// runs a fixed distance ahead in each: 2304 bytes, two 8-row tiles.
+// Measured, with one stream, on the 2-vCPU Sapphire Rapids VM (stream_bw
+// 25-26 GB/s, bench/RESULTS.md, sixteenth run), 7B generation in turns,
+// tok/s:
 // AVX-512 Q4_K_M 5.55 at two tiles against 5.15 at four (the distance
 // before), 5.35 at one and 5.00 at eight; AVX2 Q4_K_M 5.13 against 4.81;
 // AVX2 Q4_0 (which prefetched the next group's tile, a whole pass of 8
@@ -447,6 +448,41 @@ INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pr
 INT8_X86_INLINE __m256 k_x8_sub_block(__m256 acc, const KX8Scales& s, int j, __m256i dot, float xd) {
   acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(s.w.a(j), _mm256_set1_ps(xd)), acc);
   return _mm256_fnmadd_ps(s.w.m(j), _mm256_set1_ps(s.xs[j]), acc);
+}
+
+// N groups of 8-row Q4_K tiles (q4_k_x8.hpp) from `first` (group_bytes
+// apart), block by block: N streams, each prefetched ahead (the matvecs
+// take kKx8Streams at once). Lanes are rows. chunk_dots(tile, c, x, dots)
+// gives the 8 rows' exact int32 dots of sub-blocks 2c and 2c + 1 with
+// activation blocks x[2c], x[2c + 1]: AVX2 through vpmaddubsw and VNNI
+// through vpdpbusd, the only difference between the tables. The arithmetic
+// is the GEMMs' on a one-token tile (kernels_avx2_gemm.cpp: units_tile,
+// kernels_avx512_gemm.cpp: int8_tile_k), in the same order, so a prompt
+// and the tokens after it see the same bits (tested): per sub-block j, acc
+// = fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)), with a_j =
+// d * sc_j and m_j = dmin * mn_j. (chunk_dots: a lambda with its kernel's
+// target attribute, as tile_groups' group.)
+template <std::size_t N, class ChunkDots>
+INT8_X86_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
+                                 const XScales8* pre, std::size_t nb, const ChunkDots& chunk_dots) {
+  __m256 accs[N];  // lane i: row i of group j
+  for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < nb; b++) {
+    const BlockQ8x32* x = xq + 8 * b;
+    KX8Scales sc;
+    k_x8_activation_sums(pre, xq, b, &sc);  // once for the N groups
+    for (std::size_t j = 0; j < N; j++) {
+      const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
+      prefetch_lines(tile + kTilePrefetchBytes, kKx8TileBytes);
+      k_x8_tile_scales(tile, &sc.w);
+      for (int c = 0; c < 4; c++) {
+        __m256i dots[2];  // sub-blocks 2c, 2c + 1: the 8 rows' int32 dots
+        chunk_dots(tile, c, x, dots);
+        for (int h = 0; h < 2; h++) accs[j] = k_x8_sub_block(accs[j], sc, 2 * c + h, dots[h], x[2 * c + h].d);
+      }
+    }
+  }
+  for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
 }
 
 }  // namespace llama2::x86

@@ -459,8 +459,10 @@ K256_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* xq
       else k4_rows<Block, 1>(out + g, s.rows, xq, pre, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<Block, x86::kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) K256 { k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
+    const auto many = [&](std::size_t g, RowSteps rows) K256 {
+      k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb);
+    };
+    r = x86::pair_runs<Block, x86::kPairStreams>(w, r, r1, one, many);
   }
   for (; r + R <= r1; r += R) k4_rows<Block, R>(out + r, file_rows<Block, R>(w, r), xq, pre, nb);
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
@@ -538,49 +540,26 @@ K256_INLINE void q6_k_rows(float* out, RowSteps rs, const BlockQ8x32* xq, const 
   for (int i = 0; i < R; i++) out[i] = hsum(acc[i]);
 }
 
-// Q4_K in 8-row tiles (q4_k_x8.hpp), N groups of 8 rows from `first`
-// (group_bytes apart), block by block: N streams, each prefetched ahead
-// (x86::kKx8Streams at once). Lanes are rows, so a sub-block's 8 steps add
-// up in 16 bits (15 * 2 * 128 * 8 < 32768), and one vpmaddwd, one
-// conversion and two FMAs finish it for the 8 rows. The arithmetic is the
-// GEMM's (kernels_avx2_gemm.cpp: units_tile) on a one-token tile, in the
-// same order, so a prompt and the tokens after it see the same bits
-// (tested): per sub-block j of 32 activations x, acc = fma(dot, a_j * xd,
-// acc), then acc -= m_j * (xd * sum(xq)), with a_j = d * sc_j and m_j =
-// dmin * mn_j.
+// Q4_K in 8-row tiles (q4_k_x8.hpp): x86::k_x8_groups with a chunk's dots
+// in 16 bits first (a sub-block's 8 steps: 15 * 2 * 128 * 8 < 32768), then
+// one vpmaddwd into 32 bits for the 8 rows.
 template <std::size_t N>
 K256_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
                              const XScales8* pre, std::size_t nb) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 accs[N];  // lane i: row i of group j
-  for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < nb; b++) {
-    const BlockQ8x32* x = xq + 8 * b;
-    x86::KX8Scales sc;
-    x86::k_x8_activation_sums(pre, xq, b, &sc);  // once for the N groups
-    for (std::size_t j = 0; j < N; j++) {
-      __m256& acc = accs[j];
-      const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
-      prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
-      x86::k_x8_tile_scales(tile, &sc.w);
-      for (int c = 0; c < 4; c++) {
-        __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
-        for (int s = 0; s < 8; s++) {
-          __m256i q[2];
-          x86::k_x8_step(tile, c, s, q);
-          for (int h = 0; h < 2; h++) {
-            std::int32_t x4;  // 4 activations
-            std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
-            s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
-          }
-        }
-        for (int h = 0; h < 2; h++) {  // 8 rows' int32 dots
-          acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, _mm256_madd_epi16(s16[h], ones), x[2 * c + h].d);
-        }
+  const auto chunk_dots = [](const std::uint8_t* tile, int c, const BlockQ8x32* x, __m256i* dots) K256 {
+    __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
+    for (int s = 0; s < 8; s++) {
+      __m256i q[2];
+      x86::k_x8_step(tile, c, s, q);
+      for (int h = 0; h < 2; h++) {
+        std::int32_t x4;  // 4 activations
+        std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+        s16[h] = _mm256_add_epi16(s16[h], _mm256_maddubs_epi16(q[h], _mm256_set1_epi32(x4)));
       }
     }
-  }
-  for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
+    for (int h = 0; h < 2; h++) dots[h] = _mm256_madd_epi16(s16[h], _mm256_set1_epi16(1));
+  };
+  x86::k_x8_groups<N>(out, first, group_bytes, xq, pre, nb, chunk_dots);
 }
 
 }  // namespace
@@ -652,8 +631,10 @@ K256_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32* 
       else q6_k_rows<1>(out + g, s.rows, xq, pre, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) K256 { q6_k_rows<2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
+    const auto many = [&](std::size_t g, RowSteps rows) K256 {
+      q6_k_rows<2 * x86::kPairStreams>(out + g, rows, xq, pre, nb);
+    };
+    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(w, r, r1, one, many);
   }
   for (; r + 2 <= r1; r += 2) q6_k_rows<2>(out + r, file_rows<BlockQ6_K, 2>(w, r), xq, pre, nb);
   for (; r < r1; r++) q6_k_rows<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, pre, nb);

@@ -371,54 +371,34 @@ KVNNI_INLINE void k4_matvec(float* out, const WeightRows& w, const BlockQ8x32* x
       else k4_rows<Block, 1>(out + g, s.rows, xq, pre, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<Block, x86::kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb); });
+    const auto many = [&](std::size_t g, RowSteps rows) KVNNI {
+      k4_rows<Block, 2 * x86::kPairStreams>(out + g, rows, xq, pre, nb);
+    };
+    r = x86::pair_runs<Block, x86::kPairStreams>(w, r, r1, one, many);
   }
   for (; r + 4 <= r1; r += 4) k4_rows<Block, 4>(out + r, file_rows<Block, 4>(w, r), xq, pre, nb);
   for (; r < r1; r++) k4_rows<Block, 1>(out + r, file_rows<Block, 1>(w, r), xq, pre, nb);
 }
 
-// Q4_K in 8-row tiles (q4_k_x8.hpp), one group of 8 rows, as the AVX2
-// kernel (kernels_avx2_matvec.cpp: k_x8_groups) with vpdpbusd summing each
-// step's 4 products per row straight into 32 bits: lanes are rows. The
-// arithmetic is the GEMM's on a one-token tile (kernels_avx512_gemm.cpp:
-// int8_tile_k, from pack_tiles_k's panels), in the same order, so a prompt
-// and the tokens after it see the same bits (tested): per sub-block j, acc =
-// fma(dot, a_j * xd, acc), then acc -= m_j * (xd * sum(xq)). N groups
-// from `first` (group_bytes apart) at once, block by block: N streams, each
-// prefetched ahead.
+// Q4_K in 8-row tiles (q4_k_x8.hpp): x86::k_x8_groups with vpdpbusd
+// summing each step's 4 products per row straight into 32 bits.
 template <std::size_t N>
 KVNNI_INLINE void k_x8_groups(float* out, const std::uint8_t* first, std::size_t group_bytes, const BlockQ8x32* xq,
                               const XScales8* pre, std::size_t nb) {
-  __m256 accs[N];  // lane i: row i of group j
-  for (std::size_t j = 0; j < N; j++) accs[j] = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < nb; b++) {
-    const BlockQ8x32* x = xq + 8 * b;
-    x86::KX8Scales sc;
-    x86::k_x8_activation_sums(pre, xq, b, &sc);  // once for the N groups
-    for (std::size_t j = 0; j < N; j++) {
-      __m256& acc = accs[j];
-      const std::uint8_t* tile = first + j * group_bytes + b * kKx8TileBytes;
-      prefetch_lines(tile + x86::kTilePrefetchBytes, kKx8TileBytes);
-      x86::k_x8_tile_scales(tile, &sc.w);
-      for (int c = 0; c < 4; c++) {
-        __m256i dot[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // sub-blocks 2c, 2c + 1: 8 rows' sums
-        for (int s = 0; s < 8; s++) {
-          __m256i q[2];
-          x86::k_x8_step(tile, c, s, q);
-          for (int h = 0; h < 2; h++) {
-            std::int32_t x4;  // 4 activations
-            std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
-            dot[h] = dpbusd(dot[h], q[h], _mm256_set1_epi32(x4));
-          }
-        }
-        for (int h = 0; h < 2; h++) acc = x86::k_x8_sub_block(acc, sc, 2 * c + h, dot[h], x[2 * c + h].d);
+  const auto chunk_dots = [](const std::uint8_t* tile, int c, const BlockQ8x32* x, __m256i* dots) KVNNI {
+    dots[0] = dots[1] = _mm256_setzero_si256();
+    for (int s = 0; s < 8; s++) {
+      __m256i q[2];
+      x86::k_x8_step(tile, c, s, q);
+      for (int h = 0; h < 2; h++) {
+        std::int32_t x4;  // 4 activations
+        std::memcpy(&x4, x[2 * c + h].qs + 4 * s, 4);
+        dots[h] = dpbusd(dots[h], q[h], _mm256_set1_epi32(x4));
       }
     }
-  }
-  for (std::size_t j = 0; j < N; j++) _mm256_storeu_ps(out + 8 * j, accs[j]);
+  };
+  x86::k_x8_groups<N>(out, first, group_bytes, xq, pre, nb, chunk_dots);
 }
-
 
 // Q6_K on 512-bit registers: one instruction covers 64 weights (two x
 // blocks), half the instructions of 256-bit ones (in kernel_speed 1.24 ->
@@ -502,8 +482,10 @@ KVNNI_INLINE void q6_k_matvec(float* out, const WeightRows& w, const BlockQ8x32*
       else q6_k_rows512<1>(out + g, s.rows, xq, nb);
       return std::size_t(s.n);
     };
-    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(
-        w, r, r1, one, [&](std::size_t g, RowSteps rows) KVNNI { q6_k_rows512<2 * x86::kPairStreams>(out + g, rows, xq, nb); });
+    const auto many = [&](std::size_t g, RowSteps rows) KVNNI {
+      q6_k_rows512<2 * x86::kPairStreams>(out + g, rows, xq, nb);
+    };
+    r = x86::pair_runs<BlockQ6_K, x86::kPairStreams>(w, r, r1, one, many);
   }
   for (; r + 4 <= r1; r += 4) q6_k_rows512<4>(out + r, file_rows<BlockQ6_K, 4>(w, r), xq, nb);
   for (; r < r1; r++) q6_k_rows512<1>(out + r, file_rows<BlockQ6_K, 1>(w, r), xq, nb);
@@ -671,11 +653,11 @@ namespace {
 // arithmetic on a one-token tile (kernels_avx512_gemm.cpp: int8_tile, whose
 // panels hold the same 16 rows' values in the same lanes), so a prompt and
 // the tokens after it see the same bits (tested). vpdpbusd multiplies
-// unsigned weights: Q4_0's nibbles are q + 8, so the integer sum starts at
+// unsigned weights: Q4_0's nibbles are its weights + 8, so the sum starts at
 // -8 * sum(xq), and line k's low nibbles are values 4k .. 4k + 3, its high
-// ones 16 + 4k .. 16 + 4k + 3; Q8_0's bytes with the sign bit flipped are q
-// + 128, so the sum starts at -128 * sum(xq), and line k holds values 4k ..
-// 4k + 3.
+// ones 16 + 4k .. 16 + 4k + 3; Q8_0's bytes with the sign bit flipped are
+// its weights + 128, so the sum starts at -128 * sum(xq), and line k holds
+// values 4k .. 4k + 3.
 template <class Block>
 KVNNI_INLINE __m512 x16_block(__m512 acc, const std::uint8_t* tile, const BlockQ8x32& x) {
   constexpr bool kQ4 = std::is_same_v<Block, BlockQ4_0>;
