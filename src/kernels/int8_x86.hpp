@@ -429,17 +429,12 @@ struct KX8Scales {
   KX8TileScales w;
   alignas(32) float xs[8];  // xd * sum(xq) of each activation block
 };
-// (k_x8_activation_sums: the activations' half alone, the same for every
-// group of rows a matvec reads at that super-block.)
+// The activations' half of KX8Scales, the same for every group of rows a
+// matvec reads at super-block b (the tile's half: k_x8_tile_scales).
 INT8_X86_INLINE void k_x8_activation_sums(const XScales8* pre, const BlockQ8x32* xq, std::size_t b, KX8Scales* s) {
   __m256 xd8, xs8;
   x_scales_of(pre, xq, b, &xd8, &xs8);
   _mm256_store_ps(s->xs, xs8);
-}
-INT8_X86_INLINE void k_x8_scales_of(const std::uint8_t* tile, const XScales8* pre, const BlockQ8x32* xq, std::size_t b,
-                                    KX8Scales* s) {
-  k_x8_activation_sums(pre, xq, b, s);
-  k_x8_tile_scales(tile, &s->w);
 }
 
 // acc (lane i: row i) plus sub-block j of the 8 rows, whose integer dots
