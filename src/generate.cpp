@@ -39,6 +39,19 @@ TokenCallback stream_to(const TextCallback& on_text) {
   };
 }
 
+// Throws unless n_prompt tokens fit in the context and in `limit` positions;
+// `what` begins the message ("the prompt is ").
+void check_fits(std::size_t n_prompt, int context, int limit, const std::string& what) {
+  if (n_prompt > std::size_t(context)) {
+    throw Error(what + std::to_string(n_prompt) + " tokens (BOS included), longer than the context of " +
+                std::to_string(context) + " positions");
+  }
+  if (n_prompt > std::size_t(limit)) {
+    throw Error(what + std::to_string(n_prompt) + " tokens (BOS included), more than steps = " +
+                std::to_string(limit) + " positions");
+  }
+}
+
 }  // namespace
 
 int resolve_steps(const Transformer& transformer, int steps) {
@@ -59,6 +72,16 @@ GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sam
   return generate(session, prompt, steps, on_text, {}, on_probs, probs_k);
 }
 
+void check_prompt_fits(const Tokenizer& tokenizer, std::string_view prompt, int context, int steps) {
+  if (context <= 0) throw Error("context = " + std::to_string(context) + ", expected > 0");
+  if (steps < 0 || steps > context) {
+    throw Error("steps = " + std::to_string(steps) + ", expected 0 to the context of " + std::to_string(context) +
+                " positions (0: the whole context)");
+  }
+  check_fits(tokenizer.encode(prompt, /*bos=*/true, /*eos=*/false).size(), context, steps == 0 ? context : steps,
+             "the prompt is ");
+}
+
 GenerateStats generate(Session& s, std::string_view prompt, int steps, const TextCallback& on_text,
                        const std::vector<std::string>& stop, const ProbsCallback& on_probs, int probs_k) {
   const int limit = resolve_steps(s.transformer(), steps);
@@ -66,16 +89,8 @@ GenerateStats generate(Session& s, std::string_view prompt, int steps, const Tex
   const bool fresh = s.tokens().empty();
   std::vector<int> added;
   if (fresh || !prompt.empty()) added = s.tokenizer().encode(prompt, /*bos=*/fresh, /*eos=*/false);
-  const std::size_t n_prompt = s.tokens().size() + added.size();
-  const std::string what = fresh ? "the prompt is " : "the session and the prompt are ";
-  if (n_prompt > std::size_t(context)) {
-    throw Error(what + std::to_string(n_prompt) + " tokens (BOS included), longer than the context of " +
-                std::to_string(context) + " positions");
-  }
-  if (n_prompt > std::size_t(limit)) {
-    throw Error(what + std::to_string(n_prompt) + " tokens (BOS included), more than steps = " +
-                std::to_string(limit) + " positions");
-  }
+  check_fits(s.tokens().size() + added.size(), context, limit,
+             fresh ? "the prompt is " : "the session and the prompt are ");
 
   // As llama2.c: position pos runs tokens[pos], and the text of each token
   // is streamed after the one before it, the prompt's first. The prompt is

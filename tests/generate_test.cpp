@@ -169,6 +169,29 @@ TEST_F(GenerateTest, RejectsAPromptThatDoesNotFit) {
   }
 }
 
+// check_prompt_fits refuses what generate() refuses, with its words, and
+// needs no Transformer.
+TEST_F(GenerateTest, ChecksAPromptBeforeATransformerExists) {
+  const std::string long_prompt = "abc abc abc abc abc abc", medium_prompt = "abc abc abc";  // 19 and 10 tokens
+  auto message_of = [&](const std::string& prompt, int context, int steps) -> std::string {
+    try {
+      check_prompt_fits(tokenizer(), prompt, context, steps);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(message_of(long_prompt, 16, 0),
+            "the prompt is 19 tokens (BOS included), longer than the context of 16 positions");
+  EXPECT_EQ(message_of(medium_prompt, 16, 8), "the prompt is 10 tokens (BOS included), more than steps = 8 positions");
+  EXPECT_EQ(message_of(long_prompt, 19, 0), "");  // exactly the context
+  EXPECT_EQ(message_of(medium_prompt, 16, 10), "");
+  EXPECT_EQ(message_of("", 1, 1), "");  // BOS alone
+  EXPECT_EQ(message_of("", 1, 2), "steps = 2, expected 0 to the context of 1 positions (0: the whole context)");
+  EXPECT_EQ(message_of("", 16, -1), "steps = -1, expected 0 to the context of 16 positions (0: the whole context)");
+  EXPECT_EQ(message_of("", 0, 0), "context = 0, expected > 0");
+}
+
 TEST_F(GenerateTest, RejectsATokenizerOfAnotherSize) {
   Transformer t(bigram("cycle", {{kBos, kA}, {kA, kB}, {kB, kC}, {kC, kA}}, 16), 1);
   const Tokenizer small = Tokenizer::load(g_dir + "/tok67.bin");

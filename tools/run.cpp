@@ -277,6 +277,12 @@ int run_main(int argc, char** argv) {
                         std::to_string(model->config().vocab_size) + "; pass the model's own tokenizer with -z");
   }
 
+  // A prompt that cannot fit is refused before the Session builds its
+  // Transformer, which repacks a 7B's weights (seconds). With a loaded
+  // session generate() counts the session's tokens too, and a chat ends
+  // with a message when a turn outgrows the context.
+  if (!opt.chat && !opt.load_session) llama2::check_prompt_fits(tokenizer, opt.prompt, context, steps);
+
   opt.sampling.seed = opt.seed ? *opt.seed : static_cast<std::uint64_t>(std::time(nullptr));
   llama2::Session session(model, shared_tokenizer,
                           {.n_threads = opt.threads, .context = opt.context, .kv_type = opt.kv_type,

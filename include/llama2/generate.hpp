@@ -63,6 +63,14 @@ GenerateStats generate(Session& session, std::string_view prompt, int steps, con
                        const std::vector<std::string>& stop = {}, const ProbsCallback& on_probs = {},
                        int probs_k = 0);
 
+// Checks, as generate() on an empty session does, that BOS + encode(prompt)
+// fits in `context` positions and in `steps` (0: the whole context), and
+// throws the same llama2::Error if not. It needs no Transformer: a program
+// can refuse a prompt before it builds one, which on a 7B takes seconds
+// (Model::kernel_weights repacks the weights). Throws too when context <= 0
+// or steps is not in 0..context.
+void check_prompt_fits(const Tokenizer& tokenizer, std::string_view prompt, int context, int steps);
+
 // --- chat -------------------------------------------------------------------------
 
 // The text of one user turn in Llama-2-chat's format, exactly as Meta's

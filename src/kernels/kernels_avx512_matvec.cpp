@@ -25,31 +25,52 @@ using x86::floats8, x86::halves8, x86::hsum, x86::load_q8, x86::Q0Block, x86::q_
 
 namespace {
 
-// One row at a time, front to back, with no software prefetch: fp32 rows
-// are long runs of whole cache lines, and one sequential stream is what the
-// hardware prefetcher follows best. Measured on the 2-core EPYC VM
-// (bench/RESULTS.md, 2026-12-04): four rows at once with the next four
-// prefetched (the int8 kernels' scheme) read s15M at half this speed on one
-// thread (180 against 355 tok/s) and s110M at 0.85x.
-K512_INLINE float f32_row(const float* w, const float* x, std::size_t cols) {
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+// R rows at a time, each summed as two interleaved halves of 16 lanes (the
+// same order whatever R, so the same bits), with the same bytes of the next
+// R rows prefetched into L2 when kPrefetch: R streams, each a pass ahead.
+// On the 2-vCPU Sapphire Rapids VM (bench/RESULTS.md, eighteenth run) four
+// rows with the next four prefetched read s110M at 1.21x one row at a time
+// with no prefetch (56.8-57.1 against 46.5-47.1 tok/s; llama.cpp 52.1-52.7)
+// and s15M at 1.12x; eight rows without prefetch s110M at 1.23x, s15M 1.06x.
+// (On the EPYC VM of 2026-12-04 one row at a time was the faster, with the
+// pool and prefetches of then.)
+template <int R, bool kPrefetch>
+K512_INLINE void f32_rows(float* out, const float* w, std::size_t stride, const float* x, std::size_t cols) {
+  __m512 acc0[R], acc1[R];
+  for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
   std::size_t j = 0;
   for (; j + 32 <= cols; j += 32) {
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j + 16), _mm512_loadu_ps(x + j + 16), acc1);
+    if constexpr (kPrefetch) {
+      for (int r = 0; r < R; r++) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * stride + j), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * stride + j + 16), _MM_HINT_T1);
+      }
+    }
+    const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
+    for (int r = 0; r < R; r++) {
+      acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * stride + j), x0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * stride + j + 16), x1, acc1[r]);
+    }
   }
   if (j + 16 <= cols) {
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + j), _mm512_loadu_ps(x + j), acc0);
+    const __m512 x0 = _mm512_loadu_ps(x + j);
+    for (int r = 0; r < R; r++) acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * stride + j), x0, acc0[r]);
     j += 16;
   }
-  if (j < cols) acc1 = _mm512_fmadd_ps(load_tail(w + j, cols - j), load_tail(x + j, cols - j), acc1);
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  if (j < cols) {
+    const __m512 x1 = load_tail(x + j, cols - j);
+    for (int r = 0; r < R; r++) acc1[r] = _mm512_fmadd_ps(load_tail(w + r * stride + j, cols - j), x1, acc1[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
 }
 
 }  // namespace
 
 K512 void matvec_f32(float* out, const WeightRows& w, const float* x, std::size_t r0, std::size_t r1) {
-  for (std::size_t r = r0; r < r1; r++) out[r] = f32_row(reinterpret_cast<const float*>(w.row(r)), x, w.cols);
+  const std::size_t stride = w.row_bytes / sizeof(float);
+  std::size_t r = r0;
+  for (; r + 4 <= r1; r += 4) f32_rows<4, true>(out + r, reinterpret_cast<const float*>(w.row(r)), stride, x, w.cols);
+  for (; r < r1; r++) f32_rows<1, false>(out + r, reinterpret_cast<const float*>(w.row(r)), stride, x, w.cols);
 }
 
 // --- llama2.c int8 (Q8_GROUP) ------------------------------------------------------------
