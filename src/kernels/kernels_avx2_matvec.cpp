@@ -32,7 +32,7 @@ namespace {
 // lanes, the same order whatever R. On the Sapphire Rapids VM capped to AVX2,
 // s110M 1.16x one row at a time (55.2-57.7 against 47.8-49.5 tok/s;
 // mainline llama.cpp's AVX2 build 47.9-49.2), s15M 1.09x; four rows without
-// prefetch 1.08x and 1.06x.
+// prefetch 1.08x on both.
 template <int R, bool kPrefetch>
 K256_INLINE void f32_rows(float* out, const float* w, std::size_t stride, const float* x, std::size_t cols) {
   __m256 acc0[R], acc1[R];

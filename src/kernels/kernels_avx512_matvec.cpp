@@ -31,7 +31,7 @@ namespace {
 // On the 2-vCPU Sapphire Rapids VM (bench/RESULTS.md, eighteenth run) four
 // rows with the next four prefetched read s110M at 1.21x one row at a time
 // with no prefetch (56.8-57.1 against 46.5-47.1 tok/s; llama.cpp 52.1-52.7)
-// and s15M at 1.12x; eight rows without prefetch s110M at 1.23x, s15M 1.06x.
+// and s15M at 1.12x; eight rows without prefetch s110M at 1.23x, s15M 1.08x.
 // (On the EPYC VM of 2026-12-04 one row at a time was the faster, with the
 // pool and prefetches of then.)
 template <int R, bool kPrefetch>
