@@ -52,16 +52,20 @@ void check_fits(std::size_t n_prompt, int context, int limit, const std::string&
   }
 }
 
-}  // namespace
-
-int resolve_steps(const Transformer& transformer, int steps) {
-  const int context = transformer.config().seq_len;
+// The positions a run of `steps` may use in `context` positions (resolve_steps).
+int steps_limit(int steps, int context) {
   if (steps < 0) throw Error("steps = " + std::to_string(steps) + ", expected >= 0 (0: the whole context)");
   if (steps > context) {
     throw Error("steps = " + std::to_string(steps) + " is larger than the context of " + std::to_string(context) +
                 " positions");
   }
   return steps == 0 ? context : steps;
+}
+
+}  // namespace
+
+int resolve_steps(const Transformer& transformer, int steps) {
+  return steps_limit(steps, transformer.config().seq_len);
 }
 
 // --- generate ----------------------------------------------------------------------
@@ -74,11 +78,7 @@ GenerateStats generate(Transformer& transformer, const Tokenizer& tokenizer, Sam
 
 void check_prompt_fits(const Tokenizer& tokenizer, std::string_view prompt, int context, int steps) {
   if (context <= 0) throw Error("context = " + std::to_string(context) + ", expected > 0");
-  if (steps < 0 || steps > context) {
-    throw Error("steps = " + std::to_string(steps) + ", expected 0 to the context of " + std::to_string(context) +
-                " positions (0: the whole context)");
-  }
-  check_fits(tokenizer.encode(prompt, /*bos=*/true, /*eos=*/false).size(), context, steps == 0 ? context : steps,
+  check_fits(tokenizer.encode(prompt, /*bos=*/true, /*eos=*/false).size(), context, steps_limit(steps, context),
              "the prompt is ");
 }
 

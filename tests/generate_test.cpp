@@ -187,8 +187,9 @@ TEST_F(GenerateTest, ChecksAPromptBeforeATransformerExists) {
   EXPECT_EQ(message_of(long_prompt, 19, 0), "");  // exactly the context
   EXPECT_EQ(message_of(medium_prompt, 16, 10), "");
   EXPECT_EQ(message_of("", 1, 1), "");  // BOS alone
-  EXPECT_EQ(message_of("", 1, 2), "steps = 2, expected 0 to the context of 1 positions (0: the whole context)");
-  EXPECT_EQ(message_of("", 16, -1), "steps = -1, expected 0 to the context of 16 positions (0: the whole context)");
+  // Steps out of range: resolve_steps' words.
+  EXPECT_EQ(message_of("", 1, 2), "steps = 2 is larger than the context of 1 positions");
+  EXPECT_EQ(message_of("", 16, -1), "steps = -1, expected >= 0 (0: the whole context)");
   EXPECT_EQ(message_of("", 0, 0), "context = 0, expected > 0");
 }
 

@@ -68,7 +68,7 @@ GenerateStats generate(Session& session, std::string_view prompt, int steps, con
 // throws the same llama2::Error if not. It needs no Transformer: a program
 // can refuse a prompt before it builds one, which on a 7B takes seconds
 // (Model::kernel_weights repacks the weights). Throws too when context <= 0
-// or steps is not in 0..context.
+// or steps is out of range (as resolve_steps, against `context`).
 void check_prompt_fits(const Tokenizer& tokenizer, std::string_view prompt, int context, int steps);
 
 // --- chat -------------------------------------------------------------------------
